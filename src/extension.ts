@@ -1,0 +1,45 @@
+/** Wires the domain core to VS Code. Nothing else belongs here. */
+import * as vscode from 'vscode';
+import { ConnectionManager } from './vscode/connectionManager';
+import { ConsulStatusBar } from './vscode/statusBar';
+import { NodesView } from './vscode/views/nodesView';
+import { ServicesView } from './vscode/views/servicesView';
+import { registerConnectionCommands } from './vscode/commands/connectionCommands';
+import { registerViewCommands } from './vscode/commands/viewCommands';
+
+/** What the extension hands to tests and other extensions. */
+export interface ChefConsulApi {
+  connections: ConnectionManager;
+  nodesView: NodesView;
+  servicesView: ServicesView;
+  statusBar: ConsulStatusBar;
+  activationMs: number;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<ChefConsulApi> {
+  const started = performance.now();
+  const log = vscode.window.createOutputChannel('Chef + Consul', { log: true });
+  const connections = new ConnectionManager(context, log);
+  const nodesView = new NodesView(connections);
+  const servicesView = new ServicesView(connections);
+  const statusBar = new ConsulStatusBar(connections);
+  context.subscriptions.push(
+    log,
+    connections,
+    nodesView,
+    servicesView,
+    statusBar,
+    ...registerConnectionCommands(connections, log),
+    ...registerViewCommands('nodes', nodesView, log),
+    ...registerViewCommands('services', servicesView, log),
+  );
+  // Reads settings, secrets and TLS files only; requests start once the status bar or a view listens.
+  await connections.reconnect();
+  const activationMs = performance.now() - started;
+  log.info(`Activated in ${activationMs.toFixed(1)} ms`);
+  return { connections, nodesView, servicesView, statusBar, activationMs };
+}
+
+export function deactivate(): void {
+  // Everything is in context.subscriptions.
+}

@@ -1,0 +1,180 @@
+/** Profiles, tokens, datacenters and the connection test. */
+import * as vscode from 'vscode';
+import { ClusterInfo, readClusterInfo } from '../../core/consul/status';
+import { ConnectionProfile, parseAddress, validateProfile } from '../../core/consul/profile';
+import { CONFIG_SECTION, ConnectionManager } from '../connectionManager';
+import { CommandInputError, registerCommand } from './register';
+
+async function pickProfileName(connections: ConnectionManager, placeHolder: string): Promise<string | undefined> {
+  const active = connections.activeProfile().name;
+  const picked = await vscode.window.showQuickPick(
+    connections.profiles().map((p) => ({
+      label: p.name,
+      description: p.address + (p.datacenter ? ` · ${p.datacenter}` : ''),
+      detail: p.production ? vscode.l10n.t('Production') : undefined,
+      picked: p.name === active,
+    })),
+    { placeHolder },
+  );
+  return picked?.label;
+}
+
+function requireProfile(connections: ConnectionManager, name: string): ConnectionProfile {
+  const profile = connections.profiles().find((p) => p.name === name);
+  if (!profile) {
+    throw new CommandInputError(
+      vscode.l10n.t('No Consul profile named "{0}". Known profiles: {1}.', name, connections.profiles().map((p) => p.name).join(', ')),
+    );
+  }
+  return profile;
+}
+
+async function connected(connections: ConnectionManager) {
+  const state = connections.state ?? (await connections.reconnect());
+  if (state.kind === 'invalid') throw new CommandInputError(state.message);
+  return state;
+}
+
+export function registerConnectionCommands(connections: ConnectionManager, log: vscode.LogOutputChannel): vscode.Disposable[] {
+  return [
+    registerCommand<{ name: string }, string | undefined>(
+      'chefConsul.selectProfile',
+      async (args) => {
+        const name = args?.name ?? (await pickProfileName(connections, vscode.l10n.t('Select the Consul profile to use')));
+        if (!name) return undefined;
+        requireProfile(connections, name);
+        await vscode.workspace.getConfiguration(CONFIG_SECTION).update('activeProfile', name, vscode.ConfigurationTarget.Global);
+        await connections.reconnect();
+        return name;
+      },
+      log,
+    ),
+
+    registerCommand<ConnectionProfile & { activate: boolean }, ConnectionProfile | undefined>(
+      'chefConsul.addProfile',
+      async (args) => {
+        let profile: Partial<ConnectionProfile> | undefined = args ? { ...args } : undefined;
+        const activate = args?.activate ?? true;
+        if (profile) delete (profile as { activate?: boolean }).activate;
+        if (!profile) {
+          const name = await vscode.window.showInputBox({
+            title: vscode.l10n.t('Add Consul Profile (1/3)'),
+            prompt: vscode.l10n.t('Profile name'),
+            validateInput: (v) =>
+              !v.trim() ? vscode.l10n.t('A name is required') : connections.configuredProfiles().some((p) => p.name === v.trim()) ? vscode.l10n.t('A profile with this name exists') : undefined,
+          });
+          if (!name) return undefined;
+          const address = await vscode.window.showInputBox({
+            title: vscode.l10n.t('Add Consul Profile (2/3)'),
+            prompt: vscode.l10n.t('Address of a Consul agent (host:port or https://host:port)'),
+            value: '127.0.0.1:8500',
+            validateInput: (v) => {
+              try {
+                parseAddress(v);
+                return undefined;
+              } catch (e) {
+                return (e as Error).message;
+              }
+            },
+          });
+          if (!address) return undefined;
+          const datacenter = await vscode.window.showInputBox({
+            title: vscode.l10n.t('Add Consul Profile (3/3)'),
+            prompt: vscode.l10n.t('Datacenter (empty: the agent\'s own)'),
+          });
+          if (datacenter === undefined) return undefined;
+          profile = { name: name.trim(), address: address.trim(), ...(datacenter.trim() ? { datacenter: datacenter.trim() } : {}) };
+        }
+        const problems = validateProfile(profile);
+        if (problems.length) throw new CommandInputError(vscode.l10n.t('Invalid profile: {0}.', problems.join('; ')));
+        const config = vscode.workspace.getConfiguration(CONFIG_SECTION);
+        const existing = (config.get<ConnectionProfile[]>('profiles') ?? []).filter((p) => p?.name !== profile.name);
+        await config.update('profiles', [...existing, profile], vscode.ConfigurationTarget.Global);
+        if (activate) await config.update('activeProfile', profile.name, vscode.ConfigurationTarget.Global);
+        await connections.reconnect();
+        return profile as ConnectionProfile;
+      },
+      log,
+    ),
+
+    registerCommand<{ datacenter: string }, string | undefined>(
+      'chefConsul.selectDatacenter',
+      async (args) => {
+        const state = await connected(connections);
+        let datacenter = args?.datacenter;
+        if (datacenter === undefined) {
+          const info = await readClusterInfo(state.connection);
+          const picked = await vscode.window.showQuickPick(
+            info.datacenters.map((dc) => ({ label: dc, picked: dc === info.datacenter, description: dc === info.datacenter ? vscode.l10n.t('current') : undefined })),
+            { placeHolder: vscode.l10n.t('Select the datacenter') },
+          );
+          datacenter = picked?.label;
+          if (!datacenter) return undefined;
+        }
+        await connections.setDatacenter(datacenter || undefined);
+        return datacenter;
+      },
+      log,
+    ),
+
+    registerCommand<{ silent: boolean }, ClusterInfo>(
+      'chefConsul.testConnection',
+      async (args) => {
+        const state = await connected(connections);
+        const info = await vscode.window.withProgress(
+          { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Testing the connection to {0}…', state.connection.address) },
+          () => readClusterInfo(state.connection),
+        );
+        const message = vscode.l10n.t(
+          'Connected to {0} in {1} ms: datacenter {2}, leader {3}{4}.',
+          info.address,
+          info.latencyMs,
+          info.datacenter,
+          info.leader ?? vscode.l10n.t('none'),
+          info.version ? `, Consul ${info.version}` : '',
+        );
+        log.info(message);
+        if (!args?.silent) void vscode.window.showInformationMessage(message);
+        return info;
+      },
+      log,
+    ),
+
+    registerCommand<{ token: string; profile: string }, { profile: string } | undefined>(
+      'chefConsul.setToken',
+      async (args) => {
+        const profileName = args?.profile ?? connections.activeProfile().name;
+        requireProfile(connections, profileName);
+        const token =
+          args?.token ??
+          (await vscode.window.showInputBox({
+            title: vscode.l10n.t('Consul ACL token for "{0}"', profileName),
+            prompt: vscode.l10n.t('Stored in VS Code\'s secret storage, never in settings or logs.'),
+            password: true,
+            ignoreFocusOut: true,
+            validateInput: (v) => (v.trim() ? undefined : vscode.l10n.t('The token is empty')),
+          }));
+        if (!token?.trim()) return undefined;
+        await connections.setToken(profileName, token.trim());
+        log.info(`Stored an ACL token for profile "${profileName}"`);
+        await connections.reconnect();
+        return { profile: profileName };
+      },
+      log,
+    ),
+
+    registerCommand<{ profile: string }, { profile: string }>(
+      'chefConsul.clearToken',
+      async (args) => {
+        const profileName = args?.profile ?? connections.activeProfile().name;
+        await connections.setToken(profileName, undefined);
+        log.info(`Cleared the ACL token of profile "${profileName}"`);
+        await connections.reconnect();
+        return { profile: profileName };
+      },
+      log,
+    ),
+
+    vscode.commands.registerCommand('chefConsul.showLog', () => log.show()),
+  ];
+}
