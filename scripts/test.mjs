@@ -6,7 +6,7 @@
 //   npm test                          all layers
 //   npm test -- --layer unit,vscode   some layers
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -95,6 +95,11 @@ try {
     run(process.execPath, ['out/test/infra/cli.js', 'start', '--state', statePath]);
   }
   const env = { CCO_CLUSTER_STATE: statePath };
+  if (needCluster) {
+    // The extension under test finds the cluster the way a user's would: from the consul CLI's environment.
+    const server = JSON.parse(readFileSync(statePath, 'utf8')).agents.find((a) => a.role === 'server');
+    env.CONSUL_HTTP_ADDR = server.httpAddr;
+  }
 
   for (const layer of layers) {
     step(`layer: ${layer}`);

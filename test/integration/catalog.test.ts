@@ -5,7 +5,7 @@ import { LiveQuery, LiveState } from '../../src/core/consul/liveQuery';
 import { NODE_DUMP_PATH, nodeDumpMethod, readCatalog } from '../../src/core/consul/nodeDump';
 import { profileFromEnvironment } from '../../src/core/consul/profile';
 import { readClusterInfo } from '../../src/core/consul/status';
-import { consulJson, DEMO_SERVICES, restartAgent, stopAgent } from '../infra/cluster';
+import { consulJson, DEMO_SERVICES, restartAgent, stopAgent, writeState } from '../infra/cluster';
 import { clusterFromEnv, serverAgent } from '../support/env';
 
 function liveCatalog(connection: ConsulConnection): LiveQuery<CatalogSnapshot> {
@@ -145,6 +145,8 @@ describe('catalog against the real cluster', function () {
       assert.equal(failed.error.kind, 'unreachable');
       assert.match(failed.error.message, new RegExp(agent.httpAddr.replace(/\./g, '\\.')));
       await restartAgent(cluster, agent.name);
+      // The suite stops agents by the PIDs in the state file.
+      writeState(process.env.CCO_CLUSTER_STATE!, cluster);
       await until(query, (s) => s.kind === 'ready', 10_000);
     } finally {
       sub.dispose();

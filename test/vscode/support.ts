@@ -1,0 +1,44 @@
+/** Helpers for tests inside the extension host. */
+import * as vscode from 'vscode';
+import type { ChefConsulApi } from '../../src/extension';
+import type { CatalogItem } from '../../src/vscode/views/catalogItems';
+import type { LiveCatalogView } from '../../src/vscode/views/liveCatalogView';
+
+export const EXTENSION_ID = 'chef-consul-ops.chef-consul-ops';
+
+export async function activateExtension(): Promise<ChefConsulApi> {
+  const ext = vscode.extensions.getExtension<ChefConsulApi>(EXTENSION_ID);
+  if (!ext) throw new Error(`${EXTENSION_ID} is not installed in this VS Code`);
+  return ext.activate();
+}
+
+export function labels(items: readonly CatalogItem[]): string[] {
+  return items.map((i) => (typeof i.label === 'string' ? i.label : i.label?.label ?? ''));
+}
+
+export function iconId(item: CatalogItem): string | undefined {
+  return item.iconPath instanceof vscode.ThemeIcon ? item.iconPath.id : undefined;
+}
+
+/** Waits until the view's root items satisfy `accept`, re-checking on every render. */
+export function viewShows(view: LiveCatalogView, accept: (items: CatalogItem[]) => boolean, timeoutMs = 10_000): Promise<CatalogItem[]> {
+  const now = view.rootItems();
+  if (accept(now)) return Promise.resolve(now);
+  return new Promise((resolve, reject) => {
+    const subs: vscode.Disposable[] = [];
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      subs.forEach((s) => s.dispose());
+      if (err) reject(err);
+    };
+    const timer = setTimeout(() => done(new Error(`view ${view.viewId} did not show the expected items within ${timeoutMs} ms; it shows: ${JSON.stringify(labels(view.rootItems()))}`)), timeoutMs);
+    const check = () => {
+      const items = view.rootItems();
+      if (accept(items)) {
+        done();
+        resolve(items);
+      }
+    };
+    subs.push(view.onDidRender(check), view.onDidChangeTreeData(check));
+  });
+}
