@@ -155,7 +155,6 @@ export function toConsulError(err: unknown, address: string, path?: string, meth
 
 /** Bodies come from a remote server: keep them short and on one line. */
 function sanitize(text: string): string {
-  // eslint-disable-next-line no-control-regex
   const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
   return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
 }
