@@ -173,7 +173,22 @@ export async function restartAgent(state: ClusterState, name: string): Promise<A
   const addr = tls && state.secure ? state.secure.httpsAddr : agent.httpAddr;
   // A leader seen through this agent means it has rejoined, not merely bound its port.
   await waitFor(`${name} to rejoin its cluster`, () => leaderVia(addr, tls), { deadline, agents: [agent] });
+  if (!tls) await waitSettled(state, { deadline, agents: [agent] });
   return agent;
+}
+
+/**
+ * Waits until every node's serfHealth passes and every demo check is back in
+ * its intended state, so tests after a restart see the cluster as it started.
+ */
+async function waitSettled(state: ClusterState, wait: WaitContext): Promise<void> {
+  const server = state.agents.find((a) => a.role === 'server') ?? state.agents[0];
+  await waitFor('checks to settle after the restart', async () => {
+    const checks = await consulJson<Array<{ Node: string; CheckID: string; ServiceName: string; Status: string }>>(server.httpAddr, '/v1/health/state/any');
+    const serfOk = state.agents.every((a) => checks.some((c) => c.Node === a.name && c.CheckID === 'serfHealth' && c.Status === 'passing'));
+    const demoOk = DEMO_SERVICES.every((d) => checks.some((c) => c.ServiceName === d.name && c.Status === d.status));
+    return serfOk && demoOk ? true : undefined;
+  }, wait);
 }
 
 export function readState(file: string): ClusterState {

@@ -47,7 +47,7 @@ describe('ACL and TLS against the real secure agent', function () {
     const c = await connect(profile, secure.readOnlyToken);
     try {
       await assert.rejects(
-        call(c, '/v1/kv/app/config', () => c.client.kv.set('app/config', 'x')),
+        call(c, '/v1/kv/app/config', () => c.client.kv.set('app/config', 'x'), 'PUT'),
         (e: Error) => e instanceof AclDeniedError && e.permission?.startsWith('key:write') === true && !e.message.includes(secure.readOnlyToken),
       );
     } finally {

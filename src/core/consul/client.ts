@@ -65,10 +65,10 @@ export async function connect(profile: ConnectionProfile, token: string | undefi
 }
 
 /** Runs one request and converts failures into typed, token-free errors. */
-export async function call<T>(connection: ConsulConnection, path: string, fn: () => Promise<T>): Promise<T> {
+export async function call<T>(connection: ConsulConnection, path: string, fn: () => Promise<T>, method = 'GET'): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    throw toConsulError(e, connection.address, path);
+    throw toConsulError(e, connection.address, path, method);
   }
 }

@@ -73,7 +73,7 @@ export class ConsulHttpError extends ConsulError {
 const TLS_CODES: Record<string, string> = {
   SELF_SIGNED_CERT_IN_CHAIN: 'the server certificate is signed by an unknown CA (set the CA file of the profile, or CONSUL_CACERT)',
   DEPTH_ZERO_SELF_SIGNED_CERT: 'the server certificate is self-signed and not trusted (set the CA file of the profile)',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the server certificate cannot be verified against the configured CA',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the server certificate is not signed by a trusted CA (set the CA file of the profile, or CONSUL_CACERT)',
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the issuer of the server certificate is unknown (set the CA file of the profile)',
   CERT_HAS_EXPIRED: 'the server certificate has expired',
   ERR_TLS_CERT_ALTNAME_INVALID: 'the server certificate does not name this host (set the TLS server name of the profile)',
