@@ -1,0 +1,61 @@
+/**
+ * `npm run bench`: every benchmark against a real local cluster of its own
+ * (other ports than the tests'), a printed table, and bench-results.json.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startCluster, stopCluster } from '../infra/cluster';
+import { benchNodes } from './nodes.bench';
+import { BenchResults, recordResults, round } from './stats';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const RESULTS = path.join(ROOT, 'bench-results.json');
+
+async function benchActivation(): Promise<BenchResults> {
+  // Loaded lazily: only this benchmark needs code-server.
+  const { runExtensionTests } = await import('../harness/codeServer');
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cco-bench-')), 'activation.json');
+  const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-bench-ws-'));
+  const { exitCode } = await runExtensionTests({
+    extensionDevelopmentPath: ROOT,
+    extensionTestsPath: path.join(ROOT, 'out', 'test', 'bench', 'activationIndex.js'),
+    workspaceFolder: workspace,
+    env: { ...process.env, CCO_BENCH_OUT: out },
+  });
+  if (exitCode !== 0) throw new Error(`activation benchmark exited with ${exitCode}`);
+  const { totalMs } = JSON.parse(fs.readFileSync(out, 'utf8')) as { totalMs: number };
+  return { 'activation.ms': { value: round(totalMs), unit: 'ms', target: '< 100' } };
+}
+
+function printTable(results: BenchResults): void {
+  const rows = Object.entries(results).map(([name, r]) => [name, String(r.value), r.unit, r.target]);
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...[['benchmark', 'value', 'unit', 'target'], ...rows].map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 1 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+  console.log(line(['benchmark', 'value', 'unit', 'target']));
+  for (const r of rows) console.log(line(r));
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const want = (name: string) => !only.length || only.includes(name);
+  const results: BenchResults = {};
+  if (want('nodes')) {
+    const cluster = await startCluster({ basePort: 28500, withSecure: false });
+    try {
+      Object.assign(results, await benchNodes(cluster.agents.find((a) => a.role === 'server')!.httpAddr));
+    } finally {
+      await stopCluster(cluster, { removeBaseDir: true });
+    }
+  }
+  if (want('activation')) Object.assign(results, await benchActivation());
+  recordResults(RESULTS, results);
+  console.log('');
+  printTable(results);
+  console.log(`\nwritten to ${RESULTS}`);
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.stack : e);
+  process.exit(1);
+});
