@@ -82,6 +82,10 @@ try {
   run(process.execPath, ['scripts/build.mjs']);
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.']);
 
+  if (layers.includes('ui')) {
+    step('packaging the .vsix the UI tests install');
+    run('npm', ['run', '--silent', 'package']);
+  }
   if (needCodeServer) {
     step('provisioning code-server and Chromium');
     capture('bash', ['scripts/provision-code-server.sh']);

@@ -1,7 +1,7 @@
 /** Helpers for tests inside the extension host. */
 import * as vscode from 'vscode';
 import type { ChefConsulApi } from '../../src/extension';
-import type { CatalogItem } from '../../src/vscode/views/catalogItems';
+import type { CatalogItem, MessageItem, NodeItem } from '../../src/vscode/views/catalogItems';
 import type { LiveCatalogView } from '../../src/vscode/views/liveCatalogView';
 
 export const EXTENSION_ID = 'chef-consul-ops.chef-consul-ops';
@@ -11,6 +11,12 @@ export async function activateExtension(): Promise<ChefConsulApi> {
   if (!ext) throw new Error(`${EXTENSION_ID} is not installed in this VS Code`);
   return ext.activate();
 }
+
+// The extension runs from its bundle, the tests from tsc's output: the same
+// classes exist twice, so items are told apart by their `kind`, not instanceof.
+export const isNode = (x: CatalogItem | undefined): x is NodeItem => x?.kind === 'node';
+export const isNotice = (x: CatalogItem | undefined): x is MessageItem => x?.kind === 'message' && x.severity === 'info';
+export const isError = (x: CatalogItem | undefined): x is MessageItem => x?.kind === 'message' && x.severity === 'error';
 
 export function labels(items: readonly CatalogItem[]): string[] {
   return items.map((i) => (typeof i.label === 'string' ? i.label : i.label?.label ?? ''));

@@ -1,10 +1,10 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { ChefConsulApi } from '../../src/extension';
-import { NodeItem, MessageItem } from '../../src/vscode/views/catalogItems';
+import type { NodeItem } from '../../src/vscode/views/catalogItems';
 import { consulJson, DEMO_SERVICES, restartAgent, SECURE_NODE, stopAgent, writeState } from '../infra/cluster';
 import { clusterFromEnv, serverAgent } from '../support/env';
-import { activateExtension, iconId, labels, viewShows } from './support';
+import { activateExtension, iconId, isError, isNotice, isNode, labels, viewShows } from './support';
 
 const ICON = { passing: 'pass-filled', warning: 'warning', critical: 'error' } as const;
 
@@ -33,7 +33,7 @@ describe('Nodes and Services views in VS Code', function () {
   });
 
   it('lists every node of the cluster with its health', async () => {
-    const items = await viewShows(api.nodesView, (i) => i.length === cluster.agents.length && i.every((x) => x instanceof NodeItem));
+    const items = await viewShows(api.nodesView, (i) => i.length === cluster.agents.length && i.every(isNode));
     assert.deepEqual(labels(items), cluster.agents.map((a) => a.name).sort());
     const byName = new Map(items.map((i) => [(i as NodeItem).node.name, i]));
     assert.equal(iconId(byName.get('web-1')!), ICON.warning);
@@ -43,8 +43,8 @@ describe('Nodes and Services views in VS Code', function () {
   });
 
   it('shows service instances and checks under a node, with check output', async () => {
-    const items = await viewShows(api.nodesView, (i) => i.some((x) => x instanceof NodeItem && x.node.name === 'db-1'));
-    const db1 = items.find((x) => x instanceof NodeItem && x.node.name === 'db-1')!;
+    const items = await viewShows(api.nodesView, (i) => i.some((x) => isNode(x) && x.node.name === 'db-1'));
+    const db1 = items.find((x) => isNode(x) && x.node.name === 'db-1')!;
     const children = api.nodesView.getChildren(db1);
     const expected = DEMO_SERVICES.filter((s) => s.node === 'db-1').map((s) => s.name).sort();
     assert.deepEqual(labels(children).filter((l) => expected.includes(l)), expected);
@@ -89,7 +89,7 @@ describe('Nodes and Services views in VS Code', function () {
 
     await vscode.commands.executeCommand('chefConsul.nodes.filter', { text: 'no-such-node' });
     const none = api.nodesView.rootItems();
-    assert.ok(none[0] instanceof MessageItem);
+    assert.ok(isNotice(none[0]));
     assert.match(String(none[0].label), /No match/);
 
     await vscode.commands.executeCommand('chefConsul.nodes.clearFilter');
@@ -117,14 +117,14 @@ describe('Nodes and Services views in VS Code', function () {
     const agent = cluster.agents.find((a) => a.name === 'web-1')!;
     await vscode.commands.executeCommand('chefConsul.addProfile', { name: 'web-1 agent', address: agent.httpAddr });
     try {
-      await viewShows(api.nodesView, (i) => i.length === cluster.agents.length && i.every((x) => x instanceof NodeItem));
+      await viewShows(api.nodesView, (i) => i.length === cluster.agents.length && i.every(isNode));
       await stopAgent(cluster, agent.name);
       // A stopping agent may answer the open long-poll with a 500 before its port closes.
-      const failed = await viewShows(api.nodesView, (i) => i[0] instanceof MessageItem && /Cannot reach/.test(String(i[0].label)));
+      const failed = await viewShows(api.nodesView, (i) => isError(i[0]) && /Cannot reach/.test(String(i[0].label)));
       assert.match(String(failed[0].label), new RegExp(`Cannot reach Consul at http://${agent.httpAddr.replace(/\./g, '\\.')}: connection refused`));
       await restartAgent(cluster, agent.name);
       writeState(process.env.CCO_CLUSTER_STATE!, cluster);
-      await viewShows(api.nodesView, (i) => i.length === cluster.agents.length && i.every((x) => x instanceof NodeItem), 20_000);
+      await viewShows(api.nodesView, (i) => i.length === cluster.agents.length && i.every(isNode), 20_000);
     } finally {
       await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'Environment' });
       await restartAgent(cluster, agent.name);
@@ -152,14 +152,14 @@ describe('Nodes and Services views in VS Code', function () {
       await viewShows(api.nodesView, (i) => labels(i).join() === SECURE_NODE);
 
       await vscode.commands.executeCommand('chefConsul.clearToken', { profile: 'secure' });
-      const items = await viewShows(api.nodesView, (i) => i[0] instanceof MessageItem && /Nothing visible/.test(String(i[0].label)));
+      const items = await viewShows(api.nodesView, (i) => isNotice(i[0]) && /Nothing visible/.test(String(i[0].label)));
       assert.equal(items.length, 1);
-      await viewShows(api.servicesView, (i) => i[0] instanceof MessageItem && /Nothing visible/.test(String(i[0].label)));
+      await viewShows(api.servicesView, (i) => isNotice(i[0]) && /Nothing visible/.test(String(i[0].label)));
     });
 
     it('shows a TLS error item when the CA is missing', async () => {
       await vscode.commands.executeCommand('chefConsul.addProfile', { name: 'secure-no-ca', address: `https://${secure.httpsAddr}` });
-      const items = await viewShows(api.nodesView, (i) => i[0] instanceof MessageItem && (i[0] as MessageItem).severity === 'error');
+      const items = await viewShows(api.nodesView, (i) => isError(i[0]));
       assert.match(String(items[0].label), /TLS handshake with https:\/\/127\.0\.0\.5:\d+ failed: .*CA/);
     });
 

@@ -1,0 +1,28 @@
+/** Finding our views in the real workbench DOM; shared by UI tests and the sandbox check. */
+import type { Locator, Page } from 'playwright-core';
+
+export async function openChefConsulContainer(page: Page): Promise<void> {
+  const tab = page.locator('.activitybar .action-item a[aria-label^="Chef + Consul"], .activitybar .action-item[aria-label^="Chef + Consul"]').first();
+  await tab.waitFor({ timeout: 60_000 });
+  await tab.click();
+  await viewPane(page, 'Nodes').waitFor({ timeout: 30_000 });
+}
+
+/** The pane of one view in the side bar, by its title. */
+export function viewPane(page: Page, title: string): Locator {
+  return page.locator('.sidebar .pane').filter({ has: page.locator('.pane-header', { hasText: new RegExp(`^\\s*${title}`, 'i') }) });
+}
+
+export function viewRow(page: Page, title: string, text: string): Locator {
+  return viewPane(page, title).locator('.monaco-list-row').filter({ hasText: text }).first();
+}
+
+/** Expands a collapsed view pane (the Services pane starts collapsed when the side bar is short). */
+export async function expandPane(page: Page, title: string): Promise<void> {
+  const header = viewPane(page, title).locator('.pane-header').first();
+  if ((await header.getAttribute('aria-expanded')) === 'false') await header.click();
+}
+
+export async function rowLabels(page: Page, title: string): Promise<string[]> {
+  return viewPane(page, title).locator('.monaco-list-row .label-name').allInnerTexts();
+}

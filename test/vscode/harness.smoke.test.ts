@@ -1,0 +1,31 @@
+// Proves the harness itself: the right VS Code, our extension loaded from the
+// development path, and the runner's environment in the extension host.
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+
+describe('extension-host harness', () => {
+  it('runs inside VS Code 1.100', () => {
+    assert.match(vscode.version, /^1\.100\./);
+  });
+
+  it('has the extension under test installed', () => {
+    const extension = vscode.extensions.getExtension('chef-consul-ops.chef-consul-ops');
+    assert.ok(extension, 'chef-consul-ops.chef-consul-ops is not known to the extension host');
+  });
+
+  it('receives environment variables from the test runner', () => {
+    // scripts/run-vscode-tests.mjs sets a fresh value on every run.
+    assert.match(process.env.CCO_HARNESS_PROBE ?? '', /^probe-[0-9a-f-]{36}$/);
+  });
+
+  it('keeps the runner PATH (no login-shell environment on top)', function () {
+    const runnerPath = process.env.CCO_HARNESS_PROBE_PATH;
+    if (!runnerPath) {
+      this.skip(); // desktop runs via @vscode/test-electron do not set it
+    }
+    assert.ok(
+      (process.env.PATH ?? '').endsWith(runnerPath),
+      `PATH ${process.env.PATH} does not end with the runner's ${runnerPath}`,
+    );
+  });
+});
