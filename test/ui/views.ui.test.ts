@@ -48,7 +48,7 @@ describe('UI: Chef + Consul views in the browser workbench', function () {
     await viewRow(wb.page, 'Nodes', 'db-1').click();
     await viewRow(wb.page, 'Nodes', 'cache').waitFor({ timeout: 10_000 });
     await viewRow(wb.page, 'Nodes', 'cache').click();
-    await viewRow(wb.page, 'Nodes', 'cache-check').waitFor({ timeout: 10_000 });
+    await viewRow(wb.page, 'Nodes', 'cache health').waitFor({ timeout: 10_000 });
     await wb.page.screenshot({ path: path.join(RESULTS, 'nodes-view-expanded.png') });
   });
 
