@@ -114,6 +114,8 @@ try {
   }
 } catch (e) {
   console.error(`\ntest: ${e.message}`);
+  // A failed setup counts as a failed test: the closing line must not read as clean.
+  results.push({ name: 'setup', code: 1, passed: 0, failed: 1, pending: 0, seconds: 0 });
   exitCode = 1;
 } finally {
   if (clusterStarted) {
