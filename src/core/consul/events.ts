@@ -1,0 +1,163 @@
+/**
+ * Consul user events: checking a request the way Consul will before it is
+ * sent, firing it, and reading the agent's event buffer.
+ */
+import type Consul from 'consul';
+import type { ConsulConnection } from './client';
+import { call } from './client';
+
+export interface FireEventRequest {
+  name: string;
+  payload?: string;
+  /** Regular expressions, as the API takes them. */
+  node?: string;
+  service?: string;
+  tag?: string;
+}
+
+export interface UserEvent {
+  id: string;
+  name: string;
+  payload: string;
+  /** True when the payload is not valid UTF-8 text and is shown as base64. */
+  payloadIsBinary: boolean;
+  nodeFilter: string;
+  serviceFilter: string;
+  tagFilter: string;
+  version: number;
+  lTime: number;
+}
+
+/** Serf's limit on one user event, name and filters included. */
+export const EVENT_SIZE_LIMIT = 512;
+
+export class EventRequestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EventRequestError';
+  }
+}
+
+const utf8 = (s: string | undefined): number => (s ? Buffer.byteLength(s, 'utf8') : 0);
+
+/**
+ * The event's encoded size as Consul 1.8.7 computes it. Fitted to the
+ * largest payload Consul accepted for names of 1–150 bytes and each filter:
+ * the name is carried twice (once prefixed), msgpack headers grow at 19 and
+ * 32 bytes of name, a payload under 256 bytes has a shorter header, and each
+ * filter costs its length plus 4.
+ */
+export function encodedEventSize(req: FireEventRequest): number {
+  const name = utf8(req.name);
+  const payload = utf8(req.payload);
+  let size = 96 + 2 * name + payload;
+  if (name >= 19) size += 2;
+  if (name >= 32) size += 1;
+  if (payload <= 255) size -= 1;
+  for (const filter of [req.node, req.service, req.tag]) {
+    const n = utf8(filter);
+    if (n) size += n + 4 + (n >= 32 ? 1 : 0);
+  }
+  return size;
+}
+
+/** Bytes of payload still free with this name and these filters (negative: over). */
+export function remainingPayloadBytes(req: FireEventRequest): number {
+  return EVENT_SIZE_LIMIT - encodedEventSize(req);
+}
+
+function checkRegex(what: string, value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  try {
+    new RegExp(value);
+    return undefined;
+  } catch (e) {
+    return `The ${what} filter "${value}" is not a valid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}.`;
+  }
+}
+
+/** The problems Consul would refuse the request for, in words; empty when it may go. */
+export function validateFireRequest(req: FireEventRequest): string[] {
+  const problems: string[] = [];
+  if (typeof req.name !== 'string' || !req.name.trim()) problems.push('An event needs a name.');
+  else if (/[/?#\s]/.test(req.name)) problems.push(`The event name "${req.name}" must not contain "/", "?", "#" or white space.`);
+  for (const [key, value] of Object.entries({ payload: req.payload, node: req.node, service: req.service, tag: req.tag })) {
+    if (value !== undefined && typeof value !== 'string') problems.push(`"${key}" must be a string.`);
+  }
+  if (problems.length) return problems;
+  if (req.tag && !req.service) problems.push('A tag filter needs a service filter: Consul refuses a tag filter on its own.');
+  for (const [what, value] of [['node', req.node], ['service', req.service], ['tag', req.tag]] as const) {
+    const p = checkRegex(what, value);
+    if (p) problems.push(p);
+  }
+  const over = -remainingPayloadBytes(req);
+  if (over > 0) {
+    problems.push(`The event is ${encodedEventSize(req)} bytes encoded, ${over} over Consul's limit of ${EVENT_SIZE_LIMIT}: shorten the payload (or name and filters).`);
+  }
+  return problems;
+}
+
+export async function fireEvent(connection: ConsulConnection, req: FireEventRequest): Promise<UserEvent> {
+  const problems = validateFireRequest(req);
+  if (problems.length) throw new EventRequestError(problems.join(' '));
+  const result = await call(
+    connection,
+    `/v1/event/fire/${encodeURIComponent(req.name)}`,
+    () =>
+      connection.client.event.fire({
+        name: req.name,
+        // A Buffer makes the client hand the echoed payload back as bytes, not as text.
+        payload: Buffer.from(req.payload ?? '', 'utf8'),
+        ...(req.node ? { node: req.node } : {}),
+        ...(req.service ? { service: req.service } : {}),
+        ...(req.tag ? { tag: req.tag } : {}),
+      }),
+    'PUT',
+  );
+  return toUserEvent(result);
+}
+
+function decodePayload(raw: unknown): { payload: string; binary: boolean } {
+  if (typeof raw !== 'string' || !raw) return { payload: '', binary: false };
+  const bytes = Buffer.from(raw, 'base64');
+  const text = bytes.toString('utf8');
+  // A round trip that changes the bytes means it was not text.
+  return Buffer.from(text, 'utf8').equals(bytes) ? { payload: text, binary: false } : { payload: raw, binary: true };
+}
+
+/** Events come from any node with event:write: every field is checked. */
+export function toUserEvent(raw: unknown): UserEvent {
+  const e = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+  const payloadRaw = e.Payload;
+  const decoded = decodePayload(Buffer.isBuffer(payloadRaw) ? payloadRaw.toString('base64') : payloadRaw);
+  return {
+    id: str(e.ID),
+    name: str(e.Name),
+    payload: decoded.payload,
+    payloadIsBinary: decoded.binary,
+    nodeFilter: str(e.NodeFilter),
+    serviceFilter: str(e.ServiceFilter),
+    tagFilter: str(e.TagFilter),
+    version: num(e.Version),
+    lTime: num(e.LTime),
+  };
+}
+
+/** Newest first, by Lamport time: the buffer's own order is the agent's arrival order. */
+export function eventsFromList(body: unknown): UserEvent[] {
+  return (Array.isArray(body) ? body : []).map(toUserEvent).filter((e) => e.id).sort((a, b) => b.lTime - a.lTime);
+}
+
+export const EVENT_LIST_PATH = '/v1/event/list';
+
+/**
+ * A `consul` client method over the agent's event buffer, for `Watch`. The
+ * client keeps the index as a BigInt and only acts when it differs, which is
+ * what this endpoint's hash-derived, non-monotonic index needs.
+ */
+export function eventListMethod(this: { consul: Consul }, opts: Record<string, unknown> = {}): Promise<unknown> {
+  // Buffers, so that a binary payload is not mangled by a text decode.
+  return this.consul.event.list({ ...opts, buffer: true } as never);
+}
