@@ -4,14 +4,17 @@ import { ConnectionManager } from './vscode/connectionManager';
 import { ConsulStatusBar } from './vscode/statusBar';
 import { NodesView } from './vscode/views/nodesView';
 import { ServicesView } from './vscode/views/servicesView';
+import { EventsView } from './vscode/views/eventsView';
 import { registerConnectionCommands } from './vscode/commands/connectionCommands';
 import { registerViewCommands } from './vscode/commands/viewCommands';
+import { registerEventCommands } from './vscode/commands/eventCommands';
 
 /** What the extension hands to tests and other extensions. */
 export interface ChefConsulApi {
   connections: ConnectionManager;
   nodesView: NodesView;
   servicesView: ServicesView;
+  eventsView: EventsView;
   statusBar: ConsulStatusBar;
   activationMs: number;
 }
@@ -22,22 +25,25 @@ export async function activate(context: vscode.ExtensionContext): Promise<ChefCo
   const connections = new ConnectionManager(context, log);
   const nodesView = new NodesView(connections);
   const servicesView = new ServicesView(connections);
+  const eventsView = new EventsView(connections);
   const statusBar = new ConsulStatusBar(connections);
   context.subscriptions.push(
     log,
     connections,
     nodesView,
     servicesView,
+    eventsView,
     statusBar,
     ...registerConnectionCommands(connections, log),
     ...registerViewCommands('nodes', nodesView, log),
     ...registerViewCommands('services', servicesView, log),
+    ...registerEventCommands(connections, eventsView, log),
   );
   // Reads settings, secrets and TLS files only; requests start once the status bar or a view listens.
   await connections.reconnect();
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms`);
-  return { connections, nodesView, servicesView, statusBar, activationMs };
+  return { connections, nodesView, servicesView, eventsView, statusBar, activationMs };
 }
 
 export function deactivate(): void {

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { encodedEventSize, eventsFromList, remainingPayloadBytes, toUserEvent, validateFireRequest } from '../../src/core/consul/events';
+import { encodedEventSize, eventReach, eventsFromList, remainingPayloadBytes, toUserEvent, validateFireRequest } from '../../src/core/consul/events';
 
 describe('user events', () => {
   describe('encoded size', () => {
@@ -67,5 +67,29 @@ describe('user events', () => {
       assert.deepEqual(list.map((e) => e.id), ['b', 'a']);
       assert.deepEqual(eventsFromList({}), []);
     });
+  });
+});
+
+describe('event reach', () => {
+  const nodes = [
+    { name: 'web-1', services: [{ service: 'web', tags: ['frontend', 'v1'] }, { service: 'api', tags: ['v2'] }] },
+    { name: 'web-2', services: [{ service: 'web', tags: ['frontend', 'v2'] }] },
+    { name: 'db-1', services: [{ service: 'db', tags: ['primary'] }] },
+  ];
+  const reach = (req: object) => eventReach(nodes, req).map((n) => n.name);
+
+  it('reaches every node without filters', () => {
+    assert.deepEqual(reach({}), ['web-1', 'web-2', 'db-1']);
+  });
+  it('applies node, service and tag the way each agent does', () => {
+    assert.deepEqual(reach({ node: '^web' }), ['web-1', 'web-2']);
+    assert.deepEqual(reach({ service: 'db' }), ['db-1']);
+    assert.deepEqual(reach({ service: '^web$', tag: 'v1' }), ['web-1']);
+    // The tag must belong to the matching service, not to any service on the node.
+    assert.deepEqual(reach({ service: '^web$', tag: '^v2$' }), ['web-2']);
+    assert.deepEqual(reach({ node: 'web-2', service: 'api' }), []);
+  });
+  it('reaches nothing with a pattern it cannot read', () => {
+    assert.deepEqual(reach({ node: '(' }), []);
   });
 });

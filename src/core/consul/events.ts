@@ -161,3 +161,34 @@ export function eventListMethod(this: { consul: Consul }, opts: Record<string, u
   // Buffers, so that a binary payload is not mangled by a text decode.
   return this.consul.event.list({ ...opts, buffer: true } as never);
 }
+
+interface ReachableNode {
+  name: string;
+  services: { service: string; tags: string[] }[];
+}
+
+/**
+ * The catalog nodes whose agents would act on the event, as each agent
+ * decides it: node name matches, a local service matches, and one of that
+ * service's tags matches. Go's and JavaScript's regular expressions agree on
+ * the simple patterns operators use; a pattern JS cannot read matches nothing.
+ */
+export function eventReach<T extends ReachableNode>(nodes: readonly T[], req: Pick<FireEventRequest, 'node' | 'service' | 'tag'>): T[] {
+  const compile = (p: string | undefined): RegExp | null | undefined => {
+    if (!p) return undefined;
+    try {
+      return new RegExp(p);
+    } catch {
+      return null;
+    }
+  };
+  const node = compile(req.node);
+  const service = compile(req.service);
+  const tag = compile(req.tag);
+  if (node === null || service === null || tag === null) return [];
+  return nodes.filter(
+    (n) =>
+      (!node || node.test(n.name)) &&
+      (!service || n.services.some((s) => service.test(s.service) && (!tag || s.tags.some((t) => tag.test(t))))),
+  );
+}

@@ -1,0 +1,144 @@
+/** Firing user events from the palette, from a node or service in the trees, or with arguments. */
+import * as vscode from 'vscode';
+import {
+  eventReach,
+  FireEventRequest,
+  fireEvent,
+  remainingPayloadBytes,
+  validateFireRequest,
+} from '../../core/consul/events';
+import type { ConnectionManager } from '../connectionManager';
+import type { InstanceItem, NodeItem, ServiceItem } from '../views/catalogItems';
+import type { EventsView } from '../views/eventsView';
+import { CommandInputError, registerCommand } from './register';
+
+interface FireArgs extends FireEventRequest {
+  /** For production profiles: the profile's name, typed as the confirmation. */
+  confirm?: string;
+}
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+async function ask(prefill: Partial<FireEventRequest>): Promise<FireEventRequest | undefined> {
+  const total = 5;
+  const title = (n: number) => vscode.l10n.t('Fire Consul Event ({0}/{1})', n, total);
+  const name = await vscode.window.showInputBox({
+    title: title(1),
+    prompt: vscode.l10n.t('Event name'),
+    value: prefill.name,
+    validateInput: (v) => validateFireRequest({ name: v }).find((p) => /name/.test(p)),
+  });
+  if (!name) return undefined;
+  const filtersSoFar = { node: prefill.node, service: prefill.service, tag: prefill.tag };
+  const payload = await vscode.window.showInputBox({
+    title: title(2),
+    prompt: vscode.l10n.t('Payload (optional)'),
+    value: prefill.payload,
+    validateInput: (v) => {
+      const left = remainingPayloadBytes({ name, payload: v, ...filtersSoFar });
+      return left >= 0
+        ? { message: vscode.l10n.t('{0} bytes left of the 512-byte event', left), severity: vscode.InputBoxValidationSeverity.Info }
+        : { message: vscode.l10n.t('{0} bytes over the 512-byte event limit', -left), severity: vscode.InputBoxValidationSeverity.Error };
+    },
+  });
+  if (payload === undefined) return undefined;
+  const regexInput = async (n: number, prompt: string, value: string | undefined, extra?: (v: string) => string | undefined) =>
+    vscode.window.showInputBox({
+      title: title(n),
+      prompt,
+      value,
+      validateInput: (v) => {
+        if (!v) return extra?.(v);
+        try {
+          new RegExp(v);
+        } catch (e) {
+          return (e as Error).message;
+        }
+        return extra?.(v);
+      },
+    });
+  const node = await regexInput(3, vscode.l10n.t('Node filter: a regular expression on node names (empty: all nodes)'), prefill.node);
+  if (node === undefined) return undefined;
+  const service = await regexInput(4, vscode.l10n.t('Service filter: a regular expression on service names (empty: none)'), prefill.service);
+  if (service === undefined) return undefined;
+  const tag = await regexInput(5, vscode.l10n.t('Tag filter: a regular expression on tags of the matching services (empty: none)'), prefill.tag, (v) =>
+    v && !service ? vscode.l10n.t('A tag filter needs a service filter') : undefined,
+  );
+  if (tag === undefined) return undefined;
+  return { name, payload, node: node || undefined, service: service || undefined, tag: tag || undefined };
+}
+
+/** Production profiles: an event that reaches more than one node needs the profile's name typed. */
+async function confirmProduction(connections: ConnectionManager, req: FireArgs, interactive: boolean): Promise<boolean> {
+  const state = connections.state;
+  if (state?.kind !== 'connected' || !state.connection.profile.production) return true;
+  const profile = state.connection.profile.name;
+  const catalog = state.catalog.current;
+  const reach = catalog.kind === 'ready' ? eventReach(catalog.data.nodes, req).length : undefined;
+  if (reach !== undefined && reach <= 1) return true;
+  const count = reach === undefined ? vscode.l10n.t('an unknown number of') : String(reach);
+  if (!interactive) {
+    if (req.confirm === profile) return true;
+    throw new CommandInputError(
+      vscode.l10n.t('Profile "{0}" is production and this event reaches {1} nodes: pass "confirm": "{0}" to fire it.', profile, count),
+    );
+  }
+  const typed = await vscode.window.showInputBox({
+    title: vscode.l10n.t('Production: confirm the event'),
+    prompt: vscode.l10n.t('"{0}" reaches {1} nodes of production profile "{2}". Type the profile name to fire it.', req.name, count, profile),
+    ignoreFocusOut: true,
+    validateInput: (v) => (v === profile ? undefined : vscode.l10n.t('Type "{0}"', profile)),
+  });
+  return typed === profile;
+}
+
+async function fire(connections: ConnectionManager, events: EventsView, req: FireArgs, interactive: boolean): Promise<string | undefined> {
+  const problems = validateFireRequest(req);
+  if (problems.length) throw new CommandInputError(problems.join(' '));
+  if (!(await confirmProduction(connections, req, interactive))) return undefined;
+  const state = connections.state ?? (await connections.reconnect());
+  if (state.kind === 'invalid') throw new CommandInputError(state.message);
+  const { confirm, ...request } = req;
+  const event = await fireEvent(state.connection, request);
+  events.refresh();
+  if (interactive) void vscode.window.showInformationMessage(vscode.l10n.t('Event "{0}" fired ({1}).', event.name, event.id));
+  return event.id;
+}
+
+function prefillFrom(item: NodeItem | ServiceItem | InstanceItem | undefined): Partial<FireEventRequest> {
+  switch (item?.kind) {
+    case 'node':
+      return { node: `^${escapeRegex(item.node.name)}$` };
+    case 'service':
+      return { service: `^${escapeRegex(item.service.name)}$` };
+    case 'instance':
+      return { node: `^${escapeRegex(item.instance.node)}$`, service: `^${escapeRegex(item.instance.service)}$` };
+    default:
+      return {};
+  }
+}
+
+export function registerEventCommands(connections: ConnectionManager, events: EventsView, log: vscode.LogOutputChannel): vscode.Disposable[] {
+  return [
+    registerCommand<FireArgs, string | undefined>(
+      'chefConsul.fireEvent',
+      async (args) => {
+        if (args) return fire(connections, events, args as FireArgs, false);
+        const req = await ask({});
+        return req ? fire(connections, events, req, true) : undefined;
+      },
+      log,
+    ),
+    vscode.commands.registerCommand('chefConsul.fireEventHere', async (item?: NodeItem | ServiceItem | InstanceItem) => {
+      try {
+        const req = await ask(prefillFrom(item));
+        return req ? await fire(connections, events, req, true) : undefined;
+      } catch (e) {
+        log.error(`chefConsul.fireEventHere: ${(e as Error).message}`);
+        void vscode.window.showErrorMessage((e as Error).message);
+        return undefined;
+      }
+    }),
+    vscode.commands.registerCommand('chefConsul.events.refresh', () => events.refresh()),
+  ];
+}

@@ -1,0 +1,141 @@
+/**
+ * Events view: the connected agent's event buffer, live, newest first. Consul
+ * keeps no time on an event, so the view shows when it first saw each one.
+ */
+import * as vscode from 'vscode';
+import { EVENT_LIST_PATH, eventListMethod, eventsFromList, UserEvent } from '../../core/consul/events';
+import { LiveQuery } from '../../core/consul/liveQuery';
+import type { ConnectionManager } from '../connectionManager';
+import { MessageItem } from './catalogItems';
+
+export class EventItem extends vscode.TreeItem {
+  readonly kind = 'event';
+  constructor(
+    readonly event: UserEvent,
+    seenAt: Date | undefined,
+  ) {
+    super(event.name, vscode.TreeItemCollapsibleState.None);
+    this.id = `event:${event.id}`;
+    const filters = [
+      event.nodeFilter && `node=${event.nodeFilter}`,
+      event.serviceFilter && `service=${event.serviceFilter}`,
+      event.tagFilter && `tag=${event.tagFilter}`,
+    ].filter(Boolean);
+    const time = seenAt ? seenAt.toLocaleTimeString() : '';
+    this.description = [time, filters.join(' '), event.payload ? `“${event.payload.slice(0, 60)}”` : ''].filter(Boolean).join('  ');
+    this.iconPath = new vscode.ThemeIcon('broadcast');
+    this.contextValue = 'chefConsul.event';
+    const md = new vscode.MarkdownString(undefined, false);
+    md.isTrusted = false;
+    md.appendMarkdown('**').appendText(event.name).appendMarkdown('**  \n');
+    md.appendText(`ID ${event.id} · LTime ${event.lTime}`).appendMarkdown('  \n');
+    md.appendText(seenAt ? vscode.l10n.t('First seen {0}', seenAt.toLocaleString()) : vscode.l10n.t('In the buffer when the view connected')).appendMarkdown('  \n');
+    if (filters.length) md.appendText(vscode.l10n.t('Filters: {0}', filters.join(', '))).appendMarkdown('  \n');
+    if (event.payload) {
+      md.appendText(event.payloadIsBinary ? vscode.l10n.t('Payload (binary, base64):') : vscode.l10n.t('Payload:'));
+      md.appendCodeblock(event.payload.slice(0, 2000), 'text');
+    }
+    this.tooltip = md;
+  }
+}
+
+type EventsViewItem = EventItem | MessageItem;
+
+export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vscode.Disposable {
+  static readonly id = 'chefConsul.events';
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeTreeData = this.changed.event;
+  readonly treeView: vscode.TreeView<EventsViewItem>;
+  private query: LiveQuery<UserEvent[]> | undefined;
+  private subscription: vscode.Disposable | undefined;
+  private listener: { dispose(): void } | undefined;
+  /** When this view first saw each event; undefined for those already buffered. */
+  private readonly seen = new Map<string, Date | undefined>();
+  private loaded = false;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly connections: ConnectionManager) {
+    this.treeView = vscode.window.createTreeView(EventsView.id, { treeDataProvider: this });
+    this.disposables.push(
+      this.treeView,
+      this.treeView.onDidChangeVisibility(() => this.attach()),
+      connections.onDidChange(() => this.reset()),
+    );
+    this.reset();
+  }
+
+  private reset(): void {
+    this.subscription?.dispose();
+    this.listener?.dispose();
+    this.query?.dispose();
+    this.query = this.subscription = this.listener = undefined;
+    this.seen.clear();
+    this.loaded = false;
+    const state = this.connections.state;
+    if (state?.kind === 'connected') {
+      this.query = new LiveQuery(state.connection, { method: eventListMethod, path: EVENT_LIST_PATH, transform: eventsFromList });
+      const agent = state.connection.address;
+      this.treeView.message = vscode.l10n.t(
+        'The event buffer of the agent at {0}: its last 256 events; events with filters reach only matching agents.',
+        agent,
+      );
+    }
+    this.attach();
+  }
+
+  private attach(): void {
+    this.subscription?.dispose();
+    this.listener?.dispose();
+    this.subscription = this.listener = undefined;
+    if (this.query && this.treeView.visible) {
+      this.listener = this.query.onDidChange((s) => {
+        if (s.kind === 'ready') this.remember(s.data);
+        this.changed.fire();
+      });
+      this.subscription = this.query.subscribe();
+    }
+    this.changed.fire();
+  }
+
+  private remember(events: UserEvent[]): void {
+    const now = this.loaded ? new Date() : undefined;
+    for (const e of events) if (!this.seen.has(e.id)) this.seen.set(e.id, now);
+    this.loaded = true;
+  }
+
+  refresh(): void {
+    this.query?.refresh();
+  }
+
+  getTreeItem(element: EventsViewItem): vscode.TreeItem {
+    return element;
+  }
+
+  getChildren(element?: EventsViewItem): EventsViewItem[] {
+    if (element || !this.query) return [];
+    const s = this.query.current;
+    if (s.kind === 'error') return [new MessageItem(s.error.message, 'error', vscode.l10n.t('retrying'))];
+    if (s.kind !== 'ready') return [new MessageItem(vscode.l10n.t('Loading events…'), 'loading')];
+    if (!s.data.length) {
+      return [new MessageItem(vscode.l10n.t('No events in this agent\'s buffer (or none visible with this token)'), 'info', undefined, {
+        command: 'chefConsul.fireEvent',
+        title: vscode.l10n.t('Fire Event…'),
+      })];
+    }
+    return s.data.map((e) => new EventItem(e, this.seen.get(e.id)));
+  }
+
+  /** What the view shows now (tests read it). */
+  get events(): UserEvent[] {
+    const s = this.query?.current;
+    return s?.kind === 'ready' ? s.data : [];
+  }
+
+  dispose(): void {
+    this.subscription?.dispose();
+    this.listener?.dispose();
+    this.query?.dispose();
+    this.changed.dispose();
+    this.disposables.forEach((d) => d.dispose());
+  }
+}
