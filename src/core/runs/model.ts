@@ -1,0 +1,202 @@
+/**
+ * The one run model: run → ordered phases → node results → output. Every
+ * engine (exec, metronome, ad-hoc) fills it; the Runs view, the run monitor
+ * and the history in KV only read it.
+ */
+import { Emitter } from '../util/emitter';
+
+export type RunEngine = 'exec' | 'metronome' | 'adhoc';
+export type RunStatus = 'pending' | 'running' | 'success' | 'error' | 'timeout' | 'cancelled' | 'interrupted';
+export type PhaseStatus = 'pending' | 'running' | 'success' | 'error' | 'timeout' | 'skipped' | 'cancelled';
+export type NodeStatus = 'pending' | 'running' | 'success' | 'error' | 'timeout' | 'lost' | 'cancelled';
+
+export interface NodeRun {
+  node: string;
+  status: NodeStatus;
+  exitCode?: number;
+  startedAt?: number;
+  endedAt?: number;
+  outputBytes: number;
+  /** Why a node ended as it did, in words (lost, timed out, bad exit value). */
+  note?: string;
+}
+
+export interface PhaseRun {
+  /** 0-based, as metronome numbers them. */
+  no: number;
+  pattern?: string;
+  task: string;
+  service?: string;
+  tag?: string;
+  status: PhaseStatus;
+  startedAt?: number;
+  endedAt?: number;
+  nodes: NodeRun[];
+  message?: string;
+}
+
+export interface RunSnapshot {
+  id: string;
+  engine: RunEngine;
+  /** The event a phase run is for; absent for ad-hoc commands. */
+  event?: string;
+  command?: string;
+  patterns: string[];
+  startedBy: string;
+  status: RunStatus;
+  startedAt: number;
+  endedAt?: number;
+  phases: PhaseRun[];
+  message?: string;
+}
+
+export interface OutputChunk {
+  phase: number;
+  node: string;
+  text: string;
+}
+
+export const FINISHED_RUN: readonly RunStatus[] = ['success', 'error', 'timeout', 'cancelled', 'interrupted'];
+export const FINISHED_PHASE: readonly PhaseStatus[] = ['success', 'error', 'timeout', 'skipped', 'cancelled'];
+export const FINISHED_NODE: readonly NodeStatus[] = ['success', 'error', 'timeout', 'lost', 'cancelled'];
+
+export function isFinished(status: RunStatus): boolean {
+  return FINISHED_RUN.includes(status);
+}
+
+/** A run being filled by an engine. Output is kept per node, append-only. */
+export class Run {
+  private readonly state: RunSnapshot;
+  private readonly outputs = new Map<string, string[]>();
+  private readonly changed = new Emitter<RunSnapshot>();
+  private readonly output = new Emitter<OutputChunk>();
+  readonly onDidChange = this.changed.event;
+  readonly onOutput = this.output.event;
+
+  constructor(init: Omit<RunSnapshot, 'status' | 'startedAt' | 'phases'> & { phases: Array<Pick<PhaseRun, 'no' | 'task' | 'pattern' | 'service' | 'tag'>>; startedAt?: number }) {
+    this.state = {
+      ...init,
+      status: 'pending',
+      startedAt: init.startedAt ?? Date.now(),
+      phases: init.phases.map((p) => ({ ...p, status: 'pending', nodes: [] })),
+    };
+  }
+
+  get id(): string {
+    return this.state.id;
+  }
+
+  get status(): RunStatus {
+    return this.state.status;
+  }
+
+  /** A deep copy: what leaves the model never changes under the reader. */
+  snapshot(): RunSnapshot {
+    return structuredClone(this.state);
+  }
+
+  phase(no: number): PhaseRun {
+    const phase = this.state.phases.find((p) => p.no === no);
+    if (!phase) throw new Error(`run ${this.state.id} has no phase ${no}`);
+    return phase;
+  }
+
+  outputOf(no: number, node: string): string {
+    return (this.outputs.get(`${no}/${node}`) ?? []).join('');
+  }
+
+  start(): void {
+    this.state.status = 'running';
+    this.emit();
+  }
+
+  startPhase(no: number, nodes: string[]): void {
+    const phase = this.phase(no);
+    phase.status = 'running';
+    phase.startedAt = Date.now();
+    phase.nodes = nodes.map((node) => ({ node, status: 'pending', outputBytes: 0 }));
+    this.emit();
+  }
+
+  /** A node answered (acked) and is running the phase. Unknown nodes are added: a filter may reach more than the catalog said. */
+  nodeStarted(no: number, node: string): void {
+    const n = this.nodeOf(no, node);
+    if (n.status === 'pending') {
+      n.status = 'running';
+      n.startedAt = Date.now();
+      this.emit();
+    }
+  }
+
+  appendOutput(no: number, node: string, text: string): void {
+    if (!text) return;
+    const n = this.nodeOf(no, node);
+    n.outputBytes += Buffer.byteLength(text);
+    const key = `${no}/${node}`;
+    const list = this.outputs.get(key);
+    if (list) list.push(text);
+    else this.outputs.set(key, [text]);
+    this.output.fire({ phase: no, node, text });
+  }
+
+  nodeEnded(no: number, node: string, status: NodeStatus, exitCode?: number, note?: string): void {
+    const n = this.nodeOf(no, node);
+    n.status = status;
+    n.exitCode = exitCode;
+    n.note = note;
+    n.startedAt ??= Date.now();
+    n.endedAt = Date.now();
+    this.emit();
+  }
+
+  endPhase(no: number, status: PhaseStatus, message?: string): void {
+    const phase = this.phase(no);
+    phase.status = status;
+    phase.message = message;
+    phase.startedAt ??= Date.now();
+    phase.endedAt = Date.now();
+    this.emit();
+  }
+
+  /** Ends the run; phases not reached are marked with `rest` (cancelled when the run stopped early). */
+  end(status: RunStatus, message?: string, rest: PhaseStatus = 'cancelled'): void {
+    for (const p of this.state.phases) {
+      if (p.status === 'pending' || p.status === 'running') {
+        p.status = rest;
+        for (const n of p.nodes) if (!FINISHED_NODE.includes(n.status)) n.status = 'cancelled';
+      }
+    }
+    this.state.status = status;
+    this.state.message = message;
+    this.state.endedAt = Date.now();
+    this.emit();
+  }
+
+  private nodeOf(no: number, node: string): NodeRun {
+    const phase = this.phase(no);
+    let n = phase.nodes.find((x) => x.node === node);
+    if (!n) {
+      n = { node, status: 'pending', outputBytes: 0 };
+      phase.nodes.push(n);
+    }
+    return n;
+  }
+
+  private emit(): void {
+    this.changed.fire(this.snapshot());
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+    this.output.dispose();
+  }
+}
+
+/** A phase's status from its nodes' results, the way metronome decides it. */
+export function phaseStatusFromNodes(nodes: readonly NodeRun[]): PhaseStatus {
+  if (!nodes.length) return 'skipped';
+  if (nodes.some((n) => n.status === 'error' || n.status === 'lost')) return 'error';
+  if (nodes.some((n) => n.status === 'timeout')) return 'timeout';
+  if (nodes.some((n) => n.status === 'cancelled')) return 'cancelled';
+  return 'success';
+}
