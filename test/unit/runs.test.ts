@@ -1,0 +1,134 @@
+import * as assert from 'node:assert/strict';
+import { phaseStatusFromNodes, Run, RunSnapshot } from '../../src/core/runs/model';
+import {
+  eventResultRecord,
+  metronomeStatus,
+  nodeFromRecord,
+  nodeResultRecord,
+  phaseFromRecord,
+  runFromRecord,
+  taskResultRecord,
+  truncateLog,
+} from '../../src/core/runs/metronomeLayout';
+
+function sampleRun(): Run {
+  return new Run({
+    id: 'r1',
+    engine: 'exec',
+    event: 'deploy',
+    patterns: ['app'],
+    startedBy: 'alice',
+    phases: [
+      { no: 0, task: 'db', service: 'db', pattern: 'app' },
+      { no: 1, task: 'web', service: 'web', tag: 'v1', pattern: 'app' },
+    ],
+  });
+}
+
+describe('run model', () => {
+  it('fills phases, nodes and output, and hands out copies', () => {
+    const run = sampleRun();
+    const seen: RunSnapshot[] = [];
+    run.onDidChange((s) => seen.push(s));
+    run.start();
+    run.startPhase(0, ['db-1']);
+    run.nodeStarted(0, 'db-1');
+    run.appendOutput(0, 'db-1', 'hello ');
+    run.appendOutput(0, 'db-1', 'wörld');
+    run.nodeEnded(0, 'db-1', 'success', 0);
+    run.endPhase(0, 'success');
+    const snap = run.snapshot();
+    assert.equal(snap.phases[0].nodes[0].outputBytes, 12);
+    assert.equal(run.outputOf(0, 'db-1'), 'hello wörld');
+    snap.phases[0].status = 'error';
+    assert.equal(run.snapshot().phases[0].status, 'success', 'a snapshot is a copy');
+    assert.ok(seen.length >= 5);
+  });
+
+  it('adds nodes that answer without being expected', () => {
+    const run = sampleRun();
+    run.startPhase(1, ['web-1']);
+    run.nodeStarted(1, 'web-2');
+    assert.deepEqual(run.snapshot().phases[1].nodes.map((n) => n.node), ['web-1', 'web-2']);
+  });
+
+  it('marks phases not reached when the run ends early', () => {
+    const run = sampleRun();
+    run.start();
+    run.startPhase(0, ['db-1']);
+    run.nodeEnded(0, 'db-1', 'error', 2);
+    run.endPhase(0, 'error');
+    run.end('error', 'phase 0 failed');
+    const s = run.snapshot();
+    assert.deepEqual(s.phases.map((p) => p.status), ['error', 'cancelled']);
+    assert.equal(s.status, 'error');
+    assert.ok(s.endedAt);
+  });
+
+  it('derives a phase status the way metronome does', () => {
+    const n = (status: 'success' | 'error' | 'timeout' | 'lost' | 'cancelled') => ({ node: 'x', status, outputBytes: 0 });
+    assert.equal(phaseStatusFromNodes([]), 'skipped');
+    assert.equal(phaseStatusFromNodes([n('success'), n('timeout')]), 'timeout');
+    assert.equal(phaseStatusFromNodes([n('timeout'), n('lost')]), 'error');
+    assert.equal(phaseStatusFromNodes([n('success')]), 'success');
+  });
+});
+
+describe("metronome's KV layout", () => {
+  it('writes metronome field names and status words, with ours beside them', () => {
+    const run = sampleRun();
+    run.start();
+    run.startPhase(0, ['db-1']);
+    run.nodeEnded(0, 'db-1', 'lost', undefined, 'never answered');
+    run.endPhase(0, 'error');
+    run.end('error');
+    const s = run.snapshot();
+    const ev = eventResultRecord(s, 'sess-1');
+    assert.deepEqual(Object.keys(ev).slice(0, 5), ['ID', 'Name', 'Status', 'StartedAt', 'FinishedAt']);
+    assert.equal(ev.Status, 'error');
+    assert.equal(ev.OpsSession, 'sess-1');
+    const task = taskResultRecord(s, s.phases[1]);
+    assert.deepEqual([task.EventID, task.No, task.Name, task.Status, task.FinishedAt], ['r1', 1, 'web', 'error', task.FinishedAt]);
+    const node = nodeResultRecord(s, s.phases[0], s.phases[0].nodes[0], 'log text');
+    assert.deepEqual([node.Node, node.Status, node.OpsStatus, node.OpsNote, node.Log], ['db-1', 'error', 'lost', 'never answered', 'log text']);
+  });
+
+  it('uses Go\'s zero time for what has not ended', () => {
+    const run = sampleRun();
+    run.start();
+    assert.equal(eventResultRecord(run.snapshot()).FinishedAt, '0001-01-01T00:00:00Z');
+    assert.equal(eventResultRecord(run.snapshot()).Status, 'inprogress');
+  });
+
+  it('maps every status to a metronome word', () => {
+    assert.deepEqual(['running', 'success', 'timeout', 'skipped', 'lost', 'cancelled'].map((s) => metronomeStatus(s as never)), ['inprogress', 'success', 'timeout', 'skip', 'error', 'error']);
+  });
+
+  it('reads records written by metronome itself', () => {
+    const run = runFromRecord({ ID: 'm1', Name: 'configure', Status: 'inprogress', StartedAt: '2015-08-07T15:32:50+09:00', FinishedAt: '0001-01-01T00:00:00Z' }, 'm1');
+    assert.deepEqual([run.engine, run.event, run.status, run.endedAt, run.startedBy], ['metronome', 'configure', 'running', undefined, 'metronome']);
+    assert.equal(run.startedAt, Date.parse('2015-08-07T06:32:50Z'));
+    const phase = phaseFromRecord({ EventID: 'm1', No: 2, Name: 'deploy', Status: 'skip' }, 9);
+    assert.deepEqual([phase.no, phase.task, phase.status], [2, 'deploy', 'skipped']);
+    const node = nodeFromRecord({ Node: 'web-1', Status: 'timeout' }, 'x');
+    assert.deepEqual([node.node, node.status], ['web-1', 'timeout']);
+  });
+
+  it('reads garbage without throwing', () => {
+    const run = runFromRecord({ ID: 5, Status: ['x'], StartedAt: 'yesterday', OpsPhases: [null, 'a', { No: 'x' }] }, 'fallback');
+    assert.equal(run.id, 'fallback');
+    assert.equal(run.status, 'error');
+    assert.equal(run.startedAt, 0);
+    assert.equal(run.phases.length, 1);
+  });
+
+  it('keeps the tail of a long log under the limit with a marker', () => {
+    const long = 'a'.repeat(1000) + 'é'.repeat(100) + 'END';
+    const cut = truncateLog(long, 300);
+    assert.ok(Buffer.byteLength(cut) <= 300);
+    assert.match(cut, /^\[… \d+ earlier bytes truncated/);
+    assert.ok(cut.endsWith('END'));
+    assert.ok(!cut.includes('\uFFFD'));
+    assert.equal(truncateLog('short', 300), 'short');
+  });
+});
