@@ -1,0 +1,41 @@
+/**
+ * Which catalog nodes a phase reaches, by metronome's rule: no service means
+ * every node (a tag alone is then ignored too); a service means nodes with an
+ * instance of it; a tag narrows that to instances carrying the tag.
+ *
+ * metronome looks the service up among the node's service IDs; an instance
+ * whose ID is not its name (several instances on one node) is matched by
+ * either, so a plan does not silently miss it here.
+ */
+
+export interface TargetInstance {
+  service: string;
+  id?: string;
+  tags: readonly string[];
+}
+
+export interface TargetNode {
+  name: string;
+  services: readonly TargetInstance[];
+}
+
+export interface PhaseFilter {
+  service?: string;
+  tag?: string;
+}
+
+export function instanceMatches(instance: TargetInstance, filter: PhaseFilter): boolean {
+  if (!filter.service) return true;
+  if (instance.service !== filter.service && instance.id !== filter.service) return false;
+  return !filter.tag || instance.tags.includes(filter.tag);
+}
+
+export function nodeMatches(node: TargetNode, filter: PhaseFilter): boolean {
+  if (!filter.service) return true;
+  return node.services.some((s) => instanceMatches(s, filter));
+}
+
+/** Names of the nodes the phase would run on, in catalog order. */
+export function phaseTargets(filter: PhaseFilter, nodes: readonly TargetNode[]): string[] {
+  return nodes.filter((n) => nodeMatches(n, filter)).map((n) => n.name);
+}
