@@ -1,4 +1,5 @@
 // Bundles the extension (and, later, the webview app) with esbuild.
+import { copyFileSync, mkdirSync } from 'node:fs';
 import * as esbuild from 'esbuild';
 
 const production = process.argv.includes('--production');
@@ -16,6 +17,10 @@ const options = {
   minify: production,
   logLevel: 'info',
 };
+
+// The task.yml schema ships in dist/ for contributes.yamlValidation.
+mkdirSync('dist', { recursive: true });
+copyFileSync('src/core/plans/taskSchema.json', 'dist/taskSchema.json');
 
 if (watch) {
   const ctx = await esbuild.context(options);

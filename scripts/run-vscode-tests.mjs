@@ -19,14 +19,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const testsIndex = path.join(root, 'out/test/vscode/index.js');
 
 function workspaceFolder() {
-  const fixture = path.join(root, 'test/fixtures/workspace');
-  if (fs.existsSync(fixture)) {
-    return { folder: fixture, cleanup: () => {} };
-  }
+  // A fresh copy of the task.yml patterns per run: tests may edit and add files freely.
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-workspace-'));
-  const cleanup = () => fs.rmSync(folder, { recursive: true, force: true });
-  process.once('exit', cleanup); // also after Ctrl-C, when finally blocks never run
-  return { folder, cleanup };
+  fs.cpSync(path.join(root, 'test/fixtures/plans'), folder, { recursive: true });
+  return { folder, cleanup: () => fs.rmSync(folder, { recursive: true, force: true }) };
 }
 
 // A fresh value per run, so the smoke test proves the env really travelled

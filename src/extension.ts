@@ -8,6 +8,7 @@ import { EventsView } from './vscode/views/eventsView';
 import { registerConnectionCommands } from './vscode/commands/connectionCommands';
 import { registerViewCommands } from './vscode/commands/viewCommands';
 import { registerEventCommands } from './vscode/commands/eventCommands';
+import { PlanFeatures, registerPlanFeatures } from './vscode/plans';
 
 /** What the extension hands to tests and other extensions. */
 export interface ChefConsulApi {
@@ -15,6 +16,7 @@ export interface ChefConsulApi {
   nodesView: NodesView;
   servicesView: ServicesView;
   eventsView: EventsView;
+  plans: PlanFeatures;
   statusBar: ConsulStatusBar;
   activationMs: number;
 }
@@ -39,11 +41,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<ChefCo
     ...registerViewCommands('services', servicesView, log),
     ...registerEventCommands(connections, eventsView, log),
   );
+  const plans = registerPlanFeatures(context, connections);
   // Reads settings, secrets and TLS files only; requests start once the status bar or a view listens.
   await connections.reconnect();
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms`);
-  return { connections, nodesView, servicesView, eventsView, statusBar, activationMs };
+  return { connections, nodesView, servicesView, eventsView, plans, statusBar, activationMs };
 }
 
 export function deactivate(): void {

@@ -38,6 +38,7 @@ export type PlanDiagnosticCode =
   | 'execute-file-missing'
   | 'variable-cycle'
   | 'event-duplicate-priority'
+  | 'phase-no-node'
   | 'parse-internal';
 
 /** Extra facts a quick fix needs; which fields are set depends on the code. */

@@ -7,6 +7,8 @@
  * whose ID is not its name (several instances on one node) is matched by
  * either, so a plan does not silently miss it here.
  */
+import type { PatternPlan, PlanDiagnostic } from './model';
+import { eventPhases } from './model';
 
 export interface TargetInstance {
   service: string;
@@ -38,4 +40,25 @@ export function nodeMatches(node: TargetNode, filter: PhaseFilter): boolean {
 /** Names of the nodes the phase would run on, in catalog order. */
 export function phaseTargets(filter: PhaseFilter, nodes: readonly TargetNode[]): string[] {
   return nodes.filter((n) => nodeMatches(n, filter)).map((n) => n.name);
+}
+
+/**
+ * Warnings for phases the catalog gives no node right now: metronome would
+ * wait 120 s for such a phase, then skip it or time out.
+ */
+export function unreachedPhases(plan: PatternPlan, nodes: readonly TargetNode[]): PlanDiagnostic[] {
+  const found: PlanDiagnostic[] = [];
+  for (const event of plan.events) {
+    for (const phase of eventPhases(event)) {
+      if (phaseTargets(phase, nodes).length) continue;
+      const filter = [phase.service && `service "${phase.service}"`, phase.tag && `tag "${phase.tag}"`].filter(Boolean).join(' and ');
+      found.push({
+        severity: 'warning',
+        code: 'phase-no-node',
+        range: phase.serviceRange ?? phase.range,
+        message: `No node in the catalog has ${filter || 'any service'} right now: metronome would wait 120 s for this phase of "${event.name}", then ${phase.skippable ? 'skip it' : 'time out'}.`,
+      });
+    }
+  }
+  return found;
 }
