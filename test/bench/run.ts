@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startCluster, stopCluster } from '../infra/cluster';
+import { benchExec } from './exec.bench';
 import { benchNodes } from './nodes.bench';
 import { BenchResults, recordResults, round } from './stats';
 
@@ -40,10 +41,13 @@ async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const want = (name: string) => !only.length || only.includes(name);
   const results: BenchResults = {};
-  if (want('nodes')) {
+  if (want('nodes') || want('exec')) {
     const cluster = await startCluster({ basePort: 28500, withSecure: false });
+    const server = cluster.agents.find((a) => a.role === 'server')!.httpAddr;
     try {
-      Object.assign(results, await benchNodes(cluster.agents.find((a) => a.role === 'server')!.httpAddr));
+      // exec first: the 5,000 nodes of the nodes benchmark stay in the catalog afterwards.
+      if (want('exec')) Object.assign(results, await benchExec(server, cluster.consulBin, cluster.agents));
+      if (want('nodes')) Object.assign(results, await benchNodes(server));
     } finally {
       await stopCluster(cluster, { removeBaseDir: true });
     }

@@ -1,0 +1,319 @@
+/**
+ * `consul exec` over the HTTP API. Knowing which nodes must answer, the job
+ * ends the moment the last of them has exited, where the CLI waits a fixed
+ * 2 s of quiet. One job is one session; whatever it created is removed when
+ * it ends, however it ends.
+ */
+import type { ConsulConnection } from '../consul/client';
+import { AclDeniedError, AclTokenNotFoundError, ConsulError, ConsulHttpError, toConsulError } from '../consul/errors';
+import { RemoteExecSetupError, RemoteExecUnavailableError } from './errors';
+import { NodeProgress } from './nodeProgress';
+import { createSession, fireRexecEvent, listJobKeys, MAX_READS_PER_TXN, putJob, readValues, removeJob, renewSession } from './rexecApi';
+import { compareRexecKeys, jobDir, parseRexecKey, RexecKey } from './rexecKeys';
+import { NodeExecResult, planJob, RemoteExecEvents, RemoteExecSpec, RexecPlan } from './rexecSpec';
+
+export type { NodeExecResult, NodeExecStatus, RemoteExecEvents, RemoteExecSpec } from './rexecSpec';
+
+const RENEW_EVERY_MS = 5_000;
+/** The CLI's pause so that agents find the job with a stale read. */
+const REPLICATION_WAIT_MS = 200;
+const READ_RETRY_MS = 250;
+/** How long an exit that is listed but unreadable may outlive the timeout. */
+const EXIT_READ_GRACE_MS = 10_000;
+
+interface KeyWatch {
+  on(event: 'change', listener: (keys: unknown) => void): void;
+  on(event: 'error', listener: (err: unknown) => void): void;
+  end(): void;
+}
+
+export class RemoteExecJob {
+  private sid: string | undefined;
+  private readonly events: RemoteExecEvents;
+  private readonly nodes = new Map<string, NodeProgress>();
+  private targets: string[] = [];
+  private readonly strangers: string[] = [];
+  private readonly listed = new Set<string>();
+  private readonly toRead: RexecKey[] = [];
+  private reading = false;
+  private watch: KeyWatch | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private firedAt: number | undefined;
+  private plan: RexecPlan | undefined;
+  private started = false;
+  private ended = false;
+  private fatal: unknown;
+  private transportProblem: string | undefined;
+  private settle: () => void = () => undefined;
+  private readonly settled = new Promise<void>((resolve) => (this.settle = resolve));
+  /** Set when removing the session and keys failed; the session's TTL removes them later. */
+  cleanupError: ConsulError | undefined;
+
+  constructor(
+    private readonly connection: ConsulConnection,
+    private readonly spec: RemoteExecSpec,
+    events: Partial<RemoteExecEvents> = {},
+  ) {
+    // A throwing listener must not leave a job half-cleaned.
+    const guard =
+      <A extends unknown[]>(fn: ((...args: A) => void) | undefined) =>
+      (...args: A) => {
+        try {
+          fn?.(...args);
+        } catch {
+          // The job's own bookkeeping comes first.
+        }
+      };
+    this.events = { ack: guard(events.ack), output: guard(events.output), exit: guard(events.exit) };
+  }
+
+  get sessionId(): string | undefined {
+    return this.sid;
+  }
+
+  /** Nodes outside the targets that answered the event (their results are not returned). */
+  get unexpectedNodes(): readonly string[] {
+    return this.strangers;
+  }
+
+  /**
+   * Resolves with one result per target, in the targets' order. Rejects with
+   * RemoteExecSpecError before anything is created, RemoteExecUnavailableError
+   * when no target answers, or a ConsulError when Consul refuses the job.
+   */
+  async run(): Promise<NodeExecResult[]> {
+    if (this.started) throw new Error('A RemoteExecJob runs once; create another to run again.');
+    this.started = true;
+    const plan = planJob(this.spec);
+    this.plan = plan;
+    this.targets = plan.targets;
+    for (const t of plan.targets) this.nodes.set(t, new NodeProgress(t, this.events));
+    const signal = this.spec.signal;
+    const onAbort = () => this.endRemaining('cancelled', 'Cancelled before the node finished; its command may still be running.');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (signal?.aborted) onAbort();
+      await this.launch(plan);
+      await this.settled;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.finish();
+      await this.cleanup();
+    }
+    if (this.fatal !== undefined) throw this.fatal;
+    return this.results();
+  }
+
+  private async launch(plan: RexecPlan): Promise<void> {
+    if (this.ended) return;
+    this.sid = await createSession(this.connection);
+    const sid = this.sid;
+    if (this.ended) return;
+    this.renewTimer = setInterval(() => void this.renew(sid), RENEW_EVERY_MS);
+    if (!(await putJob(this.connection, sid, plan.job))) {
+      throw new RemoteExecSetupError(`Consul at ${this.connection.address} did not let the job's own session lock "${jobDir(sid)}job".`);
+    }
+    if (this.ended) return;
+    // Listening before the event fires: the first answer then sets the index
+    // that every agent write moves past.
+    this.startWatch(sid);
+    await new Promise((r) => setTimeout(r, REPLICATION_WAIT_MS));
+    if (this.ended) return;
+    await fireRexecEvent(this.connection, sid, plan.filters);
+    this.firedAt = Date.now();
+    this.sweep();
+  }
+
+  private startWatch(sid: string): void {
+    const dir = jobDir(sid);
+    const watch = this.connection.client.watch({
+      method: listJobKeys,
+      options: { key: dir, wait: '10s' },
+      // Retry soon after a failure: the deadlines, not the backoff, end a job.
+      backoffFactor: 50,
+      backoffMax: 1_000,
+    }) as unknown as KeyWatch;
+    this.watch = watch;
+    watch.on('change', (keys) => this.onKeys(dir, keys));
+    watch.on('error', (err) => this.onTransportError(err, `/v1/kv/${dir}?keys`));
+  }
+
+  private onKeys(dir: string, keys: unknown): void {
+    if (this.ended || !Array.isArray(keys)) return;
+    this.transportProblem = undefined;
+    const now = Date.now();
+    for (const key of keys) {
+      if (typeof key !== 'string' || this.listed.has(key)) continue;
+      this.listed.add(key);
+      const parsed = parseRexecKey(dir, key);
+      if (!parsed) continue;
+      const node = this.progressOf(parsed.node);
+      if (node.final) continue;
+      node.seen(now);
+      if (parsed.kind === 'ack') continue;
+      if (parsed.kind === 'exit') node.exitListed = true;
+      this.toRead.push(parsed);
+    }
+    this.drain().catch((e: unknown) => this.fail(e));
+  }
+
+  private progressOf(name: string): NodeProgress {
+    let node = this.nodes.get(name);
+    if (!node) {
+      node = new NodeProgress(name, this.events);
+      this.nodes.set(name, node);
+      this.strangers.push(name);
+    }
+    return node;
+  }
+
+  /** One reader at a time, so values are applied in the order keys were listed and sorted. */
+  private async drain(): Promise<void> {
+    if (this.reading) return;
+    this.reading = true;
+    try {
+      while (!this.ended && this.toRead.length) {
+        this.toRead.sort(compareRexecKeys);
+        const batch = this.toRead.splice(0, MAX_READS_PER_TXN);
+        let values: Map<string, Buffer>;
+        try {
+          values = await readValues(this.connection, batch.map((k) => k.key));
+        } catch (e) {
+          this.toRead.unshift(...batch);
+          if (!this.onTransportError(e, '/v1/txn')) return;
+          await new Promise((r) => setTimeout(r, READ_RETRY_MS));
+          continue;
+        }
+        if (this.ended) return;
+        const now = Date.now();
+        for (const k of batch) {
+          const node = this.nodes.get(k.node);
+          if (!node) continue;
+          if (k.kind === 'out') node.output(k.seq, values.get(k.key) ?? Buffer.alloc(0));
+          else if (k.kind === 'exit') node.exit(values.get(k.key), now);
+        }
+        this.checkDone();
+      }
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  /** True when the failure is worth retrying; otherwise the job has been ended. */
+  private onTransportError(err: unknown, path: string): boolean {
+    if (this.ended) return false;
+    const error = toConsulError(err, this.connection.address, path, path === '/v1/txn' ? 'PUT' : 'GET');
+    if (error instanceof AclDeniedError || error instanceof AclTokenNotFoundError) {
+      this.fail(error);
+      return false;
+    }
+    // 404 on the listing, 409 on a read: the job's keys are gone, so its
+    // session ended (expired, or destroyed by someone else).
+    if (error instanceof ConsulHttpError && (error.statusCode === 404 || error.statusCode === 409)) {
+      this.endRemaining('lost', "The job's session ended before the node finished, taking the job's keys with it.");
+      return false;
+    }
+    // Any other refusal would be repeated on every retry.
+    if (error instanceof ConsulHttpError && error.statusCode >= 400 && error.statusCode < 500 && error.statusCode !== 429) {
+      this.fail(error);
+      return false;
+    }
+    this.transportProblem = error.message;
+    return true;
+  }
+
+  private async renew(sid: string): Promise<void> {
+    try {
+      if (!(await renewSession(this.connection, sid))) {
+        this.endRemaining('lost', "The job's session expired before the node finished.");
+      }
+    } catch {
+      // The next renewal retries; the TTL leaves room for two misses.
+    }
+  }
+
+  /** Ends overdue targets and arms a timer for the next deadline. */
+  private sweep(): void {
+    clearTimeout(this.deadlineTimer);
+    if (this.ended || this.firedAt === undefined || !this.plan) return;
+    const { ackGraceMs, timeoutMs, heartbeatMs } = this.plan;
+    const now = Date.now();
+    const ackBy = this.firedAt + Math.min(ackGraceMs, timeoutMs);
+    const timeoutAt = this.firedAt + timeoutMs;
+    // Three missed heartbeats plus slack for a busy Raft log.
+    const silenceMs = 3 * heartbeatMs + 1_000;
+    const why = this.transportProblem ? ` (reading from Consul failed: ${this.transportProblem})` : '';
+    let next = Infinity;
+    for (const name of this.targets) {
+      const node = this.nodes.get(name);
+      if (!node || node.final) continue;
+      if (node.ackedAt === undefined) {
+        if (now >= ackBy) node.end('lost', now, undefined, `It did not acknowledge the job within ${seconds(ackBy - this.firedAt)}${why}.`);
+        else next = Math.min(next, ackBy);
+      } else if (node.exitListed) {
+        const limit = timeoutAt + EXIT_READ_GRACE_MS;
+        if (now >= limit) node.end('timeout', now, undefined, `Its exit status could not be read${why}.`);
+        else next = Math.min(next, limit);
+      } else if (now >= timeoutAt) {
+        node.end('timeout', now, undefined, `Still running after ${seconds(timeoutMs)}; the command may still be running on the node${why}.`);
+      } else if (now >= node.lastSeenAt + silenceMs) {
+        node.end('lost', now, undefined, `No output or heartbeat for ${seconds(now - node.lastSeenAt)}: its agent stopped or lost contact with the servers${why}.`);
+      } else {
+        next = Math.min(next, timeoutAt, node.lastSeenAt + silenceMs);
+      }
+    }
+    if (this.targets.every((t) => this.nodes.get(t)?.ackedAt === undefined && this.nodes.get(t)?.final)) {
+      this.fail(new RemoteExecUnavailableError(this.targets, ackBy - this.firedAt, this.results(), this.strangers.filter((s) => this.nodes.get(s)?.ackedAt !== undefined)));
+      return;
+    }
+    this.checkDone();
+    if (!this.ended && Number.isFinite(next)) this.deadlineTimer = setTimeout(() => this.sweep(), Math.max(0, next - now) + 1);
+  }
+
+  private checkDone(): void {
+    if (this.targets.every((t) => this.nodes.get(t)?.final)) this.finish();
+  }
+
+  private endRemaining(status: 'lost' | 'cancelled', note: string): void {
+    if (this.ended) return;
+    const now = Date.now();
+    for (const t of this.targets) this.nodes.get(t)?.end(status, now, undefined, note);
+    this.finish();
+  }
+
+  private fail(error: unknown): void {
+    if (this.ended) return;
+    this.fatal = error;
+    this.finish();
+  }
+
+  /** Also stops what a launch step started after the job had already ended. */
+  private finish(): void {
+    this.watch?.end();
+    this.watch = undefined;
+    clearInterval(this.renewTimer);
+    clearTimeout(this.deadlineTimer);
+    if (this.ended) return;
+    this.ended = true;
+    this.settle();
+  }
+
+  private async cleanup(): Promise<void> {
+    if (!this.sid) return;
+    try {
+      await removeJob(this.connection, this.sid);
+    } catch (e) {
+      this.cleanupError = toConsulError(e, this.connection.address);
+    }
+  }
+
+  private results(): NodeExecResult[] {
+    const now = Date.now();
+    return this.targets.map((t) => this.nodes.get(t)?.result ?? { node: t, status: 'cancelled', endedAt: now, note: 'The job ended before the node finished.' });
+  }
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
+}

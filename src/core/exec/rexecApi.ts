@@ -1,0 +1,93 @@
+/**
+ * The Consul requests a remote exec job makes, through the `consul` client,
+ * each turning failures into typed ConsulErrors.
+ */
+import type Consul from 'consul';
+import type { ConsulConnection } from '../consul/client';
+import { call } from '../consul/client';
+import { ConsulHttpError } from '../consul/errors';
+import { fireEvent } from '../consul/events';
+import { RemoteExecSetupError } from './errors';
+import { jobDir, jobKey, REXEC_EVENT, rexecEventPayload } from './rexecKeys';
+
+/**
+ * Consul invalidates a TTL session only after twice its TTL, so a client
+ * that dies mid-job leaves nothing behind for long: Behavior "delete" takes
+ * every key the session locked (the job and all node keys) with it.
+ */
+export const SESSION_TTL = '15s';
+
+export async function createSession(c: ConsulConnection): Promise<string> {
+  const created = await call(c, '/v1/session/create', () => c.client.session.create({ name: 'Remote Exec', behavior: 'delete', ttl: SESSION_TTL }), 'PUT');
+  const id = (created as { ID?: unknown } | undefined)?.ID;
+  if (typeof id !== 'string' || !id) throw new RemoteExecSetupError(`Consul at ${c.address} created a session but its answer holds no session ID.`);
+  return id;
+}
+
+/** False when the session no longer exists (it expired or was destroyed). */
+export async function renewSession(c: ConsulConnection, sessionId: string): Promise<boolean> {
+  try {
+    await call(c, `/v1/session/renew/${sessionId}`, () => c.client.session.renew(sessionId), 'PUT');
+    return true;
+  } catch (e) {
+    if (e instanceof ConsulHttpError && e.statusCode === 404) return false;
+    throw e;
+  }
+}
+
+/** Stores the job locked by the session, so it goes when the session goes. */
+export async function putJob(c: ConsulConnection, sessionId: string, job: string): Promise<boolean> {
+  const key = jobKey(sessionId);
+  const locked = await call(c, `/v1/kv/${key}`, () => c.client.kv.set({ key, value: job, acquire: sessionId }), 'PUT');
+  return locked === true;
+}
+
+export async function fireRexecEvent(c: ConsulConnection, sessionId: string, filters: { node?: string; service?: string; tag?: string }): Promise<void> {
+  await fireEvent(c, { name: REXEC_EVENT, payload: rexecEventPayload(sessionId), ...filters });
+}
+
+/** Consul 1.8 takes at most 64 operations per transaction. */
+export const MAX_READS_PER_TXN = 64;
+
+/**
+ * The values of up to 64 keys in one round trip. Listing keys and reading
+ * only the new ones keeps a long output linear: re-reading the directory
+ * recursively on every change would fetch all earlier chunks again each time.
+ * Empty values come back as empty buffers.
+ */
+export async function readValues(c: ConsulConnection, keys: readonly string[]): Promise<Map<string, Buffer>> {
+  const ops = keys.map((Key) => ({ KV: { Verb: 'get', Key } }));
+  const answer = await call(c, '/v1/txn', () => c.client.transaction.create(ops as never), 'PUT');
+  const values = new Map<string, Buffer>();
+  const results = (answer as { Results?: unknown } | undefined)?.Results;
+  for (const r of Array.isArray(results) ? results : []) {
+    const kv = (r as { KV?: { Key?: unknown; Value?: unknown } } | null)?.KV;
+    if (typeof kv?.Key !== 'string') continue;
+    values.set(kv.Key, typeof kv.Value === 'string' ? Buffer.from(kv.Value, 'base64') : Buffer.alloc(0));
+  }
+  return values;
+}
+
+/** Both steps run even if the first fails; the first failure is rethrown. */
+export async function removeJob(c: ConsulConnection, sessionId: string): Promise<void> {
+  const failures: unknown[] = [];
+  try {
+    // Destroying first: the agents' next lock-write then fails, so nothing is
+    // written after the delete below.
+    await call(c, `/v1/session/destroy/${sessionId}`, () => c.client.session.destroy(sessionId), 'PUT');
+  } catch (e) {
+    failures.push(e);
+  }
+  const dir = jobDir(sessionId);
+  try {
+    await call(c, `/v1/kv/${dir}?recurse`, () => c.client.kv.del({ key: dir, recurse: true }), 'DELETE');
+  } catch (e) {
+    failures.push(e);
+  }
+  if (failures.length) throw failures[0];
+}
+
+/** A client method over the job directory's key list, for `Watch`'s blocking queries. */
+export function listJobKeys(this: { consul: Consul }, opts: Record<string, unknown>): Promise<unknown> {
+  return this.consul.kv.keys(opts as never);
+}
