@@ -110,11 +110,14 @@ export class Run {
     this.emit();
   }
 
-  startPhase(no: number, nodes: string[]): void {
+  /** With `keepOthers` (a retry), nodes not listed keep their earlier results. */
+  startPhase(no: number, nodes: string[], keepOthers = false): void {
     const phase = this.phase(no);
     phase.status = 'running';
     phase.startedAt = Date.now();
-    phase.nodes = nodes.map((node) => ({ node, status: 'pending', outputBytes: 0 }));
+    const fresh = nodes.map((node): NodeRun => ({ node, status: 'pending', outputBytes: 0 }));
+    phase.nodes = keepOthers ? [...phase.nodes.filter((n) => !nodes.includes(n.node)), ...fresh] : fresh;
+    for (const node of nodes) this.outputs.delete(`${no}/${node}`);
     this.emit();
   }
 
@@ -169,6 +172,21 @@ export class Run {
     this.state.status = status;
     this.state.message = message;
     this.state.endedAt = Date.now();
+    this.emit();
+  }
+
+  /** Takes an ended run back to running from phase `no` on (a retry); earlier phases keep their results. */
+  reopen(no: number): void {
+    for (const p of this.state.phases) {
+      if (p.no < no) continue;
+      p.status = 'pending';
+      p.startedAt = p.endedAt = undefined;
+      p.message = undefined;
+      if (p.no > no) p.nodes = [];
+    }
+    this.state.status = 'pending';
+    this.state.endedAt = undefined;
+    this.state.message = undefined;
     this.emit();
   }
 

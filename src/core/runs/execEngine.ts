@@ -1,0 +1,148 @@
+/**
+ * The exec engine: the editor drives the order. For each phase it resolves
+ * the nodes from the catalog, runs the task's operations there over remote
+ * exec, waits for every node, and stops the remaining phases on failure.
+ * A phase with no node is skipped at once when skippable, not after 120 s.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ConsulConnection } from '../consul/client';
+import { readCatalog } from '../consul/nodeDump';
+import type { MergedEvent, ResolvedPhase } from '../plans/merge';
+import type { PatternPlan } from '../plans/model';
+import { phaseTargets } from '../plans/targeting';
+import { planVariables } from '../plans/template';
+import { phaseStatusFromNodes, Run, RunSnapshot } from './model';
+import { OperationSettings, runPhase } from './phaseRunner';
+import { RunRecorder } from './recorder';
+import type { RunRegistry } from './registry';
+import { LockHolder, RunLock } from './runLock';
+
+export interface ExecRunRequest {
+  event: string;
+  merged: MergedEvent;
+  plans: readonly PatternPlan[];
+  startedBy: string;
+  settings: OperationSettings;
+  /** Run later phases even after one failed. */
+  continueOnFailure?: boolean;
+  /** How long to wait for another run's lock; 0 refuses at once. */
+  lockWaitMs?: number;
+  onLockWait?: (holder: LockHolder | undefined) => void;
+  ackGraceMs?: number;
+}
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The `_rexec` filters that reach what metronome's rule reaches (exact service, then tag). */
+export function phaseFilters(phase: Pick<ResolvedPhase, 'service' | 'tag'>, targets: readonly string[]): { node?: string; service?: string; tag?: string } {
+  // No service: every node, as metronome does; no filter keeps the event small on big clusters.
+  if (!phase.service) return {};
+  return { service: `^${escapeRegex(phase.service)}$`, ...(phase.tag ? { tag: `^${escapeRegex(phase.tag)}$` } : {}) };
+}
+
+export class ExecRun {
+  readonly run: Run;
+  /** Resolves when the run (or its latest retry) has ended. */
+  done: Promise<RunSnapshot>;
+  private signal: AbortSignal;
+
+  constructor(
+    private readonly connection: ConsulConnection,
+    private readonly registry: RunRegistry,
+    private readonly req: ExecRunRequest,
+  ) {
+    const patterns = [...new Set(req.merged.phases.map((p) => p.pattern))];
+    this.run = new Run({
+      id: randomUUID(),
+      engine: 'exec',
+      event: req.event,
+      patterns,
+      startedBy: req.startedBy,
+      phases: req.merged.phases.map((p, no) => ({ no, task: p.task, pattern: p.pattern, service: p.service, tag: p.tag })),
+    });
+    this.signal = registry.add(this.run);
+    this.done = this.execute(0);
+  }
+
+  /** Runs phase `no` again on its failed nodes only, then the phases after it. */
+  retryFailed(no: number): Promise<RunSnapshot> {
+    const failed = this.run.phase(no).nodes.filter((n) => n.status !== 'success').map((n) => n.node);
+    if (!failed.length) throw new Error(`Phase ${no + 1} has no failed node to retry.`);
+    this.run.reopen(no);
+    this.signal = this.registry.renew(this.run.id);
+    this.done = this.execute(no, failed);
+    return this.done;
+  }
+
+  private async execute(first: number, retryNodes?: string[]): Promise<RunSnapshot> {
+    const { run, req } = this;
+    let lock: RunLock | undefined;
+    let recorder: RunRecorder | undefined;
+    try {
+      lock = await RunLock.acquire(
+        this.connection,
+        { runId: run.id, startedBy: req.startedBy, what: req.event, since: Date.now() },
+        { waitMs: req.lockWaitMs, onWait: req.onLockWait, signal: this.signal },
+      );
+      recorder = new RunRecorder(this.connection, run, { session: lock.session });
+      run.start();
+      await this.phasesFrom(first, retryNodes);
+    } catch (e) {
+      if (run.status === 'pending' || run.status === 'running') run.end('error', (e as Error).message);
+    } finally {
+      await recorder?.flush();
+      recorder?.dispose();
+      await lock?.release();
+    }
+    return run.snapshot();
+  }
+
+  private async phasesFrom(first: number, retryNodes?: string[]): Promise<void> {
+    const { run, req } = this;
+    const phases = req.merged.phases;
+    let failed: string | undefined;
+    for (let no = first; no < phases.length; no++) {
+      if (this.signal.aborted) {
+        run.end('cancelled', 'Cancelled: later phases were not started. Commands already running on nodes were not killed.');
+        return;
+      }
+      const phase = phases[no];
+      const plan = req.plans.find((p) => p.name === phase.pattern);
+      const nodes = (await readCatalog(this.connection)).nodes;
+      const targets = no === first && retryNodes ? retryNodes : phaseTargets(phase, nodes);
+      if (!targets.length) {
+        if (phase.skippable) {
+          run.endPhase(no, 'skipped', 'No node in the catalog matched: skipped at once.');
+          continue;
+        }
+        run.endPhase(no, 'error', `No node in the catalog has ${phase.service ? `service "${phase.service}"` : 'any service'}${phase.tag ? ` with tag "${phase.tag}"` : ''}, and the phase is not skippable.`);
+        failed = `phase ${no + 1} (${phase.task}) reached no node`;
+      } else if (!phase.taskDef) {
+        run.startPhase(no, targets);
+        run.endPhase(no, 'error', `Task "${phase.task}" is not defined in pattern ${phase.pattern}.`);
+        failed = `task "${phase.task}" is not defined`;
+      } else {
+        run.startPhase(no, targets, !!retryNodes && no === first);
+        await runPhase(this.connection, run, {
+          no,
+          targets,
+          filters: retryNodes && no === first ? { node: `^(${targets.map(escapeRegex).join('|')})$` } : phaseFilters(phase, targets),
+          operations: phase.taskDef.operations,
+          patternFolder: plan?.folder,
+          vars: plan ? planVariables(plan) : {},
+          timeoutMs: phase.taskDef.effectiveTimeout * 1000,
+          settings: req.settings,
+          signal: this.signal,
+          ackGraceMs: req.ackGraceMs,
+        });
+        const status = phaseStatusFromNodes(run.phase(no).nodes);
+        run.endPhase(no, status === 'skipped' ? 'success' : status);
+        if (status !== 'success' && status !== 'skipped') failed = `phase ${no + 1} (${phase.task}) ended ${status}`;
+      }
+      if (failed && !req.continueOnFailure) break;
+    }
+    if (this.signal.aborted) run.end('cancelled', 'Cancelled. Commands already running on nodes were not killed.');
+    else if (failed) run.end(run.snapshot().phases.some((p) => p.status === 'timeout') && !run.snapshot().phases.some((p) => p.status === 'error') ? 'timeout' : 'error', `Stopped: ${failed}.`);
+    else run.end('success');
+  }
+}

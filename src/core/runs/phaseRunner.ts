@@ -1,0 +1,181 @@
+/**
+ * Runs one phase's operations on its nodes, in order, filling the run model.
+ * Shared by the exec engine (ordered phases) and ad-hoc commands. A node that
+ * fails an operation runs none of the later ones, as under metronome.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import type { ConsulConnection } from '../consul/client';
+import { call } from '../consul/client';
+import { fireEvent } from '../consul/events';
+import { RemoteExecJob } from '../exec/remoteExecJob';
+import { RemoteExecUnavailableError } from '../exec/errors';
+import { shellQuote } from '../exec/shellQuote';
+import type { Operation } from '../plans/model';
+import { expandTemplate } from '../plans/template';
+import type { NodeStatus, Run } from './model';
+
+export interface OperationSettings {
+  /** `{{run_list}}` is the comma-joined run list. */
+  chefCommand: string;
+  /** `{{name}}` and `{{action}}`. */
+  serviceCommand: string;
+}
+
+export const DEFAULT_OPERATION_SETTINGS: OperationSettings = {
+  chefCommand: 'chef-client -o {{run_list}}',
+  serviceCommand: 'systemctl {{action}} {{name}}',
+};
+
+export interface PhaseWork {
+  no: number;
+  targets: string[];
+  /** Filters for the `_rexec` event; targets were resolved with the same rule. */
+  filters: { node?: string; service?: string; tag?: string };
+  operations: Operation[];
+  /** Where `execute: file` is read from. */
+  patternFolder?: string;
+  vars: Record<string, string>;
+  timeoutMs: number;
+  settings: OperationSettings;
+  signal?: AbortSignal;
+  ackGraceMs?: number;
+}
+
+/** What a remote command is for one operation; undefined for operations done locally. */
+export function remoteCommand(op: Operation, work: Pick<PhaseWork, 'vars' | 'patternFolder' | 'settings'>): { command?: string; script?: string } | undefined {
+  const x = (s: string) => expandTemplate(s, work.vars).text;
+  switch (op.type) {
+    case 'execute': {
+      const args = op.arguments.map(x);
+      let body: string;
+      if (op.file) {
+        const file = path.resolve(work.patternFolder ?? '.', x(op.file));
+        body = fs.readFileSync(file, 'utf8');
+      } else {
+        body = x(op.script ?? '');
+      }
+      if (!args.length) return { script: body };
+      // A job script takes no arguments: pass the text through sh -c, which does.
+      const b64 = Buffer.from(body, 'utf8').toString('base64');
+      return { command: `sh -c "$(printf %s '${b64}' | base64 -d)" sh ${args.map(shellQuote).join(' ')}` };
+    }
+    case 'chef':
+      return { command: expandTemplate(work.settings.chefCommand, { ...work.vars, run_list: op.runList.map(x).join(',') }).text };
+    case 'service':
+      return { command: expandTemplate(work.settings.serviceCommand, { ...work.vars, name: x(op.name ?? ''), action: x(op.action ?? '') }).text };
+    default:
+      return undefined;
+  }
+}
+
+/** Runs the phase; returns the nodes' final statuses. The caller ends the phase. */
+export async function runPhase(connection: ConsulConnection, run: Run, work: PhaseWork): Promise<Map<string, NodeStatus>> {
+  const final = new Map<string, NodeStatus>();
+  const alive = new Set(work.targets);
+  const deadline = Date.now() + work.timeoutMs;
+  const note = new Map<string, string>();
+  const exitCodes = new Map<string, number>();
+  const say = (node: string, text: string) => run.appendOutput(work.no, node, text);
+
+  for (const op of work.operations) {
+    if (!alive.size || work.signal?.aborted) break;
+    const x = (s: string) => expandTemplate(s, work.vars).text;
+    if (op.type === 'echo') {
+      for (const node of alive) say(node, `${x(op.message)}\n`);
+      continue;
+    }
+    if (op.type === 'consul-kvs') {
+      const key = x(op.key ?? '');
+      try {
+        if (op.action === 'put') await call(connection, `/v1/kv/${key}`, () => connection.client.kv.set(key, x(op.value ?? '')), 'PUT');
+        else if (op.action === 'delete') await call(connection, `/v1/kv/${key}`, () => connection.client.kv.del(key), 'DELETE');
+        else {
+          const item = (await call(connection, `/v1/kv/${key}`, () => connection.client.kv.get(key))) as { Value?: string } | undefined;
+          if (op.name) work.vars[op.name] = item?.Value ?? '';
+        }
+        for (const node of alive) say(node, `[consul-kvs] ${op.action} ${key}\n`);
+      } catch (e) {
+        for (const node of alive) {
+          say(node, `[consul-kvs] ${op.action} ${key} failed: ${(e as Error).message}\n`);
+          final.set(node, 'error');
+          note.set(node, `consul-kvs ${op.action} ${key} failed`);
+        }
+        alive.clear();
+      }
+      continue;
+    }
+    if (op.type === 'consul-event') {
+      try {
+        const ev = await fireEvent(connection, { name: x(op.name ?? ''), service: op.filter.service ? x(op.filter.service) : undefined, tag: op.filter.tag ? x(op.filter.tag) : undefined });
+        for (const node of alive) say(node, `[consul-event] fired ${ev.name} (${ev.id})\n`);
+      } catch (e) {
+        for (const node of alive) {
+          say(node, `[consul-event] failed: ${(e as Error).message}\n`);
+          final.set(node, 'error');
+          note.set(node, 'consul-event failed');
+        }
+        alive.clear();
+      }
+      continue;
+    }
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) {
+      for (const node of alive) final.set(node, 'timeout');
+      alive.clear();
+      break;
+    }
+    let spec;
+    try {
+      spec = remoteCommand(op, work);
+    } catch (e) {
+      // e.g. the execute file is missing from the pattern: nothing was sent.
+      for (const node of alive) {
+        say(node, `[${op.type}] ${(e as Error).message}\n`);
+        final.set(node, 'error');
+        note.set(node, (e as Error).message);
+      }
+      alive.clear();
+      break;
+    }
+    if (!spec) continue;
+    const decoders = new Map<string, StringDecoder>();
+    const decode = (node: string, chunk: Buffer) => {
+      let d = decoders.get(node);
+      if (!d) decoders.set(node, (d = new StringDecoder('utf8')));
+      return d.write(chunk);
+    };
+    const job = new RemoteExecJob(
+      connection,
+      { ...spec, ...work.filters, targets: [...alive], timeoutMs: remaining, ackGraceMs: work.ackGraceMs, signal: work.signal },
+      {
+        ack: (node) => run.nodeStarted(work.no, node),
+        output: (node, chunk) => say(node, decode(node, chunk)),
+      },
+    );
+    let results;
+    try {
+      results = await job.run();
+    } catch (e) {
+      if (!(e instanceof RemoteExecUnavailableError)) throw e;
+      results = e.results;
+      for (const node of alive) note.set(node, e.message);
+    }
+    for (const [node, d] of decoders) say(node, d.end());
+    for (const r of results) {
+      if (r.exitCode !== undefined) exitCodes.set(r.node, r.exitCode);
+      if (r.note && !note.has(r.node)) note.set(r.node, r.note);
+      if (r.status !== 'success') {
+        final.set(r.node, r.status satisfies NodeStatus);
+        alive.delete(r.node);
+      }
+    }
+  }
+  for (const node of work.targets) {
+    const status = final.get(node) ?? (work.signal?.aborted ? 'cancelled' : 'success');
+    final.set(node, status);
+    run.nodeEnded(work.no, node, status, exitCodes.get(node), note.get(node));
+  }
+  return final;
+}

@@ -1,0 +1,50 @@
+/** The runs this editor is driving right now, by ID; history comes from KV. */
+import { Emitter } from '../util/emitter';
+import type { Run, RunSnapshot } from './model';
+
+export class RunRegistry {
+  private readonly runs = new Map<string, Run>();
+  private readonly controllers = new Map<string, AbortController>();
+  private readonly changed = new Emitter<RunSnapshot>();
+  /** Fires on every state change of any live run. */
+  readonly onDidChange = this.changed.event;
+
+  /** Registers a run; the returned signal aborts when somebody cancels it. */
+  add(run: Run): AbortSignal {
+    const controller = new AbortController();
+    this.controllers.set(run.id, controller);
+    this.runs.set(run.id, run);
+    run.onDidChange((s) => this.changed.fire(s));
+    this.changed.fire(run.snapshot());
+    return controller.signal;
+  }
+
+  /** A fresh cancel signal for a run that starts again (a retry). */
+  renew(id: string): AbortSignal {
+    const controller = new AbortController();
+    this.controllers.set(id, controller);
+    return controller.signal;
+  }
+
+  /** Asks the engine driving the run to stop; false when this editor is not driving it. */
+  cancel(id: string): boolean {
+    const c = this.controllers.get(id);
+    if (!c || c.signal.aborted) return false;
+    c.abort();
+    return true;
+  }
+
+  get(id: string): Run | undefined {
+    return this.runs.get(id);
+  }
+
+  all(): Run[] {
+    return [...this.runs.values()];
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+    for (const r of this.runs.values()) r.dispose();
+    this.runs.clear();
+  }
+}

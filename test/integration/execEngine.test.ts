@@ -1,0 +1,273 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { connect, ConsulConnection } from '../../src/core/consul/client';
+import { mergeEvents } from '../../src/core/plans/merge';
+import { parsePlan } from '../../src/core/plans/parse';
+import { ExecRun } from '../../src/core/runs/execEngine';
+import { listRuns, readNodeLog, readRun } from '../../src/core/runs/history';
+import { DEFAULT_OPERATION_SETTINGS } from '../../src/core/runs/phaseRunner';
+import { RunRegistry } from '../../src/core/runs/registry';
+import { consulJson, consulRequest } from '../infra/cluster';
+import { clusterFromEnv, serverAgent } from '../support/env';
+
+/** A pattern folder with the given task.yml, parsed and merged as the editor would. */
+function planFor(yaml: string, event: string) {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-pattern-'));
+  const file = path.join(folder, 'task.yml');
+  fs.writeFileSync(file, yaml);
+  const { plan, diagnostics } = parsePlan(yaml, file, { fileExists: fs.existsSync });
+  assert.ok(plan, JSON.stringify(diagnostics));
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  assert.deepEqual(errors, []);
+  const merged = mergeEvents([plan])?.get(event);
+  assert.ok(merged, `event ${event}`);
+  return { plans: [plan], merged, folder };
+}
+
+describe('exec engine: ordered phases over remote exec', function () {
+  this.timeout(60_000);
+  const cluster = clusterFromEnv();
+  const server = serverAgent(cluster);
+  let connection: ConsulConnection;
+  let registry: RunRegistry;
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-order-'));
+
+  before(async () => {
+    connection = await connect({ name: 'engine', address: server.httpAddr }, undefined);
+  });
+  beforeEach(() => {
+    registry = new RunRegistry();
+  });
+  afterEach(async () => {
+    registry.dispose();
+    const leftovers = await consulRequest(server.httpAddr, '/v1/kv/_rexec?keys');
+    assert.equal(leftovers.status, 404, `_rexec keys left behind: ${leftovers.text}`);
+  });
+  after(() => connection.dispose());
+
+  function start(yaml: string, event: string, extra: Partial<ConstructorParameters<typeof ExecRun>[2]> = {}) {
+    const { plans, merged } = planFor(yaml, event);
+    return new ExecRun(connection, registry, { event, merged, plans, startedBy: 'test', settings: DEFAULT_OPERATION_SETTINGS, ackGraceMs: 3000, ...extra });
+  }
+
+  it('runs phases in order: no phase starts before every node of the previous one finished', async () => {
+    const log = path.join(out, 'order.log');
+    const step = (n: number, sleep: string) => `
+  p${n}:
+    operations:
+      - execute:
+          script: |
+            echo "start ${n} $(date +%s%N)" >> ${log}
+            sleep ${sleep}
+            echo "end ${n} $(date +%s%N)" >> ${log}
+            echo "phase ${n} done"`;
+    const exec = start(
+      `events:
+  deploy:
+    ordered_tasks:
+      - task: p1
+      - service: db
+        task: p2
+      - service: web
+        tag: frontend
+        task: p3
+      - task: p4
+tasks:${step(1, '0.3')}${step(2, '0.2')}${step(3, '0.1')}${step(4, '0.2')}
+`,
+      'deploy',
+    );
+    const run = await exec.done;
+    assert.equal(run.status, 'success', run.message);
+    assert.deepEqual(run.phases.map((p) => [p.status, p.nodes.map((n) => n.node).sort()]), [
+      ['success', ['consul-server-1', 'db-1', 'web-1']],
+      ['success', ['db-1']],
+      ['success', ['web-1']],
+      ['success', ['consul-server-1', 'db-1', 'web-1']],
+    ]);
+    const lines = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' '));
+    const at = (kind: string, n: number) => lines.filter((l) => l[0] === kind && l[1] === String(n)).map((l) => BigInt(l[2]));
+    for (let n = 1; n < 4; n++) {
+      const ends = at('end', n);
+      const starts = at('start', n + 1);
+      assert.equal(ends.length, run.phases[n - 1].nodes.length);
+      const lastEnd = ends.reduce((a, b) => (a > b ? a : b));
+      const firstStart = starts.reduce((a, b) => (a < b ? a : b));
+      assert.ok(lastEnd < firstStart, `phase ${n + 1} started before phase ${n} ended everywhere`);
+    }
+    assert.match(exec.run.outputOf(0, 'web-1'), /phase 1 done/);
+  });
+
+  it('stops the later phases when a phase fails, and records it in metronome\'s layout', async () => {
+    const exec = start(
+      `events:
+  deploy:
+    ordered_tasks:
+      - service: db
+        task: ok
+      - service: web
+        task: fail
+      - task: ok
+tasks:
+  ok:
+    operations:
+      - execute:
+          script: echo fine
+  fail:
+    operations:
+      - echo: about to fail
+      - execute:
+          script: |
+            echo broken >&2
+            exit 3
+`,
+      'deploy',
+    );
+    const run = await exec.done;
+    assert.equal(run.status, 'error');
+    assert.deepEqual(run.phases.map((p) => p.status), ['success', 'error', 'cancelled']);
+    assert.equal(run.phases[1].nodes[0].exitCode, 3);
+    assert.match(run.message ?? '', /phase 2 \(fail\) ended error/);
+
+    const record = await consulJson<Array<{ Value: string }>>(server.httpAddr, `/v1/kv/metronome/results/${run.id}`);
+    const ev = JSON.parse(Buffer.from(record[0].Value, 'base64').toString()) as Record<string, unknown>;
+    assert.deepEqual([ev.ID, ev.Name, ev.Status, ev.OpsEngine], [run.id, 'deploy', 'error', 'exec']);
+    const history = await readRun(connection, run.id);
+    assert.deepEqual(history?.phases.map((p) => [p.no, p.task, p.status]), [
+      [0, 'ok', 'success'],
+      [1, 'fail', 'error'],
+      [2, 'ok', 'cancelled'],
+    ]);
+    assert.deepEqual(history?.phases[1].nodes.map((n) => [n.node, n.status, n.exitCode]), [['web-1', 'error', 3]]);
+    assert.equal(await readNodeLog(connection, run.id, 1, 'web-1'), 'about to fail\nbroken\n');
+    assert.ok((await listRuns(connection)).some((r) => r.id === run.id && r.status === 'error'));
+  });
+
+  it('skips a phase that matches no node at once when skippable, and fails it when not', async () => {
+    const yaml = (skippable: boolean) => `events:
+  deploy:
+    ordered_tasks:
+      - service: no-such-service
+        task: t
+        skippable: ${skippable}
+      - service: db
+        task: t
+tasks:
+  t:
+    operations:
+      - execute:
+          script: echo hi
+`;
+    const started = Date.now();
+    const skipped = await start(yaml(true), 'deploy').done;
+    assert.deepEqual(skipped.phases.map((p) => p.status), ['skipped', 'success']);
+    assert.ok(Date.now() - started < 5000);
+    const failed = await start(yaml(false), 'deploy').done;
+    assert.deepEqual(failed.phases.map((p) => p.status), ['error', 'cancelled']);
+    assert.match(failed.phases[0].message ?? '', /No node in the catalog has service "no-such-service"/);
+  });
+
+  it('ends a node that outlives the task timeout as timeout, and the run returns', async () => {
+    const started = Date.now();
+    const run = await start(
+      `events:
+  deploy:
+    ordered_tasks:
+      - service: db
+        task: slow
+tasks:
+  slow:
+    timeout: 2
+    operations:
+      - execute:
+          script: sleep 20
+`,
+      'deploy',
+    ).done;
+    assert.equal(run.status, 'timeout');
+    assert.deepEqual(run.phases[0].nodes.map((n) => n.status), ['timeout']);
+    assert.ok(Date.now() - started < 8000, `returned after ${Date.now() - started} ms`);
+  });
+
+  it('lets one ordered run hold the cluster at a time', async () => {
+    const yaml = `events:
+  deploy:
+    ordered_tasks:
+      - service: db
+        task: t
+tasks:
+  t:
+    operations:
+      - execute:
+          script: sleep 2
+`;
+    const first = start(yaml, 'deploy');
+    await new Promise((r) => setTimeout(r, 500));
+    const refused = await start(yaml, 'deploy', { lockWaitMs: 0 }).done;
+    assert.equal(refused.status, 'error');
+    assert.match(refused.message ?? '', /Another run holds the cluster: "deploy" \(run [0-9a-f-]+\) started by test/);
+    let waitedFor: string | undefined;
+    const waiting = start(yaml, 'deploy', { lockWaitMs: 20_000, onLockWait: (h) => (waitedFor = h?.runId) });
+    assert.equal((await first.done).status, 'success');
+    assert.equal((await waiting.done).status, 'success');
+    assert.equal(waitedFor, first.run.id);
+  });
+
+  it('retries only the failed nodes of a phase, then continues', async () => {
+    const marker = path.join(out, 'retry-ok');
+    const exec = start(
+      `events:
+  deploy:
+    ordered_tasks:
+      - task: flaky
+      - service: db
+        task: after
+tasks:
+  flaky:
+    operations:
+      - execute:
+          script: |
+            if [ -e ${marker} ]; then echo recovered; exit 0; fi
+            exit 1
+  after:
+    operations:
+      - execute:
+          script: echo after
+`,
+      'deploy',
+    );
+    const first = await exec.done;
+    assert.deepEqual(first.phases.map((p) => p.status), ['error', 'cancelled']);
+    fs.writeFileSync(marker, '');
+    const retried = await exec.retryFailed(0);
+    assert.equal(retried.status, 'success', retried.message);
+    assert.deepEqual(retried.phases.map((p) => p.status), ['success', 'success']);
+    assert.match(exec.run.outputOf(0, 'db-1'), /recovered/);
+  });
+
+  it('cancels: no further phase starts', async () => {
+    const exec = start(
+      `events:
+  deploy:
+    ordered_tasks:
+      - service: db
+        task: slow
+      - service: db
+        task: slow
+tasks:
+  slow:
+    operations:
+      - execute:
+          script: sleep 1
+`,
+      'deploy',
+    );
+    await new Promise((r) => setTimeout(r, 700));
+    assert.ok(registry.cancel(exec.run.id));
+    const run = await exec.done;
+    assert.equal(run.status, 'cancelled');
+    assert.equal(run.phases[1].status, 'cancelled');
+    assert.equal(run.phases[1].nodes.length, 0);
+  });
+});
