@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { connect, ConsulConnection } from '../../src/core/consul/client';
 import { mergeEvents } from '../../src/core/plans/merge';
 import { parsePlan } from '../../src/core/plans/parse';
+import { AdhocRun } from '../../src/core/runs/adhocEngine';
 import { ExecRun } from '../../src/core/runs/execEngine';
 import { listRuns, readNodeLog, readRun } from '../../src/core/runs/history';
 import { DEFAULT_OPERATION_SETTINGS } from '../../src/core/runs/phaseRunner';
@@ -269,5 +270,38 @@ tasks:
     assert.equal(run.status, 'cancelled');
     assert.equal(run.phases[1].status, 'cancelled');
     assert.equal(run.phases[1].nodes.length, 0);
+  });
+});
+
+describe('ad-hoc commands', function () {
+  this.timeout(30_000);
+  const cluster = clusterFromEnv();
+  const server = serverAgent(cluster);
+  let connection: ConsulConnection;
+  let registry: RunRegistry;
+
+  before(async () => {
+    connection = await connect({ name: 'adhoc', address: server.httpAddr }, undefined);
+    registry = new RunRegistry();
+  });
+  after(() => {
+    registry.dispose();
+    connection.dispose();
+  });
+
+  it('runs one command on the nodes of a service as a one-phase run in the same history', async () => {
+    const run = await new AdhocRun(connection, registry, { command: 'echo "on $(uname -s)"', service: '^web$', startedBy: 'test' }).done;
+    assert.equal(run.status, 'success');
+    assert.equal(run.engine, 'adhoc');
+    assert.deepEqual(run.phases[0].nodes.map((n) => [n.node, n.status, n.exitCode]), [['web-1', 'success', 0]]);
+    assert.equal(await readNodeLog(connection, run.id, 0, 'web-1'), 'on Linux\n');
+    const listed = (await listRuns(connection)).find((r) => r.id === run.id);
+    assert.deepEqual([listed?.engine, listed?.command, listed?.status], ['adhoc', 'echo "on $(uname -s)"', 'success']);
+  });
+
+  it('says so when no node matches, and runs nothing', async () => {
+    const run = await new AdhocRun(connection, registry, { command: 'true', node: '^nope$', startedBy: 'test' }).done;
+    assert.equal(run.status, 'error');
+    assert.match(run.message ?? '', /No node matched/);
   });
 });

@@ -43,6 +43,13 @@ export interface PhaseWork {
   ackGraceMs?: number;
 }
 
+const NOWHERE = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+
+/** A plain shell command as an operation, for ad-hoc runs (it has no place in a task.yml). */
+export function shellOperation(command: string): Operation {
+  return { type: 'execute', script: command, arguments: [], output: true, keyRange: NOWHERE, valueRange: NOWHERE };
+}
+
 /** What a remote command is for one operation; undefined for operations done locally. */
 export function remoteCommand(op: Operation, work: Pick<PhaseWork, 'vars' | 'patternFolder' | 'settings'>): { command?: string; script?: string } | undefined {
   const x = (s: string) => expandTemplate(s, work.vars).text;
