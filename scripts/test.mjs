@@ -6,7 +6,7 @@
 //   npm test                          all layers
 //   npm test -- --layer unit,vscode   some layers
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -80,6 +80,8 @@ try {
   }
   step('building');
   run(process.execPath, ['scripts/build.mjs']);
+  // A fresh out/: a test file deleted from the sources must not keep running from a stale build.
+  rmSync(join(root, 'out'), { recursive: true, force: true });
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.']);
 
   if (layers.includes('ui')) {

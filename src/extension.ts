@@ -9,6 +9,10 @@ import { registerConnectionCommands } from './vscode/commands/connectionCommands
 import { registerViewCommands } from './vscode/commands/viewCommands';
 import { registerEventCommands } from './vscode/commands/eventCommands';
 import { PlanFeatures, registerPlanFeatures } from './vscode/plans';
+import { RunRegistry } from './core/runs/registry';
+import { RunsView } from './vscode/views/runsView';
+import { RUN_OUTPUT_SCHEME, RunOutputProvider } from './vscode/runs/runOutput';
+import { RunCommands } from './vscode/runs/runCommands';
 
 /** What the extension hands to tests and other extensions. */
 export interface ChefConsulApi {
@@ -17,6 +21,8 @@ export interface ChefConsulApi {
   servicesView: ServicesView;
   eventsView: EventsView;
   plans: PlanFeatures;
+  runs: RunRegistry;
+  runsView: RunsView;
   statusBar: ConsulStatusBar;
   activationMs: number;
 }
@@ -42,11 +48,22 @@ export async function activate(context: vscode.ExtensionContext): Promise<ChefCo
     ...registerEventCommands(connections, eventsView, log),
   );
   const plans = registerPlanFeatures(context, connections);
+  const runs = new RunRegistry();
+  const runsView = new RunsView(connections, runs);
+  const runOutput = new RunOutputProvider(runs, connections);
+  context.subscriptions.push(
+    { dispose: () => runs.dispose() },
+    runsView,
+    runOutput,
+    vscode.workspace.registerTextDocumentContentProvider(RUN_OUTPUT_SCHEME, runOutput),
+    vscode.commands.registerCommand('chefConsul.runs.refresh', () => runsView.reload()),
+    ...new RunCommands(connections, runs, plans.workspace, log).register(),
+  );
   // Reads settings, secrets and TLS files only; requests start once the status bar or a view listens.
   await connections.reconnect();
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms`);
-  return { connections, nodesView, servicesView, eventsView, plans, statusBar, activationMs };
+  return { connections, nodesView, servicesView, eventsView, plans, runs, runsView, statusBar, activationMs };
 }
 
 export function deactivate(): void {

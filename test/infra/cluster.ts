@@ -154,17 +154,24 @@ async function startBoth(outer: StartContext, withSecure: boolean) {
 }
 
 export async function stopCluster(state: ClusterState, opts: { removeBaseDir?: boolean } = {}): Promise<void> {
+  // A restart whose new PID never reached the state file must not leak: find
+  // each agent's current PID by its own config dir, which no other process names.
+  for (const agent of allAgents(state)) agent.pid = findAgentPid(agent) ?? agent.pid;
   await Promise.all(allAgents(state).map((a) => stopProcess(a)));
   if (opts.removeBaseDir) fs.rmSync(state.baseDir, { recursive: true, force: true });
 }
 
 export async function stopAgent(state: ClusterState, name: string): Promise<void> {
-  await stopProcess(findAgent(state, name));
+  const agent = findAgent(state, name);
+  // Another test file may have restarted it since this copy of the state was read.
+  agent.pid = findAgentPid(agent) ?? agent.pid;
+  await stopProcess(agent);
 }
 
 /** Stops the agent if it still runs, starts it again with the same config and data. */
 export async function restartAgent(state: ClusterState, name: string): Promise<AgentInfo> {
   const agent = findAgent(state, name);
+  agent.pid = findAgentPid(agent) ?? agent.pid;
   await stopProcess(agent);
   await assertPortsFree(agent.host, state.basePort);
   agent.pid = spawnAgent(state.consulBin, agent);
@@ -177,6 +184,11 @@ export async function restartAgent(state: ClusterState, name: string): Promise<A
   return agent;
 }
 
+/** A script check starts critical with no output: settled means it ran and said what it says. */
+function demoCheckSettled(c: { ServiceName: string; Status: string; Output: string }, d: DemoService): boolean {
+  return c.ServiceName === d.name && c.Status === d.status && c.Output.includes(d.output);
+}
+
 /**
  * Waits until every node's serfHealth passes and every demo check is back in
  * its intended state, so tests after a restart see the cluster as it started.
@@ -184,9 +196,9 @@ export async function restartAgent(state: ClusterState, name: string): Promise<A
 async function waitSettled(state: ClusterState, wait: WaitContext): Promise<void> {
   const server = state.agents.find((a) => a.role === 'server') ?? state.agents[0];
   await waitFor('checks to settle after the restart', async () => {
-    const checks = await consulJson<Array<{ Node: string; CheckID: string; ServiceName: string; Status: string }>>(server.httpAddr, '/v1/health/state/any');
+    const checks = await consulJson<Array<{ Node: string; CheckID: string; ServiceName: string; Status: string; Output: string }>>(server.httpAddr, '/v1/health/state/any');
     const serfOk = state.agents.every((a) => checks.some((c) => c.Node === a.name && c.CheckID === 'serfHealth' && c.Status === 'passing'));
-    const demoOk = DEMO_SERVICES.every((d) => checks.some((c) => c.ServiceName === d.name && c.Status === d.status));
+    const demoOk = DEMO_SERVICES.every((d) => checks.some((c) => demoCheckSettled(c, d)));
     return serfOk && demoOk ? true : undefined;
   }, wait);
 }
@@ -417,8 +429,8 @@ async function waitMainReady(ctx: StartContext, server: AgentInfo, agents: Agent
   }, wait);
   // Script checks start critical until their first run, so wait for the intended states.
   await waitFor('demo checks to settle', async () => {
-    const checks = await consulJson<Array<{ ServiceName: string; Status: string }>>(server.httpAddr, '/v1/health/state/any');
-    return DEMO_SERVICES.every((s) => checks.some((c) => c.ServiceName === s.name && c.Status === s.status)) ? true : undefined;
+    const checks = await consulJson<Array<{ ServiceName: string; Status: string; Output: string }>>(server.httpAddr, '/v1/health/state/any');
+    return DEMO_SERVICES.every((s) => checks.some((c) => demoCheckSettled(c, s))) ? true : undefined;
   }, wait);
 }
 
@@ -567,6 +579,25 @@ function spawnAgent(consulBin: string, agent: AgentInfo): number {
  * belong to someone else, and an exited child of ours may linger as a zombie
  * (empty cmdline). Without /proc (macOS) fall back to signal 0.
  */
+function findAgentPid(agent: AgentInfo): number | undefined {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args.includes(`-config-dir=${agent.configDir}`)) return Number(entry);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return undefined;
+}
+
 function isRunning(agent: AgentInfo): boolean {
   if (agent.pid <= 0) return false;
   try {

@@ -1,34 +1,13 @@
 import * as assert from 'node:assert/strict';
 import { connect, ConsulConnection } from '../../src/core/consul/client';
-import { CatalogSnapshot, snapshotFromNodeDump } from '../../src/core/consul/catalog';
-import { LiveQuery, LiveState } from '../../src/core/consul/liveQuery';
-import { NODE_DUMP_PATH, nodeDumpMethod, readCatalog } from '../../src/core/consul/nodeDump';
+import type { CatalogSnapshot } from '../../src/core/consul/catalog';
+import type { LiveState } from '../../src/core/consul/liveQuery';
+import { readCatalog } from '../../src/core/consul/nodeDump';
 import { profileFromEnvironment } from '../../src/core/consul/profile';
 import { readClusterInfo } from '../../src/core/consul/status';
-import { consulJson, DEMO_SERVICES, restartAgent, stopAgent, writeState } from '../infra/cluster';
+import { consulJson, DEMO_SERVICES } from '../infra/cluster';
 import { clusterFromEnv, serverAgent } from '../support/env';
-
-function liveCatalog(connection: ConsulConnection): LiveQuery<CatalogSnapshot> {
-  return new LiveQuery(connection, { method: nodeDumpMethod, path: NODE_DUMP_PATH, transform: snapshotFromNodeDump, maxRetryMs: 500 });
-}
-
-/** Resolves with the first state the predicate accepts, or rejects after `timeoutMs`. */
-function until<T>(query: LiveQuery<T>, accept: (s: LiveState<T>) => boolean, timeoutMs: number): Promise<LiveState<T>> {
-  if (accept(query.current)) return Promise.resolve(query.current);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      d.dispose();
-      reject(new Error(`no accepted state within ${timeoutMs} ms; last: ${JSON.stringify(query.current.kind)}`));
-    }, timeoutMs);
-    const d = query.onDidChange((s) => {
-      if (accept(s)) {
-        clearTimeout(timer);
-        d.dispose();
-        resolve(s);
-      }
-    });
-  });
-}
+import { liveCatalog, until } from '../support/live';
 
 const hasService = (name: string) => (s: LiveState<CatalogSnapshot>) => s.kind === 'ready' && s.data.services.some((x) => x.name === name);
 
@@ -130,30 +109,5 @@ describe('catalog against the real cluster', function () {
     sub.dispose();
     assert.equal(query.active, false);
     query.dispose();
-  });
-
-  it('shows an unreachable agent as an error and recovers when it comes back', async () => {
-    const agent = cluster.agents.find((a) => a.role === 'client')!;
-    const direct = await connect({ name: 'client', address: agent.httpAddr }, undefined);
-    const query = liveCatalog(direct);
-    const sub = query.subscribe();
-    try {
-      await until(query, (s) => s.kind === 'ready', 5000);
-      await stopAgent(cluster, agent.name);
-      // A stopping agent may still answer the open long-poll with a 500 before its port closes.
-      const failed = await until(query, (s) => s.kind === 'error' && s.error.kind === 'unreachable', 5000);
-      assert.ok(failed.kind === 'error');
-      assert.match(failed.error.message, new RegExp(`${agent.httpAddr.replace(/\./g, '\\.')}: connection refused`));
-      await restartAgent(cluster, agent.name);
-      writeState(process.env.CCO_CLUSTER_STATE!, cluster);
-      await until(query, (s) => s.kind === 'ready', 10_000);
-    } finally {
-      sub.dispose();
-      query.dispose();
-      direct.dispose();
-      // Later tests need the agent whatever happened here.
-      await restartAgent(cluster, agent.name);
-      writeState(process.env.CCO_CLUSTER_STATE!, cluster);
-    }
   });
 });

@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { connect, ConsulConnection } from '../../src/core/consul/client';
 import { RemoteExecUnavailableError } from '../../src/core/exec/errors';
 import { NodeExecResult, RemoteExecJob, RemoteExecSpec } from '../../src/core/exec/remoteExecJob';
-import { consulJson, consulRequest, restartAgent, stopAgent, writeState } from '../infra/cluster';
-import { clusterFromEnv, serverAgent } from '../support/env';
+import { consulJson, consulRequest, stopAgent } from '../infra/cluster';
+import { clusterFromEnv, restartAndRecord, serverAgent } from '../support/env';
 
 interface Outcome {
   job: RemoteExecJob;
@@ -181,8 +181,7 @@ describe('remote exec against the real cluster', function () {
       assert.ok(took < 8_000, `${took} ms`);
     } finally {
       await killed?.catch(() => undefined);
-      await restartAgent(cluster, 'db-1');
-      writeState(process.env.CCO_CLUSTER_STATE!, cluster);
+      await restartAndRecord(cluster, 'db-1');
     }
   });
 

@@ -1,5 +1,5 @@
 /** Shared by integration, extension-host and UI tests: the running cluster and small waits. */
-import { ClusterState, readState } from '../infra/cluster';
+import { ClusterState, readState, restartAgent, writeState } from '../infra/cluster';
 
 export function clusterFromEnv(): ClusterState {
   const file = process.env.CCO_CLUSTER_STATE;
@@ -27,4 +27,18 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
     await new Promise((r) => setTimeout(r, stepMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/**
+ * Restarts an agent and records its new PID in the state file. Each test file
+ * holds its own copy of the state: only this agent's entry is written back,
+ * so no file overwrites another's restart with a stale PID.
+ */
+export async function restartAndRecord(state: ClusterState, name: string): Promise<void> {
+  const agent = await restartAgent(state, name);
+  const file = process.env.CCO_CLUSTER_STATE;
+  if (!file) return;
+  const onDisk = readState(file);
+  for (const a of [...onDisk.agents, ...(onDisk.secure ? [onDisk.secure.agent] : [])]) if (a.name === name) a.pid = agent.pid;
+  writeState(file, onDisk);
 }

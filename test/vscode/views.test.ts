@@ -2,8 +2,8 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { ChefConsulApi } from '../../src/extension';
 import type { NodeItem } from '../../src/vscode/views/catalogItems';
-import { consulJson, DEMO_SERVICES, restartAgent, SECURE_NODE, stopAgent, writeState } from '../infra/cluster';
-import { clusterFromEnv, serverAgent } from '../support/env';
+import { consulJson, DEMO_SERVICES, SECURE_NODE, stopAgent } from '../infra/cluster';
+import { clusterFromEnv, restartAndRecord, serverAgent } from '../support/env';
 import { activateExtension, iconId, isError, isNotice, isNode, labels, viewShows } from './support';
 
 const ICON = { passing: 'pass-filled', warning: 'warning', critical: 'error' } as const;
@@ -122,13 +122,11 @@ describe('Nodes and Services views in VS Code', function () {
       // A stopping agent may answer the open long-poll with a 500 before its port closes.
       const failed = await viewShows(api.nodesView, (i) => isError(i[0]) && /Cannot reach/.test(String(i[0].label)));
       assert.match(String(failed[0].label), new RegExp(`Cannot reach Consul at http://${agent.httpAddr.replace(/\./g, '\\.')}: connection refused`));
-      await restartAgent(cluster, agent.name);
-      writeState(process.env.CCO_CLUSTER_STATE!, cluster);
+      await restartAndRecord(cluster, agent.name);
       await viewShows(api.nodesView, (i) => i.length === cluster.agents.length && i.every(isNode), 20_000);
     } finally {
       await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'Environment' });
-      await restartAgent(cluster, agent.name);
-      writeState(process.env.CCO_CLUSTER_STATE!, cluster);
+      await restartAndRecord(cluster, agent.name);
     }
   });
 

@@ -34,7 +34,7 @@ export interface ExecRunRequest {
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The `_rexec` filters that reach what metronome's rule reaches (exact service, then tag). */
-export function phaseFilters(phase: Pick<ResolvedPhase, 'service' | 'tag'>, targets: readonly string[]): { node?: string; service?: string; tag?: string } {
+export function phaseFilters(phase: Pick<ResolvedPhase, 'service' | 'tag'>): { node?: string; service?: string; tag?: string } {
   // No service: every node, as metronome does; no filter keeps the event small on big clusters.
   if (!phase.service) return {};
   return { service: `^${escapeRegex(phase.service)}$`, ...(phase.tag ? { tag: `^${escapeRegex(phase.tag)}$` } : {}) };
@@ -126,7 +126,7 @@ export class ExecRun {
         await runPhase(this.connection, run, {
           no,
           targets,
-          filters: retryNodes && no === first ? { node: `^(${targets.map(escapeRegex).join('|')})$` } : phaseFilters(phase, targets),
+          filters: retryNodes && no === first ? { node: `^(${targets.map(escapeRegex).join('|')})$` } : phaseFilters(phase),
           operations: phase.taskDef.operations,
           patternFolder: plan?.folder,
           vars: plan ? planVariables(plan) : {},

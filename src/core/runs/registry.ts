@@ -1,6 +1,6 @@
 /** The runs this editor is driving right now, by ID; history comes from KV. */
 import { Emitter } from '../util/emitter';
-import type { Run, RunSnapshot } from './model';
+import type { OutputChunk, Run, RunSnapshot } from './model';
 
 export class RunRegistry {
   private readonly runs = new Map<string, Run>();
@@ -8,6 +8,9 @@ export class RunRegistry {
   private readonly changed = new Emitter<RunSnapshot>();
   /** Fires on every state change of any live run. */
   readonly onDidChange = this.changed.event;
+  private readonly output = new Emitter<OutputChunk & { id: string }>();
+  /** Fires on every piece of output of any live run. */
+  readonly onOutput = this.output.event;
 
   /** Registers a run; the returned signal aborts when somebody cancels it. */
   add(run: Run): AbortSignal {
@@ -15,6 +18,7 @@ export class RunRegistry {
     this.controllers.set(run.id, controller);
     this.runs.set(run.id, run);
     run.onDidChange((s) => this.changed.fire(s));
+    run.onOutput((c) => this.output.fire({ ...c, id: run.id }));
     this.changed.fire(run.snapshot());
     return controller.signal;
   }
@@ -44,6 +48,7 @@ export class RunRegistry {
 
   dispose(): void {
     this.changed.dispose();
+    this.output.dispose();
     for (const r of this.runs.values()) r.dispose();
     this.runs.clear();
   }

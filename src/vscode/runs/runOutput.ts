@@ -1,0 +1,68 @@
+/**
+ * A node's output of a run as a read-only document: live from this editor's
+ * run while it runs, else the log recorded in KV.
+ */
+import * as vscode from 'vscode';
+import { readNodeLog } from '../../core/runs/history';
+import type { RunRegistry } from '../../core/runs/registry';
+import type { ConnectionManager } from '../connectionManager';
+
+export const RUN_OUTPUT_SCHEME = 'chefconsul-run';
+
+export function runOutputUri(id: string, phase: number, node: string): vscode.Uri {
+  return vscode.Uri.from({ scheme: RUN_OUTPUT_SCHEME, path: `/${id}/${phase}/${encodeURIComponent(node)}.log` });
+}
+
+function parse(uri: vscode.Uri): { id: string; phase: number; node: string } | undefined {
+  const m = /^\/([^/]+)\/(\d+)\/(.+)\.log$/.exec(uri.path);
+  return m ? { id: m[1], phase: Number(m[2]), node: decodeURIComponent(m[3]) } : undefined;
+}
+
+export class RunOutputProvider implements vscode.TextDocumentContentProvider, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+  private readonly pending = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly subscriptions: Array<{ dispose(): void }>;
+
+  constructor(
+    private readonly registry: RunRegistry,
+    private readonly connections: ConnectionManager,
+  ) {
+    // Output arrives in bursts: refresh open documents at most every 250 ms.
+    this.subscriptions = [
+      registry.onOutput((c) => this.touch(runOutputUri(c.id, c.phase, c.node))),
+      registry.onDidChange((s) => {
+        for (const p of s.phases) for (const n of p.nodes) this.touch(runOutputUri(s.id, p.no, n.node));
+      }),
+    ];
+  }
+
+  private touch(uri: vscode.Uri): void {
+    this.pending.add(uri.toString());
+    this.timer ??= setTimeout(() => this.flush(), 250);
+  }
+
+  private flush(): void {
+    this.timer = undefined;
+    const open = new Set(vscode.workspace.textDocuments.map((d) => d.uri.toString()));
+    for (const u of this.pending) if (open.has(u)) this.changed.fire(vscode.Uri.parse(u));
+    this.pending.clear();
+  }
+
+  async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
+    const ref = parse(uri);
+    if (!ref) return '';
+    const live = this.registry.get(ref.id);
+    if (live) return live.outputOf(ref.phase, ref.node);
+    const state = this.connections.state;
+    if (state?.kind !== 'connected') return vscode.l10n.t('Not connected to Consul: the recorded log cannot be read.');
+    return readNodeLog(state.connection, ref.id, ref.phase, ref.node);
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.subscriptions.forEach((d) => d.dispose());
+    this.changed.dispose();
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * Runs view: past and current runs from KV (ours and metronome's), newest
+ * first; a run expands to its phases and nodes; a node opens its output.
+ */
+import * as vscode from 'vscode';
+import type Consul from 'consul';
+import { LiveQuery } from '../../core/consul/liveQuery';
+import type { NodeRun, PhaseRun, RunSnapshot } from '../../core/runs/model';
+import { isFinished } from '../../core/runs/model';
+import { listRuns, readRun } from '../../core/runs/history';
+import { RESULTS_PREFIX } from '../../core/runs/metronomeLayout';
+import type { RunRegistry } from '../../core/runs/registry';
+import type { ConnectionManager } from '../connectionManager';
+import { MessageItem } from './catalogItems';
+
+const ICONS: Record<string, [string, string | undefined]> = {
+  pending: ['circle-outline', undefined],
+  running: ['sync~spin', 'charts.blue'],
+  success: ['pass-filled', 'testing.iconPassed'],
+  error: ['error', 'testing.iconFailed'],
+  timeout: ['watch', 'testing.iconFailed'],
+  lost: ['question', 'testing.iconFailed'],
+  skipped: ['debug-step-over', undefined],
+  cancelled: ['circle-slash', undefined],
+  interrupted: ['debug-disconnect', 'list.warningForeground'],
+};
+
+export function statusIcon(status: string): vscode.ThemeIcon {
+  const [id, color] = ICONS[status] ?? ['circle-outline', undefined];
+  return new vscode.ThemeIcon(id, color ? new vscode.ThemeColor(color) : undefined);
+}
+
+export function formatDuration(ms: number | undefined): string {
+  if (ms === undefined || ms < 0) return '';
+  if (ms < 1000) return `${ms} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+export class RunItem extends vscode.TreeItem {
+  readonly kind = 'run';
+  constructor(readonly run: RunSnapshot) {
+    super(run.event ?? run.command ?? run.id, vscode.TreeItemCollapsibleState.Collapsed);
+    this.id = `run:${run.id}`;
+    const duration = formatDuration((run.endedAt ?? (isFinished(run.status) ? undefined : Date.now())) !== undefined ? (run.endedAt ?? Date.now()) - run.startedAt : undefined);
+    this.description = [run.engine, run.status, duration, new Date(run.startedAt).toLocaleString(), run.startedBy].filter(Boolean).join(' · ');
+    this.iconPath = statusIcon(run.status);
+    this.contextValue = `chefConsul.run.${isFinished(run.status) ? 'finished' : 'running'}`;
+    this.tooltip = [`${run.id}`, run.message ?? ''].filter(Boolean).join('\n');
+  }
+}
+
+export class PhaseItem extends vscode.TreeItem {
+  readonly kind = 'phase';
+  constructor(
+    readonly run: RunSnapshot,
+    readonly phase: PhaseRun,
+  ) {
+    super(`${phase.no}. ${phase.task}`, phase.nodes.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    this.id = `run:${run.id}/phase:${phase.no}`;
+    const target = [phase.service && `service ${phase.service}`, phase.tag && `tag ${phase.tag}`].filter(Boolean).join(', ') || vscode.l10n.t('all nodes');
+    this.description = [phase.status, target, formatDuration(phase.endedAt && phase.startedAt ? phase.endedAt - phase.startedAt : undefined)].filter(Boolean).join(' · ');
+    this.iconPath = statusIcon(phase.status);
+    this.tooltip = phase.message;
+    this.contextValue = phase.status === 'error' || phase.status === 'timeout' ? 'chefConsul.phase.failed' : 'chefConsul.phase';
+  }
+}
+
+export class NodeRunItem extends vscode.TreeItem {
+  readonly kind = 'nodeRun';
+  constructor(
+    readonly run: RunSnapshot,
+    readonly phase: PhaseRun,
+    readonly node: NodeRun,
+  ) {
+    super(node.node, vscode.TreeItemCollapsibleState.None);
+    this.id = `run:${run.id}/phase:${phase.no}/node:${node.node}`;
+    this.description = [node.status, node.exitCode !== undefined ? `exit ${node.exitCode}` : '', node.note ?? ''].filter(Boolean).join(' · ');
+    this.iconPath = statusIcon(node.status);
+    this.contextValue = 'chefConsul.nodeRun';
+    this.command = { command: 'chefConsul.openNodeOutput', title: vscode.l10n.t('Open Output'), arguments: [{ id: run.id, phase: phase.no, node: node.node }] };
+    this.tooltip = node.note;
+  }
+}
+
+type RunsViewItem = RunItem | PhaseItem | NodeRunItem | MessageItem;
+
+function resultsKeysMethod(this: { consul: Consul }, opts: Record<string, unknown>): Promise<unknown> {
+  return this.consul.kv.keys({ ...opts, key: `${RESULTS_PREFIX}/`, separator: '/' } as never);
+}
+
+export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.Disposable {
+  static readonly id = 'chefConsul.runs';
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeTreeData = this.changed.event;
+  readonly treeView: vscode.TreeView<RunsViewItem>;
+  private history: RunSnapshot[] = [];
+  private historyError: string | undefined;
+  private loaded = false;
+  private query: LiveQuery<unknown> | undefined;
+  private subscription: vscode.Disposable | undefined;
+  private listener: { dispose(): void } | undefined;
+  private readonly details = new Map<string, RunSnapshot>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly connections: ConnectionManager,
+    private readonly registry: RunRegistry,
+  ) {
+    this.treeView = vscode.window.createTreeView(RunsView.id, { treeDataProvider: this, showCollapseAll: true });
+    const live = registry.onDidChange(() => this.changed.fire());
+    this.disposables.push(
+      this.treeView,
+      { dispose: () => live.dispose() },
+      this.treeView.onDidChangeVisibility(() => this.attach()),
+      connections.onDidChange(() => this.reset()),
+    );
+    this.reset();
+  }
+
+  private reset(): void {
+    this.subscription?.dispose();
+    this.listener?.dispose();
+    this.query?.dispose();
+    this.query = this.subscription = this.listener = undefined;
+    this.history = [];
+    this.details.clear();
+    this.loaded = false;
+    const state = this.connections.state;
+    if (state?.kind === 'connected') {
+      // Any write under metronome/results moves this index: one long-poll tells when to re-read.
+      this.query = new LiveQuery(state.connection, { method: resultsKeysMethod, path: `/v1/kv/${RESULTS_PREFIX}/?keys`, transform: (b) => b, coalesceMs: 500 });
+    }
+    this.attach();
+  }
+
+  private attach(): void {
+    this.subscription?.dispose();
+    this.listener?.dispose();
+    this.subscription = this.listener = undefined;
+    if (this.query && this.treeView.visible) {
+      this.listener = this.query.onDidChange((s) => {
+        // A 404 (no results yet) is an error to the query, an empty history to us.
+        if (s.kind === 'ready' || (s.kind === 'error' && s.error.kind === 'http')) void this.reload();
+        else if (s.kind === 'error') {
+          this.historyError = s.error.message;
+          this.changed.fire();
+        }
+      });
+      this.subscription = this.query.subscribe();
+    }
+    this.changed.fire();
+  }
+
+  async reload(): Promise<void> {
+    const state = this.connections.state;
+    if (state?.kind !== 'connected') return;
+    try {
+      this.history = await listRuns(state.connection);
+      this.historyError = undefined;
+      this.details.clear();
+    } catch (e) {
+      this.historyError = (e as Error).message;
+    }
+    this.loaded = true;
+    this.changed.fire();
+  }
+
+  /** History merged with the live runs of this editor, which are fresher. */
+  runs(): RunSnapshot[] {
+    const live = new Map(this.registry.all().map((r) => [r.id, r.snapshot()]));
+    const merged = [...live.values(), ...this.history.filter((h) => !live.has(h.id))];
+    return merged.sort((a, b) => b.startedAt - a.startedAt);
+  }
+
+  getTreeItem(element: RunsViewItem): vscode.TreeItem {
+    return element;
+  }
+
+  async getChildren(element?: RunsViewItem): Promise<RunsViewItem[]> {
+    if (!element) {
+      const runs = this.runs();
+      if (this.historyError) return [new MessageItem(this.historyError, 'error'), ...runs.map((r) => new RunItem(r))];
+      if (!runs.length) return this.loaded ? [new MessageItem(vscode.l10n.t('No runs recorded in {0}/ yet', RESULTS_PREFIX), 'info')] : [];
+      return runs.map((r) => new RunItem(r));
+    }
+    if (element instanceof RunItem) {
+      const run = await this.detail(element.run);
+      return run.phases.map((p) => new PhaseItem(run, p));
+    }
+    if (element instanceof PhaseItem) return element.phase.nodes.map((n) => new NodeRunItem(element.run, element.phase, n));
+    return [];
+  }
+
+  private async detail(run: RunSnapshot): Promise<RunSnapshot> {
+    const live = this.registry.get(run.id);
+    if (live) return live.snapshot();
+    const cached = this.details.get(run.id);
+    if (cached) return cached;
+    const state = this.connections.state;
+    if (state?.kind !== 'connected') return run;
+    const full = (await readRun(state.connection, run.id)) ?? run;
+    this.details.set(run.id, full);
+    return full;
+  }
+
+  dispose(): void {
+    this.subscription?.dispose();
+    this.listener?.dispose();
+    this.query?.dispose();
+    this.changed.dispose();
+    this.disposables.forEach((d) => d.dispose());
+  }
+}

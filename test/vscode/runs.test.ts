@@ -1,0 +1,97 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { ChefConsulApi } from '../../src/extension';
+import type { RunSnapshot } from '../../src/core/runs/model';
+import { clusterFromEnv, eventually } from '../support/env';
+import { activateExtension } from './support';
+
+const DEMO = `events:
+  ext-deploy:
+    description: Database first, then the web tier
+    ordered_tasks:
+      - service: db
+        task: migrate
+      - service: web
+        task: release
+tasks:
+  migrate:
+    operations:
+      - echo: migrating {{app}}
+      - execute:
+          script: echo "schema ok"
+  release:
+    operations:
+      - execute:
+          script: echo "release {{app}} done"
+variables:
+  app: shop
+`;
+
+async function finished(id: string): Promise<RunSnapshot> {
+  return eventually(
+    `run ${id} to finish`,
+    async () => {
+      const run = (await vscode.commands.executeCommand('chefConsul.getRun', { id })) as RunSnapshot | undefined;
+      return run && ['success', 'error', 'timeout', 'cancelled'].includes(run.status) ? run : undefined;
+    },
+    30_000,
+    200,
+  );
+}
+
+describe('Runs in VS Code', function () {
+  this.timeout(60_000);
+  clusterFromEnv();
+  let api: ChefConsulApi;
+
+  before(async () => {
+    api = await activateExtension();
+    await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'Environment' });
+    const folder = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    fs.mkdirSync(path.join(folder, 'ext-demo'), { recursive: true });
+    fs.writeFileSync(path.join(folder, 'ext-demo', 'task.yml'), DEMO);
+    await api.plans.workspace.rescan();
+    await vscode.commands.executeCommand('chefConsul.runs.focus');
+  });
+
+  it('runs an event phase by phase from its arguments and returns the run ID', async () => {
+    const id = (await vscode.commands.executeCommand('chefConsul.runEvent', { event: 'ext-deploy', pattern: 'ext-demo' })) as string;
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    const run = await finished(id);
+    assert.equal(run.status, 'success', run.message);
+    assert.deepEqual(run.phases.map((p) => [p.task, p.status, p.nodes.map((n) => n.node)]), [
+      ['migrate', 'success', ['db-1']],
+      ['release', 'success', ['web-1']],
+    ]);
+    const editor = (await vscode.commands.executeCommand('chefConsul.openNodeOutput', { id, phase: 0, node: 'db-1' })) as vscode.TextEditor;
+    assert.equal(editor.document.getText(), 'migrating shop\nschema ok\n');
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    await eventually('the run in the Runs view', () => (api.runsView.runs().some((r) => r.id === id) ? true : undefined));
+  });
+
+  it('runs an ad-hoc command on a service', async () => {
+    const id = (await vscode.commands.executeCommand('chefConsul.runCommand', { command: 'echo adhoc', service: '^db$' })) as string;
+    const run = await finished(id);
+    assert.equal(run.engine, 'adhoc');
+    assert.deepEqual(run.phases[0].nodes.map((n) => [n.node, n.status]), [['db-1', 'success']]);
+  });
+
+  it('names the events it knows when asked for an unknown one', async () => {
+    await assert.rejects(
+      Promise.resolve(vscode.commands.executeCommand('chefConsul.runEvent', { event: 'nope' })),
+      /No task.yml in this workspace defines the event "nope"\. Events: .*ext-deploy/,
+    );
+  });
+
+  it('reads back a run from KV history after this editor forgets it', async () => {
+    const id = (await vscode.commands.executeCommand('chefConsul.runCommand', { command: 'echo history', node: '^web-1$' })) as string;
+    await finished(id);
+    const fromKv = await eventually('the run in the KV history', async () => {
+      await api.runsView.reload();
+      return api.runsView.runs().find((r) => r.id === id);
+    });
+    assert.equal(fromKv.status, 'success');
+  });
+});
