@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { startCluster, stopCluster } from '../infra/cluster';
 import { benchExec } from './exec.bench';
 import { benchNodes } from './nodes.bench';
+import { benchPhases } from './phases.bench';
 import { BenchResults, recordResults, round } from './stats';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -41,12 +42,13 @@ async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const want = (name: string) => !only.length || only.includes(name);
   const results: BenchResults = {};
-  if (want('nodes') || want('exec')) {
+  if (want('nodes') || want('exec') || want('phases')) {
     const cluster = await startCluster({ basePort: 28500, withSecure: false });
     const server = cluster.agents.find((a) => a.role === 'server')!.httpAddr;
     try {
       // exec first: the 5,000 nodes of the nodes benchmark stay in the catalog afterwards.
       if (want('exec')) Object.assign(results, await benchExec(server, cluster.consulBin, cluster.agents));
+      if (want('phases')) Object.assign(results, await benchPhases(server));
       if (want('nodes')) Object.assign(results, await benchNodes(server));
     } finally {
       await stopCluster(cluster, { removeBaseDir: true });
