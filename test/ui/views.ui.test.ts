@@ -7,13 +7,23 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openWorkbench, Workbench } from '../harness/codeServer';
+import { connect } from '../../src/core/consul/client';
+import { AdhocRun } from '../../src/core/runs/adhocEngine';
+import { RunRegistry } from '../../src/core/runs/registry';
 import { consulJson } from '../infra/cluster';
 import { clusterFromEnv, serverAgent } from '../support/env';
-import { expandPane, openChefConsulContainer, rowLabels, viewRow } from './workbench';
+import { collapsePane, expandPane, openChefConsulContainer, rowLabels, viewRow } from './workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS = path.join(ROOT, 'test-results');
 const VSIX = path.join(ROOT, 'chef-consul-ops.vsix');
+
+/** A temp workspace holding the task.yml fixtures, so the Phases view has patterns to show. */
+function workspaceWithPlans(): string {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-ui-ws-'));
+  fs.cpSync(path.join(ROOT, 'test', 'fixtures', 'plans'), folder, { recursive: true });
+  return folder;
+}
 
 describe('UI: Chef + Consul views in the browser workbench', function () {
   this.timeout(180_000);
@@ -26,7 +36,7 @@ describe('UI: Chef + Consul views in the browser workbench', function () {
     fs.mkdirSync(RESULTS, { recursive: true });
     wb = await openWorkbench({
       vsix: VSIX,
-      folder: fs.mkdtempSync(path.join(os.tmpdir(), 'cco-ui-ws-')),
+      folder: workspaceWithPlans(),
       env: { CONSUL_HTTP_ADDR: server.httpAddr },
       viewport: { width: 1400, height: 900 },
     });
@@ -70,5 +80,46 @@ describe('UI: Chef + Consul views in the browser workbench', function () {
     const item = wb.page.locator('.statusbar-item', { hasText: 'Environment' }).first();
     await item.waitFor({ timeout: 10_000 });
     assert.match(await item.innerText(), /Environment · dc1/);
+  });
+
+  it('shows the patterns, events and phases of the workspace in the Phases view', async () => {
+    await collapsePane(wb.page, 'Nodes');
+    await collapsePane(wb.page, 'Services');
+    await expandPane(wb.page, 'Phases');
+    await viewRow(wb.page, 'Phases', 'tomcat').waitFor({ timeout: 30_000 });
+    // tomcat's deploy (priority 60) aims at a service no test node has.
+    // The row's own click opens task.yml at the event; the twistie expands it.
+    await viewRow(wb.page, 'Phases', 'priority 60').locator('.monaco-tl-twistie').click();
+    await viewRow(wb.page, 'Phases', 'no node').waitFor({ timeout: 10_000 });
+    await wb.page.screenshot({ path: path.join(RESULTS, 'phases-view.png') });
+  });
+
+  it('shows a fired event in the Events view', async () => {
+    await collapsePane(wb.page, 'Phases');
+    await expandPane(wb.page, 'Events');
+    await consulJson(server.httpAddr, '/v1/event/fire/ui-deploy', { method: 'PUT', body: 'release 7' });
+    await viewRow(wb.page, 'Events', 'ui-deploy').waitFor({ timeout: 10_000 });
+    await wb.page.screenshot({ path: path.join(RESULTS, 'events-view.png') });
+  });
+
+  it('lists a run recorded in KV in the Runs view, with its phase and node', async () => {
+    // Recorded by the core directly, as a teammate's editor would have.
+    const connection = await connect({ name: 'ui', address: server.httpAddr }, undefined);
+    const registry = new RunRegistry();
+    try {
+      const run = await new AdhocRun(connection, registry, { command: 'echo from-ui-test', service: '^db$', startedBy: 'ui-test' }).done;
+      assert.equal(run.status, 'success');
+    } finally {
+      registry.dispose();
+      connection.dispose();
+    }
+    await collapsePane(wb.page, 'Events');
+    await expandPane(wb.page, 'Runs');
+    const row = viewRow(wb.page, 'Runs', 'echo from-ui-test');
+    await row.waitFor({ timeout: 20_000 });
+    await row.locator('.monaco-tl-twistie').click();
+    await viewRow(wb.page, 'Runs', '1. echo from-ui-test').locator('.monaco-tl-twistie').click();
+    await viewRow(wb.page, 'Runs', 'db-1').waitFor({ timeout: 10_000 });
+    await wb.page.screenshot({ path: path.join(RESULTS, 'runs-view.png') });
   });
 });

@@ -23,6 +23,11 @@ export async function expandPane(page: Page, title: string): Promise<void> {
   if ((await header.getAttribute('aria-expanded')) === 'false') await header.click();
 }
 
+export async function collapsePane(page: Page, title: string): Promise<void> {
+  const header = viewPane(page, title).locator('.pane-header').first();
+  if ((await header.getAttribute('aria-expanded')) === 'true') await header.click();
+}
+
 export async function rowLabels(page: Page, title: string): Promise<string[]> {
   return viewPane(page, title).locator('.monaco-list-row .label-name').allInnerTexts();
 }

@@ -39,7 +39,7 @@ export class PatternItem extends vscode.TreeItem {
   constructor(readonly plan: PatternPlan) {
     super(plan.name, vscode.TreeItemCollapsibleState.Expanded);
     this.id = `pattern:${plan.filePath}`;
-    this.description = vscode.workspace.asRelativePath(plan.folder);
+    this.description = vscode.workspace.asRelativePath(plan.filePath);
     this.iconPath = new vscode.ThemeIcon('folder-library');
     this.resourceUri = vscode.Uri.file(plan.filePath);
     this.command = { command: 'vscode.open', title: vscode.l10n.t('Open'), arguments: [vscode.Uri.file(plan.filePath)] };

@@ -57,7 +57,7 @@ export class PhaseItem extends vscode.TreeItem {
     readonly run: RunSnapshot,
     readonly phase: PhaseRun,
   ) {
-    super(`${phase.no}. ${phase.task}`, phase.nodes.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    super(`${phase.no + 1}. ${phase.task}`, phase.nodes.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     this.id = `run:${run.id}/phase:${phase.no}`;
     const target = [phase.service && `service ${phase.service}`, phase.tag && `tag ${phase.tag}`].filter(Boolean).join(', ') || vscode.l10n.t('all nodes');
     this.description = [phase.status, target, formatDuration(phase.endedAt && phase.startedAt ? phase.endedAt - phase.startedAt : undefined)].filter(Boolean).join(' · ');
