@@ -45,6 +45,8 @@ describe('exec engine: ordered phases over remote exec', function () {
     registry.dispose();
     const leftovers = await consulRequest(server.httpAddr, '/v1/kv/_rexec?keys');
     assert.equal(leftovers.status, 404, `_rexec keys left behind: ${leftovers.text}`);
+    const sessions = await consulJson<Array<{ Name: string }>>(server.httpAddr, '/v1/session/list');
+    assert.deepEqual(sessions.filter((x) => /^chef-consul-ops run|^Remote Exec/.test(x.Name)), [], 'sessions left behind');
   });
   after(() => connection.dispose());
 
@@ -245,6 +247,39 @@ tasks:
     assert.equal(retried.status, 'success', retried.message);
     assert.deepEqual(retried.phases.map((p) => p.status), ['success', 'success']);
     assert.match(exec.run.outputOf(0, 'db-1'), /recovered/);
+  });
+
+  it('shows a run whose editor went away as interrupted to everyone reading KV', async () => {
+    const exec = start(
+      `events:
+  deploy:
+    ordered_tasks:
+      - service: db
+        task: slow
+tasks:
+  slow:
+    operations:
+      - execute:
+          script: sleep 2
+`,
+      'deploy',
+    );
+    const record = async () => {
+      const [item] = await consulJson<Array<{ Value: string }>>(server.httpAddr, `/v1/kv/metronome/results/${exec.run.id}`);
+      return JSON.parse(Buffer.from(item.Value, 'base64').toString()) as { Status: string; OpsSession?: string };
+    };
+    let running: { Status: string; OpsSession?: string } | undefined;
+    for (let i = 0; i < 50 && !running?.OpsSession; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      running = await record().catch(() => undefined);
+    }
+    assert.equal(running?.Status, 'inprogress');
+    // What the session's TTL does when the editor holding it disappears.
+    await consulJson(server.httpAddr, `/v1/session/destroy/${running!.OpsSession}`, { method: 'PUT' });
+    const seen = (await listRuns(connection)).find((r) => r.id === exec.run.id);
+    assert.equal(seen?.status, 'interrupted');
+    assert.match(seen?.message ?? '', /went away/);
+    await exec.done;
   });
 
   it('cancels: no further phase starts', async () => {
