@@ -336,6 +336,7 @@ function prepareUserDataDir(userDataDir: string, settings: Record<string, unknow
 // ~/.config/code-server/config.yaml: the user's file must neither leak in nor be created.
 function writeCodeServerConfig(userDataDir: string): string {
   const file = path.join(userDataDir, 'code-server.yaml');
+  fs.mkdirSync(userDataDir, { recursive: true });
   fs.writeFileSync(file, 'auth: none\ncert: false\n');
   return file;
 }

@@ -14,7 +14,7 @@ const ROOT = path.resolve(__dirname, '..', '..', '..');
 const STATE_DIR = path.join(ROOT, '.vscode-test', 'sandbox');
 const VSIX = path.join(ROOT, 'chef-consul-ops.vsix');
 const WORKSPACE = path.join(ROOT, 'test', 'fixtures', 'sandbox');
-const SANDBOX_PORT = 38500;
+const SANDBOX_PORT = 29500;
 
 const DEMO_KV: Record<string, string> = {
   'metronome/config/token': 'sandbox-token',
