@@ -103,6 +103,17 @@ export class ConnectionManager implements vscode.Disposable {
     else await this.context.secrets.delete(tokenKey(profileName));
   }
 
+  /** A per-profile secret other than the ACL token (e.g. the metronome token). */
+  async secret(name: string): Promise<string | undefined> {
+    return (await this.context.secrets.get(`chefConsul.${name}.${this.activeProfile().name}`)) || undefined;
+  }
+
+  async setSecret(name: string, value: string | undefined): Promise<void> {
+    const key = `chefConsul.${name}.${this.activeProfile().name}`;
+    if (value) await this.context.secrets.store(key, value);
+    else await this.context.secrets.delete(key);
+  }
+
   /** Drops the current connection and builds one from the settings in force. */
   async reconnect(): Promise<ConnectionState> {
     const generation = ++this.generation;

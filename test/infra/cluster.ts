@@ -355,6 +355,10 @@ function baseConfig(agent: AgentInfo, basePort: number, httpsPort = -1): Record<
     ports: { http: basePort, dns: basePort + 1, serf_lan: basePort + 2, serf_wan: basePort + 3, server: basePort + 4, grpc: -1, https: httpsPort },
     disable_remote_exec: false,
     enable_local_script_checks: true,
+    // Sync check output to the catalog as it changes, not every 5 min: a script
+    // check that starts critical with no output stays critical, so only its
+    // output changes, and tests read that output.
+    check_update_interval: '0s',
     disable_update_check: true,
     // A stopped agent should look failed (serfHealth critical), not gracefully gone:
     // that is what "agent killed" tests want to observe.

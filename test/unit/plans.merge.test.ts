@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { crossPatternDiagnostics, mergeEvents } from '../../src/core/plans/merge';
 import type { PatternPlan } from '../../src/core/plans/model';
 import { parsePlan } from '../../src/core/plans/parse';
-import { instanceMatches, phaseTargets, type TargetNode } from '../../src/core/plans/targeting';
+import { instanceMatches, phaseTargets, type TargetNode, unreachedPhases } from '../../src/core/plans/targeting';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/plans');
 const fixture = (name: string): PatternPlan => {
@@ -165,3 +165,32 @@ describe('plans: merge', () => {
 function findTaskIn(plan: PatternPlan, name: string) {
   return plan.tasks.find((t) => t.name === name);
 }
+
+describe('phases that reach no node', () => {
+  const yaml = `events:
+  deploy:
+    ordered_tasks:
+      - service: web
+        task: t
+      - service: nosuch
+        task: t
+      - service: gone
+        task: t
+        skippable: true
+tasks:
+  t:
+    operations:
+      - echo: hi
+`;
+  const nodes = [{ name: 'web-1', services: [{ service: 'web', tags: [] }] }];
+
+  it('warns at the service of each unreached phase, milder when skippable', () => {
+    const { plan } = parsePlan(yaml, '/p/task.yml');
+    const found = unreachedPhases(plan!, nodes);
+    assert.deepEqual(found.map((d) => [d.code, d.severity, d.range.start.line]), [
+      ['phase-no-node', 'warning', 5],
+      ['phase-no-node', 'info', 7],
+    ]);
+    assert.match(found[0].message, /service "nosuch".*task timeout/);
+  });
+});

@@ -44,7 +44,8 @@ export function phaseTargets(filter: PhaseFilter, nodes: readonly TargetNode[]):
 
 /**
  * Warnings for phases the catalog gives no node right now: metronome would
- * wait 120 s for such a phase, then skip it or time out.
+ * skip such a phase when it is skippable; otherwise its queue waits for the
+ * task timeout (TASK_TIMEOUT, 1800 s) and then marks the phase skip.
  */
 export function unreachedPhases(plan: PatternPlan, nodes: readonly TargetNode[]): PlanDiagnostic[] {
   const found: PlanDiagnostic[] = [];
@@ -53,10 +54,12 @@ export function unreachedPhases(plan: PatternPlan, nodes: readonly TargetNode[])
       if (phaseTargets(phase, nodes).length) continue;
       const filter = [phase.service && `service "${phase.service}"`, phase.tag && `tag "${phase.tag}"`].filter(Boolean).join(' and ');
       found.push({
-        severity: 'warning',
+        severity: phase.skippable ? 'info' : 'warning',
         code: 'phase-no-node',
         range: phase.serviceRange ?? phase.range,
-        message: `No node in the catalog has ${filter || 'any service'} right now: metronome would wait 120 s for this phase of "${event.name}", then ${phase.skippable ? 'skip it' : 'time out'}.`,
+        message: phase.skippable
+          ? `No node in the catalog has ${filter || 'any service'} right now: this phase of "${event.name}" would be skipped.`
+          : `No node in the catalog has ${filter || 'any service'} right now: metronome would hold every later phase of "${event.name}" until this one's task timeout (1800 s by default), then skip it.`,
       });
     }
   }

@@ -2,7 +2,8 @@
  * The exec engine: the editor drives the order. For each phase it resolves
  * the nodes from the catalog, runs the task's operations there over remote
  * exec, waits for every node, and stops the remaining phases on failure.
- * A phase with no node is skipped at once when skippable, not after 120 s.
+ * A phase with no node is skipped at once when skippable, where metronome
+ * would hold the queue until the task timeout; otherwise it fails at once.
  */
 import { randomUUID } from 'node:crypto';
 import type { ConsulConnection } from '../consul/client';

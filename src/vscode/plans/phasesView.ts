@@ -82,7 +82,9 @@ export class PlanPhaseItem extends vscode.TreeItem {
     const none = targets !== undefined && targets.length === 0;
     this.iconPath = none ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground')) : new vscode.ThemeIcon('debug-step-into');
     this.tooltip = none
-      ? vscode.l10n.t('No node in the catalog matches right now: metronome would wait 120 s, then {0}.', phase.skippable ? vscode.l10n.t('skip this phase') : vscode.l10n.t('time out'))
+      ? phase.skippable
+        ? vscode.l10n.t('No node in the catalog matches right now: metronome would skip this phase.')
+        : vscode.l10n.t('No node in the catalog matches right now: metronome would hold its queue on this phase until the task timeout (1800 s by default), then skip it.')
       : targets?.length
         ? vscode.l10n.t('Would run on: {0}', targets.join(', '))
         : undefined;

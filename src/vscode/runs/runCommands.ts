@@ -6,6 +6,7 @@ import type { MergedEvent } from '../../core/plans/merge';
 import { phaseTargets } from '../../core/plans/targeting';
 import { AdhocRun } from '../../core/runs/adhocEngine';
 import { ExecRun } from '../../core/runs/execEngine';
+import { MetronomeRun } from '../../core/runs/metronomeEngine';
 import { readRun } from '../../core/runs/history';
 import type { RunSnapshot } from '../../core/runs/model';
 import { isFinished } from '../../core/runs/model';
@@ -15,6 +16,8 @@ import { CONFIG_SECTION, ConnectionManager } from '../connectionManager';
 import { CommandInputError, registerCommand } from '../commands/register';
 import type { PlanWorkspace } from '../plans/planWorkspace';
 import { runOutputUri } from './runOutput';
+
+const METRONOME_TOKEN_SECRET = 'metronomeToken';
 
 const startedBy = () => `${os.userInfo().username}@${os.hostname()}`;
 
@@ -91,13 +94,20 @@ export class RunCommands {
       event = (await vscode.window.showQuickPick(names, { placeHolder: vscode.l10n.t('Event to run, phase by phase') }))?.label;
       if (!event) return undefined;
     }
-    const engine = args?.engine ?? 'exec';
-    if (engine !== 'exec') throw new CommandInputError(vscode.l10n.t('Unknown engine "{0}": use "exec".', engine));
+    const engine = args?.engine ?? vscode.workspace.getConfiguration(CONFIG_SECTION).get<string>('engine') ?? 'exec';
+    if (engine !== 'exec' && engine !== 'metronome') throw new CommandInputError(vscode.l10n.t('Unknown engine "{0}": use "exec" or "metronome".', engine));
     const merged = await this.mergedEvent(event, args?.pattern);
     const state = await this.connected();
     const nodes = this.catalogNodes(state);
     const reach = new Set(merged.phases.flatMap((p) => phaseTargets(p, nodes))).size;
     if (!(await this.confirmProduction(vscode.l10n.t('event "{0}"', event), reach, args?.confirm, interactive))) return undefined;
+    if (engine === 'metronome') {
+      const token = await this.connections.secret(METRONOME_TOKEN_SECRET);
+      const followed = await MetronomeRun.fire(state.connection, this.registry, { merged, token, startedBy: startedBy() });
+      followed.onDidChangeDiagnostics((d) => d.forEach((x) => this.log.warn(`metronome run ${followed.run.id}: ${x.message}`)));
+      this.follow(followed.run.id, vscode.l10n.t('metronome is running "{0}"', event), followed.done);
+      return followed.run.id;
+    }
     const s = settings();
     const exec = new ExecRun(state.connection, this.registry, {
       event,
@@ -163,6 +173,15 @@ export class RunCommands {
     if (choice === show && failedPhase && failedNode) await this.openOutput({ id: run.id, phase: failedPhase.no, node: failedNode.node });
   }
 
+  /** Follows a metronome run already under way (after a reload, or started elsewhere). */
+  async attach(id: string | undefined): Promise<string> {
+    if (!id) throw new CommandInputError(vscode.l10n.t('"id" is required.'));
+    const state = await this.connected();
+    const followed = await MetronomeRun.attach(state.connection, this.registry, { id, startedBy: startedBy() });
+    this.follow(id, vscode.l10n.t('Following metronome run {0}', id), followed.done);
+    return id;
+  }
+
   async getRun(id: string | undefined): Promise<RunSnapshot | undefined> {
     if (!id) throw new CommandInputError(vscode.l10n.t('"id" is required.'));
     const live = this.registry.get(id);
@@ -223,6 +242,17 @@ export class RunCommands {
       registerCommand('chefConsul.runEvent', (a) => this.runEvent(a as never), log),
       registerCommand('chefConsul.runCommand', (a) => this.runCommand(a as never), log),
       registerCommand<{ id: string }, RunSnapshot | undefined>('chefConsul.getRun', (a) => this.getRun(a?.id), log),
+      byItem('chefConsul.attachRun', (a) => this.attach(ref(a).id)),
+      registerCommand<{ token: string }, boolean | undefined>(
+        'chefConsul.setMetronomeToken',
+        async (a) => {
+          const token = a?.token ?? (await vscode.window.showInputBox({ title: vscode.l10n.t('metronome token'), prompt: vscode.l10n.t('Sent as the payload of events fired for metronome agents; kept in secret storage.'), password: true }));
+          if (token === undefined) return undefined;
+          await this.connections.setSecret(METRONOME_TOKEN_SECRET, token || undefined);
+          return true;
+        },
+        log,
+      ),
       byItem('chefConsul.cancelRun', (a) => this.cancel(ref(a).id ?? '')),
       byItem('chefConsul.retryFailed', (a) => {
         const r = ref(a);

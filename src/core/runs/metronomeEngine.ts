@@ -1,0 +1,919 @@
+/**
+ * The metronome engine: metronome's agents decide the order and run the
+ * tasks; the editor fires the event and follows what they write to KV, live,
+ * into the one run model. It also says why a run is stuck, because a stuck
+ * metronome run is silent: nothing in KV changes.
+ *
+ * Blocking queries, each woken only by its own writes once it has something
+ * to watch:
+ *   - metronome/event_queue, read exactly (its prefix holds the agents' lock,
+ *     rewritten every second), and only until an agent takes the event;
+ *   - metronome/progress_task_queue, read as a prefix: when metronome deletes
+ *     it, a prefix read blocks on the tombstone where an exact read of a
+ *     missing key answers at every KV write;
+ *   - the key names under metronome/results/<id>, once an agent took the
+ *     event: a recursive read would send every finished log again on every
+ *     change; names say what to read, and only records not final are read.
+ * A node's log is taken once, from its final record, where metronome puts it
+ * whole (its /log copy is written after the record and may still be empty).
+ */
+import type Consul from 'consul';
+import type { ConsulConnection } from '../consul/client';
+import { call } from '../consul/client';
+import { fireEvent } from '../consul/events';
+import { LiveQuery } from '../consul/liveQuery';
+import { readCatalog } from '../consul/nodeDump';
+import type { MergedEvent } from '../plans/merge';
+import { phaseTargets, type TargetNode } from '../plans/targeting';
+import { Disposable, Emitter } from '../util/emitter';
+import { EVENT_QUEUE_KEY, logKey, parseJsonRecord, phaseKey, PROGRESS_QUEUE_KEY, runFromRecord, runKey } from './metronomeLayout';
+import { FINISHED_PHASE, NodeStatus, PhaseStatus, Run, RunSnapshot, RunStatus } from './model';
+import type { RunRegistry } from './registry';
+
+export const DEFAULT_HEAD_START_TIMEOUT_MS = 120_000;
+/** metronome's TASK_TIMEOUT: how long its queue head may wait for nodes. */
+export const METRONOME_TASK_TIMEOUT_S = 1800;
+/** Longer than metronome's 1 s poll, so the gap between two of its writes is never taken for a stop. */
+export const DEFAULT_ORPHAN_GRACE_MS = 5_000;
+
+export type MetronomeDiagnosticKind =
+  /** (a) the head phase (or the event itself) has not started in time. */
+  | 'head-not-started'
+  /** (b) a phase matches no node in the catalog. */
+  | 'no-node'
+  /** (c) metronome cleared its progress queue, so later phases never run. */
+  | 'queue-wiped'
+  /** (d) a result under a name that is not a Consul node (hostname ≠ node name). */
+  | 'unknown-node'
+  /** metronome will never finish this event: its queues no longer hold it. */
+  | 'orphaned'
+  /** the agents' plan differs from the task.yml the run was started from. */
+  | 'plan-mismatch'
+  /** a value in metronome's keys is not what metronome writes. */
+  | 'malformed'
+  /** Consul could not be read; following resumes by itself. */
+  | 'follow-error';
+
+export interface MetronomeDiagnostic {
+  kind: MetronomeDiagnosticKind;
+  severity: 'error' | 'warning' | 'info';
+  /** One sentence for the user. */
+  message: string;
+  phase?: number;
+  node?: string;
+  key?: string;
+  since: number;
+}
+
+/** One EventTask of metronome's progress queue. */
+export interface QueuedPhase {
+  id: string;
+  no: number;
+  pattern: string;
+  task: string;
+  service: string;
+  tag: string;
+  skippable?: boolean;
+}
+
+export interface QueuedEvent {
+  id: string;
+  name: string;
+}
+
+// ---------------------------------------------------------------------------
+// Pure parts: parsing what metronome wrote, and deciding what it means.
+
+const describe = (v: unknown) => (Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
+
+/** metronome writes lowercase names; older builds wrote Go's default field names. */
+function field(o: Record<string, unknown>, lower: string, upper: string): unknown {
+  return lower in o ? o[lower] : o[upper];
+}
+
+function parseJsonArray(raw: string | undefined, key: string, hint = ''): { items: unknown[]; problem?: string } {
+  if (raw === undefined || raw.trim() === '') return { items: [] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (e) {
+    return { items: [], problem: `${key} is not valid JSON (${(e as Error).message})${hint}.` };
+  }
+  // Go reads null into an empty slice, and so do we.
+  if (parsed === null) return { items: [] };
+  if (!Array.isArray(parsed)) return { items: [], problem: `${key} holds ${describe(parsed)}, not the JSON array metronome writes.` };
+  return { items: parsed };
+}
+
+export function parseProgressQueue(raw: string | undefined): { phases: QueuedPhase[]; problem?: string } {
+  // metronome formats each task with %s, unescaped: a quote in a name breaks the whole queue.
+  const { items, problem } = parseJsonArray(raw, PROGRESS_QUEUE_KEY, ': metronome writes task, service and tag names unescaped, so a quote or backslash in one breaks it');
+  const phases: QueuedPhase[] = [];
+  for (const item of items) {
+    if (!item || typeof item !== 'object' || Array.isArray(item)) continue;
+    const o = item as Record<string, unknown>;
+    const id = field(o, 'id', 'ID');
+    const no = field(o, 'no', 'No');
+    if (typeof id !== 'string' || !id || typeof no !== 'number' || !Number.isInteger(no) || no < 0) continue;
+    const text = (v: unknown) => (typeof v === 'string' ? v : '');
+    const skippable = field(o, 'skippable', 'Skippable');
+    phases.push({
+      id,
+      no,
+      pattern: text(field(o, 'pattern', 'Pattern')),
+      task: text(field(o, 'task', 'Task')),
+      service: text(field(o, 'service', 'Service')),
+      tag: text(field(o, 'tag', 'Tag')),
+      ...(typeof skippable === 'boolean' ? { skippable } : {}),
+    });
+  }
+  const skipped = items.length - phases.length;
+  return { phases, problem: problem ?? (skipped ? `${skipped} of ${items.length} entries in ${PROGRESS_QUEUE_KEY} are not metronome tasks (an object with an "id" and a whole "no"); they were ignored.` : undefined) };
+}
+
+export function parseEventQueue(raw: string | undefined): { events: QueuedEvent[]; problem?: string } {
+  const { items, problem } = parseJsonArray(raw, EVENT_QUEUE_KEY);
+  const events: QueuedEvent[] = [];
+  for (const item of items) {
+    if (!item || typeof item !== 'object') continue;
+    const o = item as Record<string, unknown>;
+    if (typeof o.ID === 'string' && o.ID) events.push({ id: o.ID, name: typeof o.Name === 'string' ? o.Name : '' });
+  }
+  const skipped = items.length - events.length;
+  return { events, problem: problem ?? (skipped ? `${skipped} of ${items.length} entries in ${EVENT_QUEUE_KEY} are not Consul user events (no "ID"); they were ignored.` : undefined) };
+}
+
+export type ResultKey = { kind: 'event' } | { kind: 'phase'; no: number } | { kind: 'node'; no: number; node: string } | { kind: 'log'; no: number; node: string };
+
+/** What a key under metronome/results/<id> is; undefined for anything metronome does not write. */
+export function resultKeyPart(key: string, id: string): ResultKey | undefined {
+  const base = runKey(id);
+  if (key === base) return { kind: 'event' };
+  if (!key.startsWith(`${base}/`)) return undefined;
+  const parts = key.slice(base.length + 1).split('/');
+  if (!/^\d{1,6}$/.test(parts[0]) || parts.some((p) => !p)) return undefined;
+  const no = Number(parts[0]);
+  if (parts.length === 1) return { kind: 'phase', no };
+  if (parts.length === 2) return { kind: 'node', no, node: parts[1] };
+  if (parts.length === 3 && parts[2] === 'log') return { kind: 'log', no, node: parts[1] };
+  return undefined;
+}
+
+export type MetronomeOutcome = 'inprogress' | 'success' | 'error' | 'timeout' | 'skip';
+
+/** metronome's status words; undefined for anything else (which is not taken as an ending). */
+export function metronomeOutcome(status: unknown): MetronomeOutcome | undefined {
+  return (['inprogress', 'success', 'error', 'timeout', 'skip'] as const).find((s) => s === status);
+}
+
+const phaseStatusOf = (o: Exclude<MetronomeOutcome, 'inprogress'>): PhaseStatus => (o === 'skip' ? 'skipped' : o);
+const nodeStatusOf = (o: Exclude<MetronomeOutcome, 'inprogress'>): NodeStatus => (o === 'skip' ? 'success' : o);
+const runStatusOf = (o: Exclude<MetronomeOutcome, 'inprogress'>): RunStatus => (o === 'skip' ? 'success' : o);
+
+/**
+ * Phases that left the progress queue without a final TaskResult, and the
+ * failed phase that explains it (metronome clears the queue after an error or
+ * a timeout, before it writes that phase's result).
+ */
+export function queueLoss(input: { seen: Iterable<number>; queued: ReadonlySet<number>; finals: ReadonlyMap<number, PhaseStatus> }): { lost: number[]; failed?: { no: number; status: PhaseStatus } } {
+  const lost = [...input.seen].filter((no) => !input.queued.has(no) && !input.finals.has(no)).sort((a, b) => a - b);
+  const failed = [...input.finals]
+    .filter(([, s]) => s === 'error' || s === 'timeout')
+    .sort((a, b) => a[0] - b[0])
+    .map(([no, status]) => ({ no, status }))[0];
+  return { lost, ...(failed ? { failed } : {}) };
+}
+
+export interface PhaseLabel {
+  no: number;
+  task: string;
+  service?: string;
+  tag?: string;
+}
+
+const label = (p: PhaseLabel) => `phase ${p.no + 1}${p.task ? ` (${p.task})` : ''}`;
+const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+const list = (names: readonly string[]) => names.map((n) => `"${n}"`).join(', ');
+export const PICKED_UP_QUESTION = 'no metronome agent picked up the event: are the agents running and is the event queue being consumed?';
+
+export interface StallContext {
+  timeoutMs: number;
+  /** queued: no agent has taken the event yet; phase: metronome queued the phase but no node started it. */
+  stage: 'queued' | 'phase';
+  /** Where the event sits in metronome/event_queue; undefined when it is not there. */
+  eventQueued?: { position: number; length: number };
+  /** The event metronome is busy with instead, from the head of its progress queue. */
+  blockedBy?: { id: string; no: number; task: string };
+  phase?: PhaseLabel & { targets: readonly string[] };
+}
+
+export function stallSentence(c: StallContext): string {
+  const after = `${Math.round(c.timeoutMs / 100) / 10} s`;
+  if (c.stage === 'phase' && c.phase) {
+    const nodes = c.phase.targets.length ? `none of its nodes (${list(c.phase.targets)}) wrote a result` : 'no node wrote a result';
+    return `${cap(label(c.phase))} has not started within ${after} of reaching the head of metronome's queue: ${nodes}; are the metronome agents on them running, and is each agent's hostname its Consul node name?`;
+  }
+  if (c.blockedBy) {
+    const where = c.eventQueued ? ` (position ${c.eventQueued.position + 1} of ${c.eventQueued.length} in ${EVENT_QUEUE_KEY})` : '';
+    return `Not started after ${after}: the event waits${where} behind event ${c.blockedBy.id}, whose phase ${c.blockedBy.no + 1} (${c.blockedBy.task}) is still in metronome's progress queue.`;
+  }
+  const where = c.eventQueued
+    ? `The event has been in ${EVENT_QUEUE_KEY} for over ${after}.`
+    : `In ${after} the event did not even reach ${EVENT_QUEUE_KEY}, where each agent's event watch puts it.`;
+  return `${cap(PICKED_UP_QUESTION)} ${where}`;
+}
+
+export function noNodeSentence(phase: PhaseLabel, skippable: boolean): string {
+  const filter = phase.service ? `service "${phase.service}"${phase.tag ? ` with tag "${phase.tag}"` : ''}` : 'any service';
+  const then = skippable
+    ? 'metronome will skip it.'
+    : `it is not skippable, so metronome will hold its queue on it until its ${METRONOME_TASK_TIMEOUT_S} s task timeout, then mark it skip and go on.`;
+  return `${cap(label(phase))} matches no node in the Consul catalog (${filter}): ${then}`;
+}
+
+export function unknownNodeSentence(phase: PhaseLabel, node: string, waitingFor: readonly string[]): string {
+  const wait = waitingFor.length
+    ? ` metronome waits for a result under ${list(waitingFor)} instead, so the phase will not finish before its ${METRONOME_TASK_TIMEOUT_S} s task timeout.`
+    : '';
+  return `${cap(label(phase))} has a result under node "${node}", which is not a node in the Consul catalog: metronome names results after the agent's hostname, and that agent's hostname is not its Consul node name.${wait}`;
+}
+
+export function wipeSentence(failed: PhaseLabel & { status: PhaseStatus }, cancelled: readonly PhaseLabel[]): string {
+  const never = cancelled.length === 1 ? `${label(cancelled[0])} never ran` : `phases ${cancelled.map((p) => p.no + 1).join(', ')} never ran`;
+  return `metronome cleared its progress queue after ${label(failed)} ended ${failed.status}, so ${never}.`;
+}
+
+/** Why metronome will never finish an event whose EventResult says inprogress; undefined while it still may. */
+export function orphanSentence(s: { eventResult: MetronomeOutcome | 'missing'; queuedPhases: number; anyPhaseResult: boolean; everQueued: boolean }): string | undefined {
+  if (s.eventResult !== 'inprogress' || s.queuedPhases > 0) return undefined;
+  if (!s.anyPhaseResult && !s.everQueued) {
+    return 'metronome took the event but queued no phase for it (no task.yml on its agents defines it), so its EventResult stays inprogress for ever.';
+  }
+  return `metronome's progress queue no longer holds any phase of this event (it was cleared), so no agent will finish it and its EventResult stays inprogress.`;
+}
+
+// ---------------------------------------------------------------------------
+// Following.
+
+export interface MetronomeFollowOptions {
+  /** How long the head phase (or the event itself) may wait to start before it is reported; default 120 000. */
+  headStartTimeoutMs?: number;
+  /** How long metronome's queues may lack a phase it owes before that counts as a stop; default 5 000. */
+  orphanGraceMs?: number;
+  /** Quiet time merging a burst of KV writes into one read; default 20. */
+  coalesceMs?: number;
+}
+
+export interface MetronomeFireRequest extends MetronomeFollowOptions {
+  /** The event and the phases it should run, from the task.yml here. */
+  merged: MergedEvent;
+  /** metronome's token, sent as the event's payload. */
+  token?: string;
+  startedBy: string;
+}
+
+export interface MetronomeAttachRequest extends MetronomeFollowOptions {
+  /** The Consul event ID, which names metronome/results/<id>. */
+  id: string;
+  /** The plan, when known; otherwise the phases are taken from KV. */
+  merged?: MergedEvent;
+  startedBy?: string;
+}
+
+interface PhaseInfo extends PhaseLabel {
+  pattern?: string;
+  skippable?: boolean;
+}
+
+interface Init {
+  id: string;
+  event: string;
+  phases: PhaseInfo[];
+  startedBy: string;
+  startedAt?: number;
+  pickedUp: boolean;
+}
+
+/** A `consul` client method for Watch: key names under a prefix, an empty list when there are none. */
+function keysMethod(prefix: string) {
+  return async function (this: { consul: Consul }, opts: Record<string, unknown> = {}): Promise<unknown> {
+    try {
+      return await this.consul.kv.keys({ ...opts, key: prefix } as never);
+    } catch (e) {
+      // A 404 still carries the index to block on; the client only hands it over on the error.
+      const res = (e as { response?: { statusCode?: number } }).response;
+      if (res?.statusCode === 404) return [res, []];
+      throw e;
+    }
+  };
+}
+
+function valueMethod(key: string, recurse: boolean) {
+  return function (this: { consul: Consul }, opts: Record<string, unknown> = {}): Promise<unknown> {
+    return this.consul.kv.get({ ...opts, key, ...(recurse ? { recurse: true } : {}) } as never);
+  };
+}
+
+type WatchMethod = (this: { consul: Consul }, opts: Record<string, unknown>) => Promise<unknown>;
+/** Whether an answer brings nothing new after the one before. */
+type Unchanged = (previous: string | undefined, next: string) => boolean;
+
+const sameValue: Unchanged = (a, b) => a === b;
+/** A key list keeps its names when a record is rewritten; only an empty list twice is nothing new. */
+const stillEmpty: Unchanged = (a, b) => a === '[]' && b === '[]';
+
+/**
+ * Consul answers a blocking read of an absent key or an empty prefix at every
+ * KV write anywhere (its index is then the whole table's). Such answers bring
+ * nothing new, so after two of them in a row the next request waits a little,
+ * up to 2 s: bounded, while a real change still comes back at once.
+ */
+function damped(method: WatchMethod, unchanged: Unchanged): WatchMethod {
+  let last: string | undefined;
+  let idle = 0;
+  return async function (this: { consul: Consul }, opts: Record<string, unknown>): Promise<unknown> {
+    if (idle > 1) {
+      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** (idle - 2))).unref());
+      if ((opts.ctx as { isRunning?: () => boolean } | undefined)?.isRunning?.() === false) throw new Error('watch ended');
+    }
+    const sent = Date.now();
+    const answer = await method.call(this, opts);
+    const body = JSON.stringify(Array.isArray(answer) ? answer[1] : answer) ?? '';
+    idle = unchanged(last, body) && Date.now() - sent < 1000 ? idle + 1 : 0;
+    last = body;
+    return answer;
+  };
+}
+
+/** The value of `key` in a kv.get answer (one item or, recursive, a list). */
+function valueIn(body: unknown, key: string): string | undefined {
+  const items = Array.isArray(body) ? body : body ? [body] : [];
+  const item = items.find((i): i is { Key: string; Value?: unknown } => !!i && typeof i === 'object' && (i as { Key?: unknown }).Key === key);
+  return typeof item?.Value === 'string' ? item.Value : undefined;
+}
+
+async function readKey(connection: ConsulConnection, key: string): Promise<string | undefined> {
+  const item = (await call(connection, `/v1/kv/${key}`, () => connection.client.kv.get({ key }))) as { Value?: unknown } | undefined;
+  return typeof item?.Value === 'string' && item.Value !== '' ? item.Value : undefined;
+}
+
+async function listKeys(connection: ConsulConnection, prefix: string): Promise<string[]> {
+  try {
+    const keys = await call(connection, `/v1/kv/${prefix}?keys`, () => connection.client.kv.keys({ key: prefix }));
+    return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string') : [];
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode === 404) return [];
+    throw e;
+  }
+}
+
+async function readKeys(connection: ConsulConnection, keys: readonly string[]): Promise<Map<string, string | undefined>> {
+  const out = new Map<string, string | undefined>();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(8, keys.length) }, async () => {
+      while (next < keys.length) {
+        const key = keys[next++];
+        out.set(key, await readKey(connection, key));
+      }
+    }),
+  );
+  return out;
+}
+
+const RUN_MESSAGE_KINDS: readonly MetronomeDiagnosticKind[] = ['head-not-started', 'no-node', 'queue-wiped', 'unknown-node', 'orphaned'];
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+function phasesOf(merged: MergedEvent): PhaseInfo[] {
+  return merged.phases.map((p, no) => ({ no, task: p.task, pattern: p.pattern, service: p.service, tag: p.tag, skippable: p.skippable }));
+}
+
+export class MetronomeRun {
+  readonly run: Run;
+  /** Resolves when the run ended: finished by metronome, stopped (interrupted), or no longer followed (cancelled). */
+  readonly done: Promise<RunSnapshot>;
+  private readonly diagEmitter = new Emitter<MetronomeDiagnostic[]>();
+  readonly onDidChangeDiagnostics = this.diagEmitter.event;
+
+  private resolveDone!: (s: RunSnapshot) => void;
+  private readonly diags = new Map<string, MetronomeDiagnostic>();
+  private readonly phases = new Map<number, PhaseInfo>();
+  private readonly progressWatch: Disposable;
+  private eventQueueWatch: Disposable | undefined;
+  private resultsWatch: Disposable | undefined;
+  private readonly coalesceMs: number;
+  private readonly headTimeoutMs: number;
+  private readonly graceMs: number;
+
+  // Latest answers of the three queries.
+  private keys: string[] | undefined;
+  private progress: QueuedPhase[] | undefined;
+  private eventQueue: QueuedEvent[] | undefined;
+
+  private readonly started = new Set<number>();
+  private readonly finals = new Map<number, PhaseStatus>();
+  private readonly nodeFinals = new Set<string>();
+  private readonly seenQueued = new Set<number>();
+  private readonly checkedNodes = new Set<string>();
+  private catalog: TargetNode[] | undefined;
+  /** An agent has the event: it is out of the event queue, into the progress queue or results. */
+  private pickedUp: boolean;
+  private head: { key: string; no: number; stage: 'queued' | 'phase'; since: number } | undefined;
+  private lostSince: number | undefined;
+  private orphanSince: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private syncing = false;
+  private dirty = false;
+  private finished = false;
+
+  /** Fires the event for metronome's agents and follows it. */
+  static async fire(connection: ConsulConnection, registry: RunRegistry, req: MetronomeFireRequest): Promise<MetronomeRun> {
+    const event = await fireEvent(connection, { name: req.merged.name, ...(req.token ? { payload: req.token } : {}) });
+    if (!ID_RE.test(event.id)) throw new Error(`Consul fired "${req.merged.name}" but answered with no usable event ID, so its metronome results cannot be followed.`);
+    return new MetronomeRun(connection, registry, { id: event.id, event: req.merged.name, phases: phasesOf(req.merged), startedBy: req.startedBy, pickedUp: false }, req);
+  }
+
+  /** Follows an event metronome already has (after a reload, or fired elsewhere); a finished one ends at once. */
+  static async attach(connection: ConsulConnection, registry: RunRegistry, req: MetronomeAttachRequest): Promise<MetronomeRun> {
+    const { id } = req;
+    if (!ID_RE.test(id)) throw new Error(`"${id}" is not a Consul event ID.`);
+    if (registry.get(id)) throw new Error(`Event ${id} is already being followed in this editor.`);
+    const [eventValue, progressValue, eventQueueValue, keys] = await Promise.all([
+      readKey(connection, runKey(id)),
+      readKey(connection, PROGRESS_QUEUE_KEY),
+      readKey(connection, EVENT_QUEUE_KEY),
+      listKeys(connection, runKey(id)),
+    ]);
+    const queued = parseProgressQueue(progressValue).phases.filter((p) => p.id === id);
+    const waiting = parseEventQueue(eventQueueValue).events.find((e) => e.id === id);
+    if (!eventValue && !queued.length && !waiting && !keys.length) {
+      throw new Error(`There is no metronome run ${id}: ${runKey(id)} does not exist and neither of metronome's queues holds the event.`);
+    }
+    const record = parseJsonRecord(eventValue);
+    const phases = req.merged ? phasesOf(req.merged) : await phasesFromKv(connection, id, keys, queued);
+    const startedAt = record ? runFromRecord(record, id).startedAt : 0;
+    return new MetronomeRun(
+      connection,
+      registry,
+      {
+        id,
+        event: req.merged?.name ?? (typeof record?.Name === 'string' ? record.Name : waiting?.name ?? ''),
+        phases,
+        startedBy: req.startedBy ?? 'metronome',
+        ...(startedAt > 0 ? { startedAt } : {}),
+        pickedUp: !waiting,
+      },
+      req,
+    );
+  }
+
+  private constructor(
+    private readonly connection: ConsulConnection,
+    registry: RunRegistry,
+    init: Init,
+    options: MetronomeFollowOptions,
+  ) {
+    this.headTimeoutMs = options.headStartTimeoutMs ?? DEFAULT_HEAD_START_TIMEOUT_MS;
+    this.graceMs = options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
+    for (const p of init.phases) this.phases.set(p.no, p);
+    this.run = new Run({
+      id: init.id,
+      engine: 'metronome',
+      event: init.event,
+      patterns: [...new Set(init.phases.map((p) => p.pattern).filter((p): p is string => !!p))],
+      startedBy: init.startedBy,
+      startedAt: init.startedAt,
+      phases: init.phases.map(({ no, task, pattern, service, tag }) => ({ no, task, pattern, service, tag })),
+    });
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    const signal = registry.add(this.run);
+    signal.addEventListener('abort', () => this.cancel(), { once: true });
+
+    this.coalesceMs = options.coalesceMs ?? 20;
+    this.pickedUp = init.pickedUp;
+    this.progressWatch = this.follow(`/v1/kv/${PROGRESS_QUEUE_KEY}?recurse`, valueMethod(PROGRESS_QUEUE_KEY, true), (body) => {
+      const { phases, problem } = parseProgressQueue(valueIn(body, PROGRESS_QUEUE_KEY));
+      this.progress = phases;
+      this.malformed(PROGRESS_QUEUE_KEY, problem);
+    });
+    if (this.pickedUp) this.followResults();
+    else {
+      this.eventQueueWatch = this.follow(`/v1/kv/${EVENT_QUEUE_KEY}`, valueMethod(EVENT_QUEUE_KEY, false), (body) => {
+        const { events, problem } = parseEventQueue(valueIn(body, EVENT_QUEUE_KEY));
+        this.eventQueue = events;
+        this.malformed(EVENT_QUEUE_KEY, problem);
+      });
+    }
+    // Waiting for an agent counts from now: the fire, or the attach.
+    this.head = { key: 'queued', no: init.phases[0]?.no ?? 0, stage: 'queued', since: Date.now() };
+    this.wakeAt(this.head.since + this.headTimeoutMs);
+  }
+
+  /** One blocking query; a pass runs on each answer that brings something new. */
+  private follow(path: string, method: WatchMethod, take: (body: unknown) => void, unchanged: Unchanged = sameValue): Disposable {
+    const query = new LiveQuery<unknown>(this.connection, { method: damped(method, unchanged), path, transform: (b) => b, coalesceMs: this.coalesceMs });
+    let last: string | undefined;
+    const listener = query.onDidChange((s) => {
+      if (s.kind === 'ready') {
+        this.forget('follow-error', path);
+        const body = JSON.stringify(s.data) ?? '';
+        if (unchanged(last, body)) return;
+        last = body;
+        take(s.data);
+        this.requestSync();
+      } else if (s.kind === 'error') {
+        this.diagnose({ kind: 'follow-error', severity: 'warning', key: path, message: `Following metronome paused: ${s.error.message} It resumes by itself.` });
+      }
+    });
+    const sub = query.subscribe();
+    return { dispose: () => (listener.dispose(), sub.dispose(), query.dispose()) };
+  }
+
+  /** Only once the event is taken: before, its results prefix is empty, and an empty prefix wakes at every KV write. */
+  private followResults(): void {
+    this.keys = undefined;
+    this.resultsWatch = this.follow(`/v1/kv/${runKey(this.run.id)}?keys`, keysMethod(runKey(this.run.id)), (body) => {
+      this.keys = Array.isArray(body) ? body.filter((k): k is string => typeof k === 'string') : [];
+    }, stillEmpty);
+  }
+
+  /** The problems found so far that still hold, oldest first. */
+  get diagnostics(): MetronomeDiagnostic[] {
+    return [...this.diags.values()].sort((a, b) => a.since - b.since);
+  }
+
+  // --- the sync pass --------------------------------------------------------
+
+  private requestSync(): void {
+    if (this.finished || this.progress === undefined || (this.resultsWatch && this.keys === undefined) || (this.eventQueueWatch && this.eventQueue === undefined)) return;
+    if (this.syncing) {
+      this.dirty = true;
+      return;
+    }
+    this.syncing = true;
+    void (async () => {
+      do {
+        this.dirty = false;
+        try {
+          await this.sync();
+          this.forget('follow-error', 'read');
+        } catch (e) {
+          this.diagnose({ kind: 'follow-error', severity: 'warning', key: 'read', message: `Reading metronome's results failed: ${(e as Error).message} Retrying.` });
+          this.wakeAt(Date.now() + 2000);
+        }
+      } while (this.dirty && !this.finished);
+      this.syncing = false;
+    })();
+  }
+
+  private async sync(): Promise<void> {
+    const id = this.run.id;
+    const first = !this.catalog;
+    if (first) await this.refreshCatalog();
+    const parts = (this.keys ?? []).map((k) => resultKeyPart(k, id)).filter((p): p is ResultKey => !!p);
+    // Before the results are followed, their first record is looked for on each change of the queues.
+    const hasEvent = !this.resultsWatch || parts.some((p) => p.kind === 'event');
+    const ours = (this.progress ?? []).filter((p) => p.id === id);
+    const queued = new Set(ours.map((p) => p.no));
+    for (const p of ours) this.noteQueued(p);
+
+    // Read what is not final yet, plus the TaskResult of every phase that left the queue: it is
+    // written before the dequeue, and this key list may be older than the queue we saw.
+    const phaseNos = new Set(parts.filter((p) => p.kind === 'phase').map((p) => p.no));
+    for (const no of this.seenQueued) if (!queued.has(no)) phaseNos.add(no);
+    const openPhases = [...phaseNos].filter((no) => !this.finals.has(no)).sort((a, b) => a - b);
+    const nodes = parts.filter((p): p is Extract<ResultKey, { kind: 'node' }> => p.kind === 'node' && !this.nodeFinals.has(`${p.no}/${p.node}`));
+    const logs = new Set(parts.filter((p) => p.kind === 'log').map((p) => `${p.no}/${p.node}`));
+    // metronome writes a node's record, then the TaskResult, then the EventResult: reading them in
+    // the reverse order means a final record seen implies the records written before it are seen too.
+    const values = new Map<string, string | undefined>();
+    for (const batch of [hasEvent ? [runKey(id)] : [], openPhases.map((no) => phaseKey(id, no)), nodes.map((n) => `${runKey(id)}/${n.no}/${n.node}`)]) {
+      for (const [k, v] of await readKeys(this.connection, batch)) values.set(k, v);
+    }
+    if (this.finished) return;
+    if (values.get(runKey(id)) !== undefined || ours.length || nodes.length || openPhases.length) this.pickUp();
+
+    const ended: Array<{ no: number; node: string; outcome: Exclude<MetronomeOutcome, 'inprogress'>; log?: string }> = [];
+    for (const { no, node } of nodes) {
+      const key = `${runKey(id)}/${no}/${node}`;
+      const rec = this.record(key, values.get(key));
+      if (!rec || !this.knownPhase(no, key)) continue;
+      const outcome = metronomeOutcome(rec.Status);
+      if (!outcome) {
+        this.malformed(key, `${key} has status ${JSON.stringify(rec.Status)}, which metronome does not write; the node is shown as it was.`);
+        continue;
+      }
+      this.startPhase(no);
+      await this.checkNode(no, node);
+      if (this.finished) return;
+      if (outcome === 'inprogress') this.run.nodeStarted(no, node);
+      else ended.push({ no, node, outcome, ...(typeof rec.Log === 'string' ? { log: rec.Log } : {}) });
+    }
+    // Only records not written by metronome lack the inline log; then /log is the text.
+    const missing = ended.filter((e) => e.log === undefined && logs.has(`${e.no}/${e.node}`));
+    const logValues = await readKeys(this.connection, missing.map((e) => logKey(id, e.no, e.node)));
+    if (this.finished) return;
+    for (const e of ended) {
+      this.run.nodeStarted(e.no, e.node);
+      this.run.appendOutput(e.no, e.node, e.log ?? logValues.get(logKey(id, e.no, e.node)) ?? '');
+      this.run.nodeEnded(e.no, e.node, nodeStatusOf(e.outcome));
+      this.nodeFinals.add(`${e.no}/${e.node}`);
+    }
+
+    for (const no of openPhases) {
+      const key = phaseKey(id, no);
+      const rec = this.record(key, values.get(key));
+      if (!rec || !this.knownPhase(no, key)) continue;
+      const outcome = metronomeOutcome(rec.Status);
+      if (!outcome) this.malformed(key, `${key} has status ${JSON.stringify(rec.Status)}, which metronome does not write; the phase is shown as it was.`);
+      else if (outcome === 'inprogress') this.startPhase(no);
+      else this.endPhase(no, outcome);
+    }
+
+    this.checkQueueLoss(queued);
+    const eventRec = this.record(runKey(id), values.get(runKey(id)));
+    const eventOutcome = eventRec ? metronomeOutcome(eventRec.Status) : undefined;
+    if (eventRec && !eventOutcome) this.malformed(runKey(id), `${runKey(id)} has status ${JSON.stringify(eventRec.Status)}, which metronome does not write; the run is followed on.`);
+    if (eventOutcome && eventOutcome !== 'inprogress') return this.finish(eventOutcome);
+    if (this.checkOrphan(eventOutcome ?? 'missing', queued.size, phaseNos.size > 0 || this.started.size > 0)) return;
+    // Every phase not started is judged once against the catalog; heads again as they come.
+    if (first) for (const p of this.phases.values()) this.checkReach(p);
+    await this.checkHead(queued);
+  }
+
+  // --- what a pass decides --------------------------------------------------
+
+  private pickUp(): void {
+    if (!this.pickedUp) {
+      this.pickedUp = true;
+      // Once an agent has the event, the event queue says nothing more about it.
+      this.eventQueueWatch?.dispose();
+      this.eventQueueWatch = undefined;
+    }
+    if (!this.resultsWatch) this.followResults();
+    if (this.run.status === 'pending') this.run.start();
+  }
+
+  private noteQueued(p: QueuedPhase): void {
+    this.seenQueued.add(p.no);
+    const known = this.phases.get(p.no);
+    if (!known) {
+      this.diagnose({ kind: 'plan-mismatch', severity: 'warning', phase: p.no, message: `metronome queued phase ${p.no + 1} (${p.task}) of pattern "${p.pattern}", which the plan here does not have: the agents run their own copy of the patterns, and this phase's results are not shown.` });
+    } else if (known.task !== p.task) {
+      // Pattern names are folder names, which differ between checkouts harmlessly; a task does not.
+      this.diagnose({ kind: 'plan-mismatch', severity: 'warning', phase: p.no, message: `metronome queued ${label({ no: p.no, task: p.task })} of pattern "${p.pattern}" where the plan here has task "${known.task}": the agents run their own copy of the patterns.` });
+    } else {
+      // The agents' copy decides the nodes, and the dispatching agent's -skippable flag the skipping.
+      const agents = { service: p.service || undefined, tag: p.tag || undefined, skippable: p.skippable ?? known.skippable };
+      if (agents.service === known.service && agents.tag === known.tag && agents.skippable === known.skippable) return;
+      Object.assign(known, agents);
+      this.checkReach(known);
+    }
+  }
+
+  private knownPhase(no: number, key: string): boolean {
+    if (this.phases.has(no)) return true;
+    this.diagnose({ kind: 'plan-mismatch', severity: 'warning', phase: no, key, message: `metronome has results for phase ${no + 1}, which the plan here does not have; they are not shown.` });
+    return false;
+  }
+
+  private targets(no: number): string[] {
+    const p = this.phases.get(no);
+    return p && this.catalog ? phaseTargets(p, this.catalog) : [];
+  }
+
+  private startPhase(no: number): void {
+    if (this.started.has(no) || this.finals.has(no)) return;
+    this.started.add(no);
+    this.pickUp();
+    this.forget('head-not-started');
+    this.forget('no-node', undefined, no);
+    this.run.startPhase(no, this.targets(no));
+  }
+
+  private endPhase(no: number, outcome: Exclude<MetronomeOutcome, 'inprogress'>): void {
+    const status = phaseStatusOf(outcome);
+    for (const n of this.run.phase(no).nodes) {
+      if (n.status === 'running') this.run.nodeEnded(no, n.node, outcome === 'timeout' ? 'timeout' : 'lost', undefined, outcome === 'timeout' ? `Still in progress when metronome's ${METRONOME_TASK_TIMEOUT_S} s task timeout ended the phase.` : 'metronome ended the phase before this node reported a result.');
+      else if (n.status === 'pending') this.run.nodeEnded(no, n.node, 'lost', undefined, 'metronome ended the phase without a result under this node name.');
+    }
+    const notes = this.diagnostics.filter((d) => d.phase === no && (d.kind === 'no-node' || d.kind === 'unknown-node' || d.kind === 'head-not-started')).map((d) => d.message);
+    this.finals.set(no, status);
+    this.forget('head-not-started', undefined, no);
+    this.run.endPhase(no, status, notes.length ? notes.join(' ') : undefined);
+  }
+
+  private checkQueueLoss(queued: ReadonlySet<number>): void {
+    const { lost, failed } = queueLoss({ seen: this.seenQueued, queued, finals: this.finals });
+    if (!lost.length) {
+      this.lostSince = undefined;
+      return;
+    }
+    const now = Date.now();
+    if (!failed) {
+      this.lostSince ??= now;
+      if (now - this.lostSince < this.graceMs) return this.wakeAt(this.lostSince + this.graceMs);
+    }
+    const labels = lost.map((no) => this.labelOf(no));
+    const message = failed
+      ? wipeSentence({ ...this.labelOf(failed.no), status: failed.status }, labels)
+      : `${lost.length === 1 ? cap(label(labels[0])) : `Phases ${lost.map((no) => no + 1).join(', ')}`} left metronome's progress queue without running (someone cleared ${PROGRESS_QUEUE_KEY}?).`;
+    this.diagnose({ kind: 'queue-wiped', severity: 'error', message });
+    for (const no of lost) {
+      this.finals.set(no, 'cancelled');
+      this.run.endPhase(no, 'cancelled', failed ? `Never ran: metronome cleared its progress queue after ${label(this.labelOf(failed.no))} ended ${failed.status}.` : 'Never ran: it left metronome\'s progress queue unrun.');
+    }
+  }
+
+  /** Ends the run when metronome can no longer finish it; true when it did. */
+  private checkOrphan(eventResult: MetronomeOutcome | 'missing', queuedPhases: number, anyPhaseResult: boolean): boolean {
+    const reason = orphanSentence({ eventResult, queuedPhases, anyPhaseResult, everQueued: this.seenQueued.size > 0 });
+    if (!reason) {
+      this.orphanSince = undefined;
+      return false;
+    }
+    const now = Date.now();
+    this.orphanSince ??= now;
+    if (now - this.orphanSince < this.graceMs) {
+      this.wakeAt(this.orphanSince + this.graceMs);
+      return false;
+    }
+    this.diagnose({ kind: 'orphaned', severity: 'error', message: reason });
+    this.end('interrupted', this.runMessage(reason));
+    return true;
+  }
+
+  private async checkHead(queued: ReadonlySet<number>): Promise<void> {
+    let next: { key: string; no: number; stage: 'queued' | 'phase' } | undefined;
+    if (!this.pickedUp) next = { key: 'queued', no: this.head?.no ?? 0, stage: 'queued' };
+    else {
+      const no = Math.min(...queued);
+      if (Number.isFinite(no) && !this.started.has(no) && !this.finals.has(no)) next = { key: `phase:${no}`, no, stage: 'phase' };
+    }
+    const now = Date.now();
+    if (next?.key !== this.head?.key) {
+      this.forget('head-not-started');
+      this.head = next && { ...next, since: now };
+      if (!next) return;
+      // Nodes come and go: judge the new head against the catalog of now.
+      await this.refreshCatalog();
+      const info = this.phases.get(next.no);
+      if (info) this.checkReach(info);
+      this.wakeAt(now + this.headTimeoutMs);
+      return;
+    }
+    const head = this.head;
+    if (!head) return;
+    if (now - head.since < this.headTimeoutMs) return this.wakeAt(head.since + this.headTimeoutMs);
+    // A phase with no node already has its own, more precise diagnostic.
+    if (head.stage === 'phase' && this.diags.has(this.diagKey('no-node', undefined, head.no))) return;
+    const blocker = (this.progress ?? []).find((p) => p.id !== this.run.id);
+    const position = (this.eventQueue ?? []).findIndex((e) => e.id === this.run.id);
+    const message = stallSentence({
+      timeoutMs: this.headTimeoutMs,
+      stage: head.stage,
+      ...(position >= 0 ? { eventQueued: { position, length: this.eventQueue?.length ?? 0 } } : {}),
+      ...(blocker ? { blockedBy: { id: blocker.id, no: blocker.no, task: blocker.task } } : {}),
+      ...(head.stage === 'phase' ? { phase: { ...this.labelOf(head.no), targets: this.targets(head.no) } } : {}),
+    });
+    this.diagnose({ kind: 'head-not-started', severity: blocker && head.stage === 'queued' ? 'info' : 'warning', phase: head.no, message }, 'head-not-started');
+  }
+
+  /** (b): judged only for phases that have not started. */
+  private checkReach(p: PhaseInfo): void {
+    if (!this.catalog || this.started.has(p.no) || this.finals.has(p.no)) return;
+    if (phaseTargets(p, this.catalog).length) this.forget('no-node', undefined, p.no);
+    else this.diagnose({ kind: 'no-node', severity: p.skippable ? 'info' : 'warning', phase: p.no, message: noNodeSentence(p, !!p.skippable) });
+  }
+
+  /** (d): a result under a name the catalog does not know, after one fresh look at the catalog. */
+  private async checkNode(no: number, node: string): Promise<void> {
+    if (!this.catalog || this.catalog.some((n) => n.name === node) || this.checkedNodes.has(node)) return;
+    this.checkedNodes.add(node);
+    await this.refreshCatalog();
+    if (this.catalog.some((n) => n.name === node)) return;
+    const names = new Set(this.catalog.map((n) => n.name));
+    const waiting = this.run.phase(no).nodes.filter((n) => n.status === 'pending' && names.has(n.node)).map((n) => n.node);
+    this.diagnose({ kind: 'unknown-node', severity: 'warning', phase: no, node, message: unknownNodeSentence(this.labelOf(no), node, waiting) });
+  }
+
+  private finish(outcome: Exclude<MetronomeOutcome, 'inprogress'>): void {
+    const failed = queueLoss({ seen: [], queued: new Set(), finals: this.finals }).failed;
+    const open = this.run.snapshot().phases.filter((p) => !FINISHED_PHASE.includes(p.status));
+    const after = open.filter((p) => failed && p.no > failed.no);
+    if (failed && after.length) {
+      // Attached after the wipe, or the queue was gone before we saw it: the same story.
+      if (!this.diags.has(this.diagKey('queue-wiped'))) this.diagnose({ kind: 'queue-wiped', severity: 'error', message: wipeSentence({ ...this.labelOf(failed.no), status: failed.status }, after.map((p) => this.labelOf(p.no))) });
+      for (const p of after) this.run.endPhase(p.no, 'cancelled', `Never ran: metronome cleared its progress queue after ${label(this.labelOf(failed.no))} ended ${failed.status}.`);
+    }
+    for (const p of open.filter((p) => !after.includes(p) && p.status === 'pending')) {
+      this.run.endPhase(p.no, 'cancelled', this.seenQueued.has(p.no) ? 'metronome finished the event without running this phase.' : 'metronome never queued this phase: the task.yml on its agents does not have it.');
+    }
+    const status = runStatusOf(outcome);
+    let message: string | undefined;
+    if (status !== 'success') {
+      const bad = failed && this.run.phase(failed.no).nodes.filter((n) => n.status === 'error' || n.status === 'timeout').map((n) => n.node);
+      message = failed ? `${cap(label(this.labelOf(failed.no)))} ended ${failed.status}${bad?.length ? ` on ${list(bad)}` : ''}.` : `metronome ended the event ${outcome}.`;
+    }
+    this.end(status, this.runMessage(message));
+  }
+
+  private cancel(): void {
+    if (this.finished) return;
+    this.end('cancelled', this.runMessage(`Stopped following: metronome's agents were not stopped and keep running this event; its results still arrive in ${runKey(this.run.id)}.`));
+  }
+
+  /** The run's message: the sentence, then why it stopped or stalls. */
+  private runMessage(first: string | undefined): string | undefined {
+    const rest = this.diagnostics.filter((d) => RUN_MESSAGE_KINDS.includes(d.kind) && d.message !== first).map((d) => d.message);
+    const all = [first, ...rest].filter((s): s is string => !!s);
+    return all.length ? all.join(' ') : undefined;
+  }
+
+  private end(status: RunStatus, message: string | undefined): void {
+    this.finished = true;
+    this.stop();
+    this.run.end(status, message);
+    this.resolveDone(this.run.snapshot());
+  }
+
+  private stop(): void {
+    for (const w of [this.progressWatch, this.eventQueueWatch, this.resultsWatch]) w?.dispose();
+    this.eventQueueWatch = this.resultsWatch = undefined;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  // --- small helpers ----------------------------------------------------------
+
+  private labelOf(no: number): PhaseLabel {
+    const p = this.phases.get(no);
+    return { no, task: p?.task ?? '', service: p?.service, tag: p?.tag };
+  }
+
+  /** One timer for every deadline: the earliest wins, and each wake runs a pass that sets the next. */
+  private wakeAt(at: number): void {
+    if (this.finished || (this.timer && at >= this.timerAt)) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.requestSync();
+    }, Math.max(0, at - Date.now()) + 5);
+  }
+
+  private async refreshCatalog(): Promise<void> {
+    try {
+      this.catalog = (await readCatalog(this.connection)).nodes;
+    } catch {
+      // Diagnosis only: keep the last catalog rather than report a node as unknown.
+    }
+  }
+
+  private record(key: string, value: string | undefined): Record<string, unknown> | undefined {
+    if (value === undefined) return undefined;
+    const rec = parseJsonRecord(value);
+    this.malformed(key, rec ? undefined : `${key} is not the JSON object metronome writes; it is ignored.`);
+    return rec;
+  }
+
+  private malformed(key: string, problem: string | undefined): void {
+    if (problem) this.diagnose({ kind: 'malformed', severity: 'warning', key, message: problem });
+    else this.forget('malformed', key);
+  }
+
+  private diagKey(kind: MetronomeDiagnosticKind, key?: string, phase?: number, node?: string): string {
+    return `${kind}|${phase ?? ''}|${node ?? ''}|${key ?? ''}`;
+  }
+
+  private diagnose(d: Omit<MetronomeDiagnostic, 'since'>, id = this.diagKey(d.kind, d.key, d.phase, d.node)): void {
+    const prev = this.diags.get(id);
+    if (prev && prev.message === d.message && prev.severity === d.severity) return;
+    this.diags.set(id, { ...d, since: prev?.since ?? Date.now() });
+    this.diagEmitter.fire(this.diagnostics);
+  }
+
+  /** Drops diagnostics that no longer hold (phase/key given: only those). */
+  private forget(kind: MetronomeDiagnosticKind, key?: string, phase?: number): void {
+    let changed = false;
+    for (const [id, d] of this.diags) {
+      if (d.kind === kind && (key === undefined || d.key === key) && (phase === undefined || d.phase === phase)) changed = this.diags.delete(id) || changed;
+    }
+    if (changed) this.diagEmitter.fire(this.diagnostics);
+  }
+}
+
+/** Without a plan, the phases of a run already under way: its TaskResults, then what is still queued. */
+async function phasesFromKv(connection: ConsulConnection, id: string, keys: readonly string[], queued: readonly QueuedPhase[]): Promise<PhaseInfo[]> {
+  const phases = new Map<number, PhaseInfo>();
+  for (const p of queued) phases.set(p.no, { no: p.no, task: p.task, pattern: p.pattern || undefined, service: p.service || undefined, tag: p.tag || undefined, skippable: p.skippable });
+  const nos = [...new Set(keys.map((k) => resultKeyPart(k, id)).filter((p): p is Exclude<ResultKey, { kind: 'event' }> => !!p && p.kind !== 'event').map((p) => p.no))].filter((no) => !phases.has(no));
+  const values = await readKeys(connection, nos.map((no) => phaseKey(id, no)));
+  for (const no of nos) {
+    const name = parseJsonRecord(values.get(phaseKey(id, no)))?.Name;
+    phases.set(no, { no, task: typeof name === 'string' ? name : '' });
+  }
+  return [...phases.values()].sort((a, b) => a.no - b.no);
+}
