@@ -136,9 +136,12 @@ export class ExecRun {
           signal: this.signal,
           ackGraceMs: req.ackGraceMs,
         });
-        const status = phaseStatusFromNodes(run.phase(no).nodes);
-        run.endPhase(no, status === 'skipped' ? 'success' : status);
-        if (status !== 'success' && status !== 'skipped') failed = `phase ${no + 1} (${phase.task}) ended ${status}`;
+        const nodes = run.phase(no).nodes;
+        const status = phaseStatusFromNodes(nodes);
+        // The first node's reason says the most (e.g. remote exec disabled on the agents).
+        const reason = nodes.find((n) => n.status !== 'success' && n.note)?.note;
+        run.endPhase(no, status === 'skipped' ? 'success' : status, reason);
+        if (status !== 'success' && status !== 'skipped') failed = `phase ${no + 1} (${phase.task}) ended ${status}${reason ? `: ${reason}` : ''}`;
       }
       if (failed && !req.continueOnFailure) break;
     }
