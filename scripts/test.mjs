@@ -6,11 +6,10 @@
 //   npm test                          all layers
 //   npm test -- --layer unit,vscode   some layers
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { compile, ensureDependencies, root } from './lib.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const LAYERS = ['unit', 'integration', 'vscode', 'ui'];
 const args = process.argv.slice(2);
 const layerArg = args.includes('--layer') ? args[args.indexOf('--layer') + 1] : undefined;
@@ -74,15 +73,9 @@ let clusterStarted = false;
 let exitCode = 0;
 
 try {
-  if (!existsSync(join(root, 'node_modules', 'mocha'))) {
-    step('installing npm dependencies');
-    run('npm', ['ci', '--no-audit', '--no-fund']);
-  }
-  step('building');
-  run(process.execPath, ['scripts/build.mjs']);
-  // A fresh out/: a test file deleted from the sources must not keep running from a stale build.
-  rmSync(join(root, 'out'), { recursive: true, force: true });
-  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.']);
+  step('installing npm dependencies where missing, and building');
+  ensureDependencies(run);
+  compile(run);
 
   if (layers.includes('ui')) {
     step('packaging the .vsix the UI tests install');

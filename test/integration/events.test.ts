@@ -77,9 +77,12 @@ describe('events against the real cluster', function () {
       const event = await fireEvent(connection, { name: 'it-deploy', payload: `case ${c.title}`, ...c.filters });
       assert.match(event.id, /^[0-9a-f-]{36}$/);
       assert.equal(event.payload, `case ${c.title}`);
+      for (const n of c.expect) await eventually(`the event on ${n}`, () => watchers.idsSeenBy(n).has(event.id) || undefined, 10_000);
+      // Gossip keeps no order: an unfiltered marker fired later, seen everywhere,
+      // plus a second of grace, gives the event its chance on every other agent.
       const marker = await fireEvent(connection, { name: 'it-marker' });
-      // Once every agent saw the later unfiltered marker, the filtered event had its chance everywhere.
       await eventually('the marker on every agent', () => names.every((n) => watchers.idsSeenBy(n).has(marker.id)) || undefined, 10_000);
+      await new Promise((r) => setTimeout(r, 1000));
       const landed = names.filter((n) => watchers.idsSeenBy(n).has(event.id)).sort();
       assert.deepEqual(landed, c.expect);
     });

@@ -4,12 +4,13 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { CatalogNode } from '../../core/consul/catalog';
+import type { CatalogNode, CatalogSnapshot } from '../../core/consul/catalog';
 import type { Operation, PatternPlan, Phase, PlanEvent, Range } from '../../core/plans/model';
 import { eventPhases, findTask } from '../../core/plans/model';
 import { phaseTargets } from '../../core/plans/targeting';
 import type { ConnectionManager } from '../connectionManager';
 import { MessageItem } from '../views/catalogItems';
+import { VisibleFollower } from '../views/visibleFollower';
 import type { PlanWorkspace } from './planWorkspace';
 import { toRange } from './planDiagnostics';
 
@@ -118,8 +119,7 @@ export class PhasesView implements vscode.TreeDataProvider<PhasesViewItem>, vsco
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
   readonly treeView: vscode.TreeView<PhasesViewItem>;
-  private subscription: vscode.Disposable | undefined;
-  private listener: { dispose(): void } | undefined;
+  private readonly follower: VisibleFollower<CatalogSnapshot>;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -127,9 +127,10 @@ export class PhasesView implements vscode.TreeDataProvider<PhasesViewItem>, vsco
     private readonly connections: ConnectionManager,
   ) {
     this.treeView = vscode.window.createTreeView(PhasesView.id, { treeDataProvider: this, showCollapseAll: true });
+    this.follower = new VisibleFollower(this.treeView, () => this.changed.fire());
     this.disposables.push(
       this.treeView,
-      this.treeView.onDidChangeVisibility(() => this.attach()),
+      this.follower,
       connections.onDidChange(() => this.attach()),
       workspace.onDidChange(() => this.changed.fire()),
     );
@@ -137,15 +138,8 @@ export class PhasesView implements vscode.TreeDataProvider<PhasesViewItem>, vsco
   }
 
   private attach(): void {
-    this.subscription?.dispose();
-    this.listener?.dispose();
-    this.subscription = this.listener = undefined;
     const state = this.connections.state;
-    if (state?.kind === 'connected' && this.treeView.visible) {
-      this.listener = state.catalog.onDidChange(() => this.changed.fire());
-      this.subscription = state.catalog.subscribe();
-      void this.workspace.ready();
-    }
+    this.follower.follow(state?.kind === 'connected' ? state.catalog : undefined);
     this.changed.fire();
   }
 
@@ -183,8 +177,6 @@ export class PhasesView implements vscode.TreeDataProvider<PhasesViewItem>, vsco
   }
 
   dispose(): void {
-    this.subscription?.dispose();
-    this.listener?.dispose();
     this.changed.dispose();
     this.disposables.forEach((d) => d.dispose());
   }

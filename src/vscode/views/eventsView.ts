@@ -7,6 +7,7 @@ import { EVENT_LIST_PATH, eventListMethod, eventsFromList, UserEvent } from '../
 import { LiveQuery } from '../../core/consul/liveQuery';
 import type { ConnectionManager } from '../connectionManager';
 import { MessageItem } from './catalogItems';
+import { VisibleFollower } from './visibleFollower';
 
 export class EventItem extends vscode.TreeItem {
   readonly kind = 'event';
@@ -47,8 +48,7 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
   readonly onDidChangeTreeData = this.changed.event;
   readonly treeView: vscode.TreeView<EventsViewItem>;
   private query: LiveQuery<UserEvent[]> | undefined;
-  private subscription: vscode.Disposable | undefined;
-  private listener: { dispose(): void } | undefined;
+  private readonly follower: VisibleFollower<UserEvent[]>;
   /** When this view first saw each event; undefined for those already buffered. */
   private readonly seen = new Map<string, Date | undefined>();
   private loaded = false;
@@ -56,19 +56,18 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
 
   constructor(private readonly connections: ConnectionManager) {
     this.treeView = vscode.window.createTreeView(EventsView.id, { treeDataProvider: this });
-    this.disposables.push(
-      this.treeView,
-      this.treeView.onDidChangeVisibility(() => this.attach()),
-      connections.onDidChange(() => this.reset()),
-    );
+    this.follower = new VisibleFollower(this.treeView, (s) => {
+      if (s.kind === 'ready') this.remember(s.data);
+      this.changed.fire();
+    });
+    this.disposables.push(this.treeView, this.follower, connections.onDidChange(() => this.reset()));
     this.reset();
   }
 
   private reset(): void {
-    this.subscription?.dispose();
-    this.listener?.dispose();
+    this.follower.follow(undefined);
     this.query?.dispose();
-    this.query = this.subscription = this.listener = undefined;
+    this.query = undefined;
     this.seen.clear();
     this.loaded = false;
     const state = this.connections.state;
@@ -80,20 +79,7 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
         agent,
       );
     }
-    this.attach();
-  }
-
-  private attach(): void {
-    this.subscription?.dispose();
-    this.listener?.dispose();
-    this.subscription = this.listener = undefined;
-    if (this.query && this.treeView.visible) {
-      this.listener = this.query.onDidChange((s) => {
-        if (s.kind === 'ready') this.remember(s.data);
-        this.changed.fire();
-      });
-      this.subscription = this.query.subscribe();
-    }
+    this.follower.follow(this.query);
     this.changed.fire();
   }
 
@@ -132,8 +118,7 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
   }
 
   dispose(): void {
-    this.subscription?.dispose();
-    this.listener?.dispose();
+    this.follower.dispose();
     this.query?.dispose();
     this.changed.dispose();
     this.disposables.forEach((d) => d.dispose());

@@ -9,6 +9,7 @@ import type { LiveState } from '../../core/consul/liveQuery';
 import { describeFilter, isEmptyFilter, ViewFilter } from '../../core/consul/filter';
 import type { ConnectionManager, ConnectionState } from '../connectionManager';
 import { CatalogItem, MessageItem } from './catalogItems';
+import { VisibleFollower } from './visibleFollower';
 
 export abstract class LiveCatalogView implements vscode.TreeDataProvider<CatalogItem>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<CatalogItem | undefined>();
@@ -18,8 +19,7 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
   readonly onDidRender = this.rendered.event;
   readonly treeView: vscode.TreeView<CatalogItem>;
   private filterValue: ViewFilter = {};
-  private subscription: vscode.Disposable | undefined;
-  private listener: { dispose(): void } | undefined;
+  private readonly follower: VisibleFollower<CatalogSnapshot>;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -27,11 +27,11 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
     private readonly connections: ConnectionManager,
   ) {
     this.treeView = vscode.window.createTreeView(viewId, { treeDataProvider: this, showCollapseAll: true });
-    this.disposables.push(
-      this.treeView,
-      this.treeView.onDidChangeVisibility(() => this.attach()),
-      connections.onDidChange(() => this.attach()),
-    );
+    this.follower = new VisibleFollower(this.treeView, (s) => {
+      this.changed.fire(undefined);
+      this.rendered.fire(s);
+    });
+    this.disposables.push(this.treeView, this.follower, connections.onDidChange(() => this.attach()));
     this.attach();
   }
 
@@ -63,19 +63,9 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
     return state?.kind === 'connected' ? state.catalog.current : undefined;
   }
 
-  /** Subscribes to the catalog while the view is visible, and only then. */
   private attach(): void {
-    this.subscription?.dispose();
-    this.listener?.dispose();
-    this.subscription = this.listener = undefined;
     const state: ConnectionState | undefined = this.connections.state;
-    if (state?.kind === 'connected' && this.treeView.visible) {
-      this.listener = state.catalog.onDidChange((s) => {
-        this.changed.fire(undefined);
-        this.rendered.fire(s);
-      });
-      this.subscription = state.catalog.subscribe();
-    }
+    this.follower.follow(state?.kind === 'connected' ? state.catalog : undefined);
     this.changed.fire(undefined);
   }
 
@@ -118,8 +108,6 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
   }
 
   dispose(): void {
-    this.subscription?.dispose();
-    this.listener?.dispose();
     this.changed.dispose();
     this.rendered.dispose();
     this.disposables.forEach((d) => d.dispose());

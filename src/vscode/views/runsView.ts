@@ -12,6 +12,7 @@ import { RESULTS_PREFIX } from '../../core/runs/metronomeLayout';
 import type { RunRegistry } from '../../core/runs/registry';
 import type { ConnectionManager } from '../connectionManager';
 import { MessageItem } from './catalogItems';
+import { VisibleFollower } from './visibleFollower';
 
 const ICONS: Record<string, [string, string | undefined]> = {
   pending: ['circle-outline', undefined],
@@ -99,8 +100,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
   private historyError: string | undefined;
   private loaded = false;
   private query: LiveQuery<unknown> | undefined;
-  private subscription: vscode.Disposable | undefined;
-  private listener: { dispose(): void } | undefined;
+  private readonly follower: VisibleFollower<unknown>;
   private readonly details = new Map<string, RunSnapshot>();
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -110,20 +110,22 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
   ) {
     this.treeView = vscode.window.createTreeView(RunsView.id, { treeDataProvider: this, showCollapseAll: true });
     const live = registry.onDidChange(() => this.changed.fire());
-    this.disposables.push(
-      this.treeView,
-      { dispose: () => live.dispose() },
-      this.treeView.onDidChangeVisibility(() => this.attach()),
-      connections.onDidChange(() => this.reset()),
-    );
+    this.follower = new VisibleFollower(this.treeView, (s) => {
+      // A 404 (no results yet) is an error to the query, an empty history to us.
+      if (s.kind === 'ready' || (s.kind === 'error' && s.error.kind === 'http')) void this.reload();
+      else if (s.kind === 'error') {
+        this.historyError = s.error.message;
+        this.changed.fire();
+      }
+    });
+    this.disposables.push(this.treeView, this.follower, { dispose: () => live.dispose() }, connections.onDidChange(() => this.reset()));
     this.reset();
   }
 
   private reset(): void {
-    this.subscription?.dispose();
-    this.listener?.dispose();
+    this.follower.follow(undefined);
     this.query?.dispose();
-    this.query = this.subscription = this.listener = undefined;
+    this.query = undefined;
     this.history = [];
     this.details.clear();
     this.loaded = false;
@@ -132,24 +134,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
       // Any write under metronome/results moves this index: one long-poll tells when to re-read.
       this.query = new LiveQuery(state.connection, { method: resultsKeysMethod, path: `/v1/kv/${RESULTS_PREFIX}/?keys`, transform: (b) => b, coalesceMs: 500 });
     }
-    this.attach();
-  }
-
-  private attach(): void {
-    this.subscription?.dispose();
-    this.listener?.dispose();
-    this.subscription = this.listener = undefined;
-    if (this.query && this.treeView.visible) {
-      this.listener = this.query.onDidChange((s) => {
-        // A 404 (no results yet) is an error to the query, an empty history to us.
-        if (s.kind === 'ready' || (s.kind === 'error' && s.error.kind === 'http')) void this.reload();
-        else if (s.kind === 'error') {
-          this.historyError = s.error.message;
-          this.changed.fire();
-        }
-      });
-      this.subscription = this.query.subscribe();
-    }
+    this.follower.follow(this.query);
     this.changed.fire();
   }
 
@@ -206,8 +191,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
   }
 
   dispose(): void {
-    this.subscription?.dispose();
-    this.listener?.dispose();
+    this.follower.dispose();
     this.query?.dispose();
     this.changed.dispose();
     this.disposables.forEach((d) => d.dispose());
