@@ -27,7 +27,7 @@ export interface ChefConsulApi {
   activationMs: number;
 }
 
-export async function activate(context: vscode.ExtensionContext): Promise<ChefConsulApi> {
+export function activate(context: vscode.ExtensionContext): ChefConsulApi {
   const started = performance.now();
   const log = vscode.window.createOutputChannel('Chef + Consul', { log: true });
   const connections = new ConnectionManager(context, log);
@@ -59,8 +59,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<ChefCo
     vscode.commands.registerCommand('chefConsul.runs.refresh', () => runsView.reload()),
     ...new RunCommands(connections, runs, plans.workspace, log).register(),
   );
-  // Reads settings, secrets and TLS files only; requests start once the status bar or a view listens.
-  await connections.reconnect();
+  // Not awaited: reading the token is a round trip to the window, and the views
+  // and status bar show "connecting" until the connection is there.
+  void connections.reconnect();
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms`);
   return { connections, nodesView, servicesView, eventsView, plans, runs, runsView, statusBar, activationMs };

@@ -49,12 +49,18 @@ async function withInterruption(connection: ConsulConnection, run: RunSnapshot, 
   return (await sessionAlive(connection, session)) ? run : { ...run, status: 'interrupted', message: run.message ?? 'The editor that ran it went away before it finished.' };
 }
 
-/** Every recorded run, newest first, without phases' node details. */
-export async function listRuns(connection: ConsulConnection): Promise<RunSnapshot[]> {
+/**
+ * Every recorded run, newest first, without phases' node details. Finished
+ * runs found in `known` are not read again: a run's record stops changing
+ * once it has ended, and every log write under the prefix wakes the caller.
+ */
+export async function listRuns(connection: ConsulConnection, known: ReadonlyMap<string, RunSnapshot> = new Map()): Promise<RunSnapshot[]> {
   const ids = (await keys(connection, `${RESULTS_PREFIX}/`, '/'))
     .map((k) => k.slice(RESULTS_PREFIX.length + 1).replace(/\/$/, ''))
     .filter((id, i, all) => id && !id.includes('/') && all.indexOf(id) === i);
   const runs = await mapLimited(ids, 8, async (id) => {
+    const cached = known.get(id);
+    if (cached && isFinished(cached.status)) return cached;
     const record = parseJsonRecord(await getValue(connection, `${RESULTS_PREFIX}/${id}`));
     return record ? withInterruption(connection, runFromRecord(record, id), record) : undefined;
   });

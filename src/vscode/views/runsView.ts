@@ -142,9 +142,10 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
     const state = this.connections.state;
     if (state?.kind !== 'connected') return;
     try {
-      this.history = await listRuns(state.connection);
+      this.history = await listRuns(state.connection, new Map(this.history.map((r) => [r.id, r])));
       this.historyError = undefined;
-      this.details.clear();
+      // Details of finished runs do not change; running ones are read again when opened.
+      for (const r of this.history) if (!isFinished(r.status)) this.details.delete(r.id);
     } catch (e) {
       this.historyError = (e as Error).message;
     }
