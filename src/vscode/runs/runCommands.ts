@@ -34,6 +34,8 @@ function settings(): OperationSettings & { continueOnFailure: boolean; lockWaitM
 export class RunCommands {
   /** Runs this editor started, by ID, for retry. */
   private readonly execRuns = new Map<string, ExecRun>();
+  /** Where a run's progress notification takes extra news (e.g. whom it waits for). */
+  private readonly progressNotes = new Map<string, (message: string) => void>();
 
   constructor(
     private readonly connections: ConnectionManager,
@@ -117,7 +119,13 @@ export class RunCommands {
       settings: s,
       continueOnFailure: s.continueOnFailure,
       lockWaitMs: s.lockWaitMs,
-      onLockWait: (h) => this.log.info(h ? `Run of "${event}" waits for run ${h.runId} ("${h.what}") by ${h.startedBy}` : `Run of "${event}" waits for the cluster lock`),
+      onLockWait: (h) => {
+        const message = h
+          ? vscode.l10n.t('waiting for run {0} ("{1}") by {2}', h.runId, h.what, h.startedBy)
+          : vscode.l10n.t('waiting for the cluster lock');
+        this.log.info(`Run of "${event}": ${message}`);
+        this.progressNotes.get(exec.run.id)?.(message);
+      },
     });
     this.execRuns.set(exec.run.id, exec);
     this.follow(exec.run.id, vscode.l10n.t('Running "{0}"', event), exec.done);
@@ -150,12 +158,16 @@ export class RunCommands {
   private follow(id: string, title: string, done: Promise<RunSnapshot>): void {
     void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => {
       token.onCancellationRequested(() => this.registry.cancel(id));
+      this.progressNotes.set(id, (message) => progress.report({ message }));
       const sub = this.registry.onDidChange((s) => {
         if (s.id !== id) return;
         const current = s.phases.find((p) => p.status === 'running');
         if (current) progress.report({ message: vscode.l10n.t('phase {0}/{1}: {2}', current.no + 1, s.phases.length, current.task) });
       });
-      return done.finally(() => sub.dispose());
+      return done.finally(() => {
+        sub.dispose();
+        this.progressNotes.delete(id);
+      });
     });
     void done.then((run) => this.announce(run));
   }
