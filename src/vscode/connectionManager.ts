@@ -20,6 +20,8 @@ import {
 
 export const CONFIG_SECTION = 'chefConsul';
 const DATACENTER_STATE_KEY = 'chefConsul.datacenter';
+/** The metronome token: sent as the payload of events for metronome agents, never shown. */
+export const METRONOME_TOKEN_SECRET = 'metronomeToken';
 
 export type ConnectionState =
   | { kind: 'connected'; connection: ConsulConnection; catalog: LiveQuery<CatalogSnapshot> }
@@ -43,7 +45,8 @@ export class ConnectionManager implements vscode.Disposable {
   ) {
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration(CONFIG_SECTION)) void this.reconnect();
+        // Only what a connection is made of: other settings must not reset running work.
+        if (e.affectsConfiguration(`${CONFIG_SECTION}.profiles`) || e.affectsConfiguration(`${CONFIG_SECTION}.activeProfile`)) void this.reconnect();
       }),
       context.secrets.onDidChange((e) => {
         if (e.key === tokenKey(this.activeProfile().name)) void this.reconnect();

@@ -93,3 +93,11 @@ describe('event reach', () => {
     assert.deepEqual(reach({ node: '(' }), []);
   });
 });
+
+describe('event reach by service ID', () => {
+  it('matches the service filter against instance IDs, as agents do', () => {
+    const nodes = [{ name: 'a', services: [{ service: 'web', id: 'web-8080', tags: [] }] }];
+    assert.deepEqual(eventReach(nodes, { service: '^web-8080$' }).map((n) => n.name), ['a']);
+    assert.deepEqual(eventReach(nodes, { service: '^web$' }).map((n) => n.name), []);
+  });
+});

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { phaseFilters } from '../../src/core/runs/execEngine';
 import { phaseStatusFromNodes, Run, RunSnapshot } from '../../src/core/runs/model';
 import {
   eventResultRecord,
@@ -110,7 +111,8 @@ describe("metronome's KV layout", () => {
     assert.equal(run.startedAt, Date.parse('2015-08-07T06:32:50Z'));
     const phase = phaseFromRecord({ EventID: 'm1', No: 2, Name: 'deploy', Status: 'skip' }, 9);
     assert.deepEqual([phase.no, phase.task, phase.status], [2, 'deploy', 'skipped']);
-    const node = nodeFromRecord({ Node: 'web-1', Status: 'timeout' }, 'x');
+    // The key names the node; a record claiming another name is only data.
+    const node = nodeFromRecord({ Node: 'somebody-else', Status: 'timeout' }, 'web-1');
     assert.deepEqual([node.node, node.status], ['web-1', 'timeout']);
   });
 
@@ -130,5 +132,17 @@ describe("metronome's KV layout", () => {
     assert.ok(cut.endsWith('END'));
     assert.ok(!cut.includes('\uFFFD'));
     assert.equal(truncateLog('short', 300), 'short');
+  });
+});
+
+describe('exec phase filters', () => {
+  it('name the IDs of the matching instances, which agents match the service filter against', () => {
+    const nodes = [
+      { name: 'a', services: [{ service: 'web', id: 'web-1a', tags: ['blue'] }, { service: 'web', id: 'web-1b', tags: ['green'] }] },
+      { name: 'b', services: [{ service: 'web', id: 'web', tags: ['blue'] }] },
+    ];
+    assert.deepEqual(phaseFilters({ service: 'web', tag: 'blue' }, nodes), { service: '^(web-1a|web)$', tag: '^blue$' });
+    assert.deepEqual(phaseFilters({ service: 'db' }, nodes), { service: '^(db)$' });
+    assert.deepEqual(phaseFilters({}, nodes), {});
   });
 });

@@ -120,8 +120,15 @@ function permissionFromBody(body: string): string | undefined {
 export function permissionForPath(path: string, method = 'GET'): string | undefined {
   const access = method === 'GET' ? 'read' : 'write';
   const p = path.replace(/^\/v1/, '').split('?')[0];
-  if (p.startsWith('/kv/')) return `key:${access} on "${decodeURIComponent(p.slice(4))}"`;
-  if (p.startsWith('/event/fire/')) return `event:write on "${decodeURIComponent(p.slice(12))}"`;
+  const decode = (x: string) => {
+    try {
+      return decodeURIComponent(x);
+    } catch {
+      return x;
+    }
+  };
+  if (p.startsWith('/kv/')) return `key:${access} on "${decode(p.slice(4))}"`;
+  if (p.startsWith('/event/fire/')) return `event:write on "${decode(p.slice(12))}"`;
   if (p.startsWith('/session/')) return `session:${access}`;
   if (p.startsWith('/agent/service/')) return 'service:write';
   if (p.startsWith('/agent/')) return `agent:${access}`;

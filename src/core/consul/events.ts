@@ -164,13 +164,14 @@ export function eventListMethod(this: { consul: Consul }, opts: Record<string, u
 
 interface ReachableNode {
   name: string;
-  services: { service: string; tags: string[] }[];
+  /** `id` is what agents match the service filter against; the name stands in where it is missing. */
+  services: { service: string; id?: string; tags: string[] }[];
 }
 
 /**
  * The catalog nodes whose agents would act on the event, as each agent
- * decides it: node name matches, a local service matches, and one of that
- * service's tags matches. Go's and JavaScript's regular expressions agree on
+ * decides it: node name matches, a local service's ID matches, and one of
+ * that service's tags matches. Go's and JavaScript's regular expressions agree on
  * the simple patterns operators use; a pattern JS cannot read matches nothing.
  */
 export function eventReach<T extends ReachableNode>(nodes: readonly T[], req: Pick<FireEventRequest, 'node' | 'service' | 'tag'>): T[] {
@@ -189,6 +190,6 @@ export function eventReach<T extends ReachableNode>(nodes: readonly T[], req: Pi
   return nodes.filter(
     (n) =>
       (!node || node.test(n.name)) &&
-      (!service || n.services.some((s) => service.test(s.service) && (!tag || s.tags.some((t) => tag.test(t))))),
+      (!service || n.services.some((s) => service.test(s.id ?? s.service) && (!tag || s.tags.some((t) => tag.test(t))))),
   );
 }

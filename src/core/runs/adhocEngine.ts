@@ -39,6 +39,7 @@ export class AdhocRun {
       patterns: [],
       startedBy: req.startedBy,
       phases: [{ no: 0, task: req.command, service: req.service, tag: req.tag }],
+      target: { node: req.node || undefined, service: req.service || undefined, tag: req.tag || undefined },
     });
     this.signal = registry.add(this.run);
     this.done = this.execute();
@@ -77,6 +78,7 @@ export class AdhocRun {
     } finally {
       await recorder.flush();
       recorder.dispose();
+      if (recorder.error) run.end(run.status, `${run.snapshot().message ?? ''} The history in KV is incomplete: ${recorder.error.message}`.trim());
     }
     return run.snapshot();
   }

@@ -7,10 +7,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ConsulConnection } from '../consul/client';
+import { escapeRegex } from '../util/regex';
 import { readCatalog } from '../consul/nodeDump';
 import type { MergedEvent, ResolvedPhase } from '../plans/merge';
 import type { PatternPlan } from '../plans/model';
-import { phaseTargets } from '../plans/targeting';
+import { instanceMatches, phaseTargets, TargetNode } from '../plans/targeting';
 import { planVariables } from '../plans/template';
 import { phaseStatusFromNodes, Run, RunSnapshot } from './model';
 import { OperationSettings, runPhase } from './phaseRunner';
@@ -32,20 +33,29 @@ export interface ExecRunRequest {
   ackGraceMs?: number;
 }
 
-const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** The `_rexec` filters that reach what metronome's rule reaches (exact service, then tag). */
-export function phaseFilters(phase: Pick<ResolvedPhase, 'service' | 'tag'>): { node?: string; service?: string; tag?: string } {
+/**
+ * The `_rexec` filters that reach what metronome's rule reaches. Agents match
+ * the service filter against their local service IDs, so the filter names the
+ * IDs of the matching instances, which may differ from the service's name.
+ */
+export function phaseFilters(phase: Pick<ResolvedPhase, 'service' | 'tag'>, nodes: readonly TargetNode[]): { node?: string; service?: string; tag?: string } {
   // No service: every node, as metronome does; no filter keeps the event small on big clusters.
   if (!phase.service) return {};
-  return { service: `^${escapeRegex(phase.service)}$`, ...(phase.tag ? { tag: `^${escapeRegex(phase.tag)}$` } : {}) };
+  const ids = new Set<string>();
+  for (const node of nodes) for (const i of node.services) if (instanceMatches(i, phase)) ids.add(i.id ?? i.service);
+  const names = ids.size ? [...ids] : [phase.service];
+  return { service: `^(${names.map(escapeRegex).join('|')})$`, ...(phase.tag ? { tag: `^${escapeRegex(phase.tag)}$` } : {}) };
 }
+
+const LOCK_LOST = 'Stopped: the cluster lock was lost (its session expired), so another run could start; later phases were not run.';
 
 export class ExecRun {
   readonly run: Run;
   /** Resolves when the run (or its latest retry) has ended. */
   done: Promise<RunSnapshot>;
   private signal: AbortSignal;
+  private lockLost = false;
 
   constructor(
     private readonly connection: ConsulConnection,
@@ -83,7 +93,15 @@ export class ExecRun {
       lock = await RunLock.acquire(
         this.connection,
         { runId: run.id, startedBy: req.startedBy, what: req.event, since: Date.now() },
-        { waitMs: req.lockWaitMs, onWait: req.onLockWait, signal: this.signal },
+        {
+          waitMs: req.lockWaitMs,
+          onWait: req.onLockWait,
+          signal: this.signal,
+          onLost: () => {
+            this.lockLost = true;
+            this.registry.cancel(run.id);
+          },
+        },
       );
       recorder = new RunRecorder(this.connection, run, { session: lock.session });
       run.start();
@@ -94,6 +112,7 @@ export class ExecRun {
       await recorder?.flush();
       recorder?.dispose();
       await lock?.release();
+      if (recorder?.error) run.end(run.status, `${run.snapshot().message ?? ''} The history in KV is incomplete: ${recorder.error.message}`.trim());
     }
     return run.snapshot();
   }
@@ -104,13 +123,14 @@ export class ExecRun {
     let failed: string | undefined;
     for (let no = first; no < phases.length; no++) {
       if (this.signal.aborted) {
-        run.end('cancelled', 'Cancelled: later phases were not started. Commands already running on nodes were not killed.');
+        if (this.lockLost) run.end('error', LOCK_LOST);
+        else run.end('cancelled', 'Cancelled: later phases were not started. Commands already running on nodes were not killed.');
         return;
       }
       const phase = phases[no];
       const plan = req.plans.find((p) => p.name === phase.pattern);
-      const nodes = (await readCatalog(this.connection)).nodes;
-      const targets = no === first && retryNodes ? retryNodes : phaseTargets(phase, nodes);
+      const catalog = (await readCatalog(this.connection)).nodes;
+      const targets = no === first && retryNodes ? retryNodes : phaseTargets(phase, catalog);
       if (!targets.length) {
         if (phase.skippable) {
           run.endPhase(no, 'skipped', 'No node in the catalog matched: skipped at once.');
@@ -127,7 +147,7 @@ export class ExecRun {
         await runPhase(this.connection, run, {
           no,
           targets,
-          filters: retryNodes && no === first ? { node: `^(${targets.map(escapeRegex).join('|')})$` } : phaseFilters(phase),
+          filters: retryNodes && no === first ? { node: `^(${targets.map(escapeRegex).join('|')})$` } : phaseFilters(phase, catalog),
           operations: phase.taskDef.operations,
           patternFolder: plan?.folder,
           vars: plan ? planVariables(plan) : {},
@@ -136,16 +156,17 @@ export class ExecRun {
           signal: this.signal,
           ackGraceMs: req.ackGraceMs,
         });
-        const nodes = run.phase(no).nodes;
-        const status = phaseStatusFromNodes(nodes);
+        const results = run.phase(no).nodes;
+        const status = phaseStatusFromNodes(results);
         // The first node's reason says the most (e.g. remote exec disabled on the agents).
-        const reason = nodes.find((n) => n.status !== 'success' && n.note)?.note;
+        const reason = results.find((n) => n.status !== 'success' && n.note)?.note;
         run.endPhase(no, status === 'skipped' ? 'success' : status, reason);
         if (status !== 'success' && status !== 'skipped') failed = `phase ${no + 1} (${phase.task}) ended ${status}${reason ? `: ${reason}` : ''}`;
       }
       if (failed && !req.continueOnFailure) break;
     }
-    if (this.signal.aborted) run.end('cancelled', 'Cancelled. Commands already running on nodes were not killed.');
+    if (this.lockLost) run.end('error', LOCK_LOST);
+    else if (this.signal.aborted) run.end('cancelled', 'Cancelled. Commands already running on nodes were not killed.');
     else if (failed) run.end(run.snapshot().phases.some((p) => p.status === 'timeout') && !run.snapshot().phases.some((p) => p.status === 'error') ? 'timeout' : 'error', `Stopped: ${failed}.`);
     else run.end('success');
   }

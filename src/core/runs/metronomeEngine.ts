@@ -17,6 +17,7 @@
  * A node's log is taken once, from its final record, where metronome puts it
  * whole (its /log copy is written after the record and may still be empty).
  */
+import { kvKeysMethod } from '../consul/kvMethods';
 import type Consul from 'consul';
 import type { ConsulConnection } from '../consul/client';
 import { call } from '../consul/client';
@@ -295,19 +296,6 @@ interface Init {
 }
 
 /** A `consul` client method for Watch: key names under a prefix, an empty list when there are none. */
-function keysMethod(prefix: string) {
-  return async function (this: { consul: Consul }, opts: Record<string, unknown> = {}): Promise<unknown> {
-    try {
-      return await this.consul.kv.keys({ ...opts, key: prefix } as never);
-    } catch (e) {
-      // A 404 still carries the index to block on; the client only hands it over on the error.
-      const res = (e as { response?: { statusCode?: number } }).response;
-      if (res?.statusCode === 404) return [res, []];
-      throw e;
-    }
-  };
-}
-
 function valueMethod(key: string, recurse: boolean) {
   return function (this: { consul: Consul }, opts: Record<string, unknown> = {}): Promise<unknown> {
     return this.consul.kv.get({ ...opts, key, ...(recurse ? { recurse: true } : {}) } as never);
@@ -533,7 +521,7 @@ export class MetronomeRun {
   /** Only once the event is taken: before, its results prefix is empty, and an empty prefix wakes at every KV write. */
   private followResults(): void {
     this.keys = undefined;
-    this.resultsWatch = this.follow(`/v1/kv/${runKey(this.run.id)}?keys`, keysMethod(runKey(this.run.id)), (body) => {
+    this.resultsWatch = this.follow(`/v1/kv/${runKey(this.run.id)}?keys`, kvKeysMethod(runKey(this.run.id)), (body) => {
       this.keys = Array.isArray(body) ? body.filter((k): k is string => typeof k === 'string') : [];
     }, stillEmpty);
   }

@@ -65,6 +65,7 @@ export function eventResultRecord(run: RunSnapshot, session?: string): Record<st
     OpsStartedBy: run.startedBy,
     OpsPatterns: run.patterns,
     ...(run.command ? { OpsCommand: run.command } : {}),
+    ...(run.target ? { OpsTarget: run.target } : {}),
     ...(run.message ? { OpsMessage: run.message } : {}),
     ...(session ? { OpsSession: session } : {}),
     OpsPhases: run.phases.map((p) => ({ No: p.no, Task: p.task, Pattern: p.pattern, Service: p.service, Tag: p.tag })),
@@ -159,7 +160,8 @@ export function runFromRecord(rec: Record<string, unknown>, id: string): RunSnap
       }))
     : [];
   return {
-    id: str(rec.ID) ?? id,
+    // The key names the run; a record's own ID field is only data.
+    id,
     engine,
     event: engine === 'adhoc' ? undefined : str(rec.Name),
     command: str(rec.OpsCommand),
@@ -170,7 +172,14 @@ export function runFromRecord(rec: Record<string, unknown>, id: string): RunSnap
     endedAt: parseTime(rec.FinishedAt),
     phases,
     message: str(rec.OpsMessage),
+    target: targetFromRecord(rec.OpsTarget),
   };
+}
+
+function targetFromRecord(v: unknown): RunSnapshot['target'] {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const t = v as Record<string, unknown>;
+  return { node: str(t.node), service: str(t.service), tag: str(t.tag) };
 }
 
 export function phaseFromRecord(rec: Record<string, unknown>, no: number): PhaseRun {
@@ -193,7 +202,7 @@ export function nodeFromRecord(rec: Record<string, unknown>, node: string): Node
   const ops = str(rec.OpsStatus) as NodeStatus | undefined;
   const status = ops && NODE_STATUSES.includes(ops) ? ops : fromMetronome(rec.Status);
   return {
-    node: str(rec.Node) ?? node,
+    node,
     status: status === 'skipped' ? 'success' : status,
     exitCode: int(rec.OpsExitCode),
     startedAt: parseTime(rec.StartedAt),

@@ -48,6 +48,8 @@ export interface RunSnapshot {
   endedAt?: number;
   phases: PhaseRun[];
   message?: string;
+  /** An ad-hoc command's filters (regular expressions), so that a re-run reaches the same nodes. */
+  target?: { node?: string; service?: string; tag?: string };
 }
 
 export interface OutputChunk {

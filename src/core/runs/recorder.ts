@@ -12,6 +12,8 @@ import { eventResultRecord, logKey, nodeKey, nodeResultRecord, phaseKey, runKey,
 
 export class RunRecorder {
   private readonly written = new Map<string, string>();
+  private readonly queued = new Map<string, string>();
+  private readonly signatures = new Map<string, string>();
   private queue: Promise<void> = Promise.resolve();
   private lastLogFlush = 0;
   private logTimer: NodeJS.Timeout | undefined;
@@ -52,23 +54,36 @@ export class RunRecorder {
       if (phase.status === 'pending') continue;
       writes.push([phaseKey(s.id, phase.no), JSON.stringify(taskResultRecord(s, phase))]);
       for (const node of phase.nodes) {
+        const key = nodeKey(s.id, phase.no, node.node);
+        const finished = FINISHED_NODE.includes(node.status);
+        // Joining a node's whole output is the costly part: only for a node whose state moved.
+        const signature = `${node.status}|${node.exitCode}|${node.outputBytes}|${node.startedAt}|${finished || withRunningLogs}`;
+        if (this.signatures.get(key) === signature) continue;
+        this.signatures.set(key, signature);
         const log = this.run.outputOf(phase.no, node.node);
-        writes.push([nodeKey(s.id, phase.no, node.node), JSON.stringify(nodeResultRecord(s, phase, node, log))]);
-        if (FINISHED_NODE.includes(node.status) || (withRunningLogs && log)) writes.push([logKey(s.id, phase.no, node.node), truncateLog(log)]);
+        writes.push([key, JSON.stringify(nodeResultRecord(s, phase, node, log))]);
+        if (finished || (withRunningLogs && log)) writes.push([logKey(s.id, phase.no, node.node), truncateLog(log)]);
       }
     }
     for (const [key, value] of writes) {
-      if (this.written.get(key) === value) continue;
-      this.written.set(key, value);
+      if (this.written.get(key) === value || this.queued.get(key) === value) continue;
+      this.queued.set(key, value);
       this.queue = this.queue.then(() => this.put(key, value));
     }
   }
 
   private async put(key: string, value: string): Promise<void> {
+    // A newer value for the key is queued behind this one: skip to it.
+    if (this.queued.get(key) !== value) return;
     try {
       await call(this.connection, `/v1/kv/${key}`, () => this.connection.client.kv.set(key, value), 'PUT');
+      // Only a write that landed counts: a failed one is tried again on the next change.
+      this.written.set(key, value);
     } catch (e) {
       this.failure ??= e as Error;
+      this.signatures.delete(key.replace(/\/log$/, ''));
+    } finally {
+      if (this.queued.get(key) === value) this.queued.delete(key);
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import type { ConsulConnection } from '../consul/client';
 import { call } from '../consul/client';
+import { renewSession } from '../exec/rexecApi';
 
 export const RUN_LOCK_KEY = 'chef-consul-ops/run-lock';
 const TTL = '15s';
@@ -59,14 +60,15 @@ export class RunLock {
   static async acquire(
     connection: ConsulConnection,
     holder: LockHolder,
-    opts: { waitMs?: number; onWait?: (h: LockHolder | undefined) => void; signal?: AbortSignal } = {},
+    opts: { waitMs?: number; onWait?: (h: LockHolder | undefined) => void; signal?: AbortSignal; onLost?: () => void } = {},
   ): Promise<RunLock> {
     const created = (await call(connection, '/v1/session/create', () =>
       connection.client.session.create({ name: `chef-consul-ops run ${holder.runId}`, ttl: TTL, behavior: 'delete', lockdelay: '0s' } as never),
       'PUT',
-    )) as { ID: string };
+    )) as { ID?: unknown } | undefined;
+    if (typeof created?.ID !== 'string') throw new Error(`Consul at ${connection.address} created a session but its answer holds no session ID.`);
     const lock = new RunLock(connection, created.ID);
-    lock.startRenewing();
+    lock.startRenewing(opts.onLost);
     const deadline = Date.now() + (opts.waitMs ?? 0);
     try {
       for (;;) {
@@ -92,9 +94,17 @@ export class RunLock {
     ).catch(() => undefined);
   }
 
-  private startRenewing(): void {
+  /** A session gone (expired, destroyed) means the lock is gone: another run may start, so say so. */
+  private startRenewing(onLost?: () => void): void {
     this.renewTimer = setInterval(() => {
-      void this.connection.client.session.renew(this.session).catch(() => undefined);
+      renewSession(this.connection, this.session).then(
+        (alive) => {
+          if (alive) return;
+          clearInterval(this.renewTimer);
+          onLost?.();
+        },
+        () => undefined, // unreachable for a moment: the TTL leaves room for the next try
+      );
     }, RENEW_MS);
     this.renewTimer.unref?.();
   }

@@ -5,6 +5,14 @@ import { ConnectionProfile, parseAddress, validateProfile } from '../../core/con
 import { CONFIG_SECTION, ConnectionManager } from '../connectionManager';
 import { CommandInputError, registerCommand } from './register';
 
+const PROFILE_FIELDS = ['name', 'address', 'datacenter', 'caFile', 'certFile', 'keyFile', 'serverName', 'insecureSkipVerify', 'production'] as const;
+
+function pickProfileFields(args: Partial<ConnectionProfile>): Partial<ConnectionProfile> {
+  const out: Record<string, unknown> = {};
+  for (const k of PROFILE_FIELDS) if (args[k] !== undefined) out[k] = args[k];
+  return out as Partial<ConnectionProfile>;
+}
+
 async function pickProfileName(connections: ConnectionManager, placeHolder: string): Promise<string | undefined> {
   const active = connections.activeProfile().name;
   const picked = await vscode.window.showQuickPick(
@@ -53,9 +61,9 @@ export function registerConnectionCommands(connections: ConnectionManager, log: 
     registerCommand<ConnectionProfile & { activate: boolean }, ConnectionProfile | undefined>(
       'chefConsul.addProfile',
       async (args) => {
-        let profile: Partial<ConnectionProfile> | undefined = args ? { ...args } : undefined;
+        // Only a profile's own fields reach settings.json: never a token or anything else passed along.
+        let profile: Partial<ConnectionProfile> | undefined = args ? pickProfileFields(args) : undefined;
         const activate = args?.activate ?? true;
-        if (profile) delete (profile as { activate?: boolean }).activate;
         if (!profile) {
           const name = await vscode.window.showInputBox({
             title: vscode.l10n.t('Add Consul Profile (1/3)'),

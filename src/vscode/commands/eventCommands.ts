@@ -7,6 +7,7 @@ import {
   remainingPayloadBytes,
   validateFireRequest,
 } from '../../core/consul/events';
+import { escapeRegex } from '../../core/util/regex';
 import type { ConnectionManager } from '../connectionManager';
 import type { InstanceItem, NodeItem, ServiceItem } from '../views/catalogItems';
 import type { EventsView } from '../views/eventsView';
@@ -17,7 +18,6 @@ interface FireArgs extends FireEventRequest {
   confirm?: string;
 }
 
-const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 async function ask(prefill: Partial<FireEventRequest>): Promise<FireEventRequest | undefined> {
   const total = 5;
@@ -110,9 +110,10 @@ function prefillFrom(item: NodeItem | ServiceItem | InstanceItem | undefined): P
     case 'node':
       return { node: `^${escapeRegex(item.node.name)}$` };
     case 'service':
-      return { service: `^${escapeRegex(item.service.name)}$` };
+      // Agents match the filter against service IDs, which may differ from the name.
+      return { service: `^(${[...new Set(item.service.instances.map((i) => i.id))].map(escapeRegex).join('|')})$` };
     case 'instance':
-      return { node: `^${escapeRegex(item.instance.node)}$`, service: `^${escapeRegex(item.instance.service)}$` };
+      return { node: `^${escapeRegex(item.instance.node)}$`, service: `^${escapeRegex(item.instance.id)}$` };
     default:
       return {};
   }

@@ -23,12 +23,13 @@ export class PlanWorkspace implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private watcher: vscode.FileSystemWatcher | undefined;
   private scanning: Promise<void> | undefined;
-  private debounce: NodeJS.Timeout | undefined;
+  private readonly debounces = new Map<string, NodeJS.Timeout>();
 
   constructor() {
     this.disposables.push(
       vscode.workspace.onDidChangeTextDocument((e) => {
-        if (this.files.has(e.document.uri.toString())) this.schedule(() => this.parse(e.document.uri, e.document.getText()));
+        const key = e.document.uri.toString();
+        if (this.files.has(key)) this.schedule(key, () => this.parse(e.document.uri, e.document.getText()));
       }),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration(`${CONFIG_SECTION}.taskFiles`)) void this.rescan();
@@ -43,7 +44,11 @@ export class PlanWorkspace implements vscode.Disposable {
 
   /** Finds and parses every task.yml; later changes arrive through the watcher. */
   ready(): Promise<void> {
-    this.scanning ??= this.rescan();
+    // A failed scan is not cached: the next caller tries again.
+    this.scanning ??= this.rescan().catch((e: unknown) => {
+      this.scanning = undefined;
+      throw e;
+    });
     return this.scanning;
   }
 
@@ -66,9 +71,17 @@ export class PlanWorkspace implements vscode.Disposable {
     this.changed.fire();
   }
 
+  /** Never rejects: a file deleted or unreadable meanwhile is dropped, the others stay. */
   private async load(uri: vscode.Uri, notify = true): Promise<void> {
     const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
-    const text = open ? open.getText() : Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8');
+    let text: string;
+    try {
+      text = open ? open.getText() : Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8');
+    } catch {
+      this.files.delete(uri.toString());
+      if (notify) this.changed.fire();
+      return;
+    }
     this.parse(uri, text, notify);
   }
 
@@ -78,9 +91,16 @@ export class PlanWorkspace implements vscode.Disposable {
     if (notify) this.changed.fire();
   }
 
-  private schedule(fn: () => void): void {
-    clearTimeout(this.debounce);
-    this.debounce = setTimeout(fn, 150);
+  /** Per file: typing in one task.yml must not swallow a pending update of another. */
+  private schedule(key: string, fn: () => void): void {
+    clearTimeout(this.debounces.get(key));
+    this.debounces.set(
+      key,
+      setTimeout(() => {
+        this.debounces.delete(key);
+        fn();
+      }, 150),
+    );
   }
 
   all(): PlanFile[] {
@@ -103,7 +123,7 @@ export class PlanWorkspace implements vscode.Disposable {
   }
 
   dispose(): void {
-    clearTimeout(this.debounce);
+    for (const t of this.debounces.values()) clearTimeout(t);
     this.watcher?.dispose();
     this.changed.dispose();
     this.disposables.forEach((d) => d.dispose());

@@ -2,6 +2,8 @@
 import * as os from 'node:os';
 import * as vscode from 'vscode';
 import { eventReach } from '../../core/consul/events';
+import { readCatalog } from '../../core/consul/nodeDump';
+import { escapeRegex } from '../../core/util/regex';
 import type { MergedEvent } from '../../core/plans/merge';
 import { phaseTargets } from '../../core/plans/targeting';
 import { AdhocRun } from '../../core/runs/adhocEngine';
@@ -12,12 +14,10 @@ import type { RunSnapshot } from '../../core/runs/model';
 import { isFinished } from '../../core/runs/model';
 import { DEFAULT_OPERATION_SETTINGS, OperationSettings } from '../../core/runs/phaseRunner';
 import type { RunRegistry } from '../../core/runs/registry';
-import { CONFIG_SECTION, ConnectionManager } from '../connectionManager';
+import { CONFIG_SECTION, ConnectionManager, METRONOME_TOKEN_SECRET } from '../connectionManager';
 import { CommandInputError, registerCommand } from '../commands/register';
 import type { PlanWorkspace } from '../plans/planWorkspace';
 import { runOutputUri } from './runOutput';
-
-const METRONOME_TOKEN_SECRET = 'metronomeToken';
 
 const startedBy = () => `${os.userInfo().username}@${os.hostname()}`;
 
@@ -81,9 +81,10 @@ export class RunCommands {
     return typed === profile.name;
   }
 
-  private catalogNodes(state: Awaited<ReturnType<RunCommands['connected']>>) {
+  /** The catalog now: the live query's when it has one, else read once (never guessed empty). */
+  private async catalogNodes(state: Awaited<ReturnType<RunCommands['connected']>>) {
     const c = state.catalog.current;
-    return c.kind === 'ready' ? c.data.nodes : [];
+    return c.kind === 'ready' ? c.data.nodes : (await readCatalog(state.connection)).nodes;
   }
 
   async runEvent(args: { event?: string; pattern?: string; engine?: string; confirm?: string } | undefined): Promise<string | undefined> {
@@ -100,7 +101,7 @@ export class RunCommands {
     if (engine !== 'exec' && engine !== 'metronome') throw new CommandInputError(vscode.l10n.t('Unknown engine "{0}": use "exec" or "metronome".', engine));
     const merged = await this.mergedEvent(event, args?.pattern);
     const state = await this.connected();
-    const nodes = this.catalogNodes(state);
+    const nodes = await this.catalogNodes(state);
     const reach = new Set(merged.phases.flatMap((p) => phaseTargets(p, nodes))).size;
     if (!(await this.confirmProduction(vscode.l10n.t('event "{0}"', event), reach, args?.confirm, interactive))) return undefined;
     if (engine === 'metronome') {
@@ -140,14 +141,14 @@ export class RunCommands {
       const command = await vscode.window.showInputBox({ title: vscode.l10n.t('Run Command on Nodes (1/2)'), prompt: vscode.l10n.t('Shell command') });
       if (!command) return undefined;
       const picked = await vscode.window.showQuickPick(
-        this.catalogNodes(state).map((n) => ({ label: n.name, description: n.address })),
+        (await this.catalogNodes(state)).map((n) => ({ label: n.name, description: n.address })),
         { title: vscode.l10n.t('Run Command on Nodes (2/2)'), canPickMany: true, placeHolder: vscode.l10n.t('Nodes to run it on') },
       );
       if (!picked?.length) return undefined;
-      req = { command, node: `^(${picked.map((p) => p.label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$` };
+      req = { command, node: `^(${picked.map((p) => escapeRegex(p.label)).join('|')})$` };
     }
     if (!req.command?.trim()) throw new CommandInputError(vscode.l10n.t('"command" is required.'));
-    const reach = eventReach(this.catalogNodes(state), req).length;
+    const reach = eventReach(await this.catalogNodes(state), req).length;
     if (!(await this.confirmProduction(vscode.l10n.t('the command'), reach, req.confirm, interactive))) return undefined;
     const adhoc = new AdhocRun(state.connection, this.registry, { command: req.command, node: req.node, service: req.service, tag: req.tag, startedBy: startedBy() });
     this.follow(adhoc.run.id, vscode.l10n.t('Running "{0}"', req.command), adhoc.done);
@@ -218,7 +219,11 @@ export class RunCommands {
   async rerun(id: string): Promise<string | undefined> {
     const run = await this.getRun(id);
     if (!run) throw new CommandInputError(vscode.l10n.t('No run {0} in this cluster\'s history.', id));
-    if (run.engine === 'adhoc' && run.command) return this.runCommand({ command: run.command, service: run.phases[0]?.service, tag: run.phases[0]?.tag });
+    if (run.engine === 'adhoc') {
+      // Without its recorded filters a command would go to every node: refuse instead.
+      if (!run.command || !run.target) throw new CommandInputError(vscode.l10n.t('Run {0} does not record which nodes its command ran on; run it again with Run Command on Nodes.', id));
+      return this.runCommand({ command: run.command, ...run.target });
+    }
     if (!run.event) throw new CommandInputError(vscode.l10n.t('Run {0} names no event to run again.', id));
     return this.runEvent({ event: run.event });
   }

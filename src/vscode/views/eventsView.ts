@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { EVENT_LIST_PATH, eventListMethod, eventsFromList, UserEvent } from '../../core/consul/events';
 import { LiveQuery } from '../../core/consul/liveQuery';
-import type { ConnectionManager } from '../connectionManager';
+import { ConnectionManager, METRONOME_TOKEN_SECRET } from '../connectionManager';
 import { MessageItem } from './catalogItems';
 import { VisibleFollower } from './visibleFollower';
 
@@ -14,8 +14,11 @@ export class EventItem extends vscode.TreeItem {
   constructor(
     readonly event: UserEvent,
     seenAt: Date | undefined,
+    /** A payload that is a secret of ours (the metronome token) is never shown. */
+    secret: boolean,
   ) {
     super(event.name, vscode.TreeItemCollapsibleState.None);
+    if (secret) event = { ...event, payload: vscode.l10n.t('•••••• (the metronome token)'), payloadIsBinary: false };
     this.id = `event:${event.id}`;
     const filters = [
       event.nodeFilter && `node=${event.nodeFilter}`,
@@ -52,6 +55,7 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
   /** When this view first saw each event; undefined for those already buffered. */
   private readonly seen = new Map<string, Date | undefined>();
   private loaded = false;
+  private secretPayload: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly connections: ConnectionManager) {
@@ -70,6 +74,10 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
     this.query = undefined;
     this.seen.clear();
     this.loaded = false;
+    void this.connections.secret(METRONOME_TOKEN_SECRET).then((t) => {
+      this.secretPayload = t;
+      this.changed.fire();
+    });
     const state = this.connections.state;
     if (state?.kind === 'connected') {
       this.query = new LiveQuery(state.connection, { method: eventListMethod, path: EVENT_LIST_PATH, transform: eventsFromList });
@@ -108,7 +116,7 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
         title: vscode.l10n.t('Fire Event…'),
       })];
     }
-    return s.data.map((e) => new EventItem(e, this.seen.get(e.id)));
+    return s.data.map((e) => new EventItem(e, this.seen.get(e.id), !!this.secretPayload && e.payload === this.secretPayload));
   }
 
   /** What the view shows now (tests read it). */

@@ -3,7 +3,7 @@
  * first; a run expands to its phases and nodes; a node opens its output.
  */
 import * as vscode from 'vscode';
-import type Consul from 'consul';
+import { kvKeysMethod } from '../../core/consul/kvMethods';
 import { LiveQuery } from '../../core/consul/liveQuery';
 import type { NodeRun, PhaseRun, RunSnapshot } from '../../core/runs/model';
 import { isFinished } from '../../core/runs/model';
@@ -87,10 +87,6 @@ export class NodeRunItem extends vscode.TreeItem {
 
 type RunsViewItem = RunItem | PhaseItem | NodeRunItem | MessageItem;
 
-function resultsKeysMethod(this: { consul: Consul }, opts: Record<string, unknown>): Promise<unknown> {
-  return this.consul.kv.keys({ ...opts, key: `${RESULTS_PREFIX}/`, separator: '/' } as never);
-}
-
 export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.Disposable {
   static readonly id = 'chefConsul.runs';
   private readonly changed = new vscode.EventEmitter<void>();
@@ -132,7 +128,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
     const state = this.connections.state;
     if (state?.kind === 'connected') {
       // Any write under metronome/results moves this index: one long-poll tells when to re-read.
-      this.query = new LiveQuery(state.connection, { method: resultsKeysMethod, path: `/v1/kv/${RESULTS_PREFIX}/?keys`, transform: (b) => b, coalesceMs: 500 });
+      this.query = new LiveQuery(state.connection, { method: kvKeysMethod(`${RESULTS_PREFIX}/`, '/'), path: `/v1/kv/${RESULTS_PREFIX}/?keys`, transform: (b) => b, coalesceMs: 500 });
     }
     this.follower.follow(this.query);
     this.changed.fire();
