@@ -106,6 +106,13 @@ export class ConnectionManager implements vscode.Disposable {
     else await this.context.secrets.delete(tokenKey(profileName));
   }
 
+  /** The live connection, connecting first if needed; throws the reason when the profile is unusable. */
+  async connected(): Promise<Extract<ConnectionState, { kind: 'connected' }>> {
+    const state = this.current ?? (await this.reconnect());
+    if (state.kind === 'invalid') throw new Error(state.message);
+    return state;
+  }
+
   /** A per-profile secret other than the ACL token (e.g. the metronome token). */
   async secret(name: string): Promise<string | undefined> {
     return (await this.context.secrets.get(`chefConsul.${name}.${this.activeProfile().name}`)) || undefined;

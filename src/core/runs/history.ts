@@ -4,39 +4,10 @@
  */
 import type { ConsulConnection } from '../consul/client';
 import { call } from '../consul/client';
+import { listKeys, mapLimited, readValue } from '../consul/kv';
 import type { RunSnapshot } from './model';
 import { isFinished } from './model';
 import { nodeFromRecord, parseJsonRecord, phaseFromRecord, RESULTS_PREFIX, runFromRecord } from './metronomeLayout';
-
-async function keys(connection: ConsulConnection, prefix: string, separator?: string): Promise<string[]> {
-  try {
-    const result = await call(connection, `/v1/kv/${prefix}?keys`, () => connection.client.kv.keys({ key: prefix, ...(separator ? { separator } : {}) }));
-    return Array.isArray(result) ? result.filter((k): k is string => typeof k === 'string') : [];
-  } catch (e) {
-    if ((e as { statusCode?: number }).statusCode === 404) return [];
-    throw e;
-  }
-}
-
-async function getValue(connection: ConsulConnection, key: string): Promise<string | undefined> {
-  const item = (await call(connection, `/v1/kv/${key}`, () => connection.client.kv.get({ key }))) as { Value?: unknown } | undefined;
-  return typeof item?.Value === 'string' ? item.Value : undefined;
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        results[i] = await fn(items[i]);
-      }
-    }),
-  );
-  return results;
-}
 
 export async function sessionAlive(connection: ConsulConnection, session: string): Promise<boolean> {
   const info = await call(connection, `/v1/session/info/${session}`, () => connection.client.session.info(session));
@@ -55,13 +26,13 @@ async function withInterruption(connection: ConsulConnection, run: RunSnapshot, 
  * once it has ended, and every log write under the prefix wakes the caller.
  */
 export async function listRuns(connection: ConsulConnection, known: ReadonlyMap<string, RunSnapshot> = new Map()): Promise<RunSnapshot[]> {
-  const ids = (await keys(connection, `${RESULTS_PREFIX}/`, '/'))
+  const ids = (await listKeys(connection, `${RESULTS_PREFIX}/`, '/'))
     .map((k) => k.slice(RESULTS_PREFIX.length + 1).replace(/\/$/, ''))
     .filter((id, i, all) => id && !id.includes('/') && all.indexOf(id) === i);
   const runs = await mapLimited(ids, 8, async (id) => {
     const cached = known.get(id);
     if (cached && isFinished(cached.status)) return cached;
-    const record = parseJsonRecord(await getValue(connection, `${RESULTS_PREFIX}/${id}`));
+    const record = parseJsonRecord(await readValue(connection, `${RESULTS_PREFIX}/${id}`));
     return record ? withInterruption(connection, runFromRecord(record, id), record) : undefined;
   });
   return runs.filter((r): r is RunSnapshot => !!r).sort((a, b) => b.startedAt - a.startedAt);
@@ -69,12 +40,12 @@ export async function listRuns(connection: ConsulConnection, known: ReadonlyMap<
 
 /** One run with its phases and node results (logs are read separately: they can be large). */
 export async function readRun(connection: ConsulConnection, id: string): Promise<RunSnapshot | undefined> {
-  const record = parseJsonRecord(await getValue(connection, `${RESULTS_PREFIX}/${id}`));
+  const record = parseJsonRecord(await readValue(connection, `${RESULTS_PREFIX}/${id}`));
   if (!record) return undefined;
   const run = await withInterruption(connection, runFromRecord(record, id), record);
-  const all = await keys(connection, `${RESULTS_PREFIX}/${id}/`);
+  const all = await listKeys(connection, `${RESULTS_PREFIX}/${id}/`);
   const recordKeys = all.filter((k) => !k.endsWith('/log'));
-  const values = await mapLimited(recordKeys, 8, async (k) => [k, parseJsonRecord(await getValue(connection, k))] as const);
+  const values = await mapLimited(recordKeys, 8, async (k) => [k, parseJsonRecord(await readValue(connection, k))] as const);
   const phases = new Map(run.phases.map((p) => [p.no, p]));
   for (const [key, rec] of values) {
     if (!rec) continue;
@@ -92,5 +63,5 @@ export async function readRun(connection: ConsulConnection, id: string): Promise
 }
 
 export async function readNodeLog(connection: ConsulConnection, id: string, no: number, node: string): Promise<string> {
-  return (await getValue(connection, `${RESULTS_PREFIX}/${id}/${no}/${node}/log`)) ?? '';
+  return (await readValue(connection, `${RESULTS_PREFIX}/${id}/${no}/${node}/log`)) ?? '';
 }

@@ -17,10 +17,10 @@
  * A node's log is taken once, from its final record, where metronome puts it
  * whole (its /log copy is written after the record and may still be empty).
  */
+import { listKeys, mapLimited, readValue } from '../consul/kv';
 import { kvKeysMethod } from '../consul/kvMethods';
 import type Consul from 'consul';
 import type { ConsulConnection } from '../consul/client';
-import { call } from '../consul/client';
 import { fireEvent } from '../consul/events';
 import { LiveQuery } from '../consul/liveQuery';
 import { readCatalog } from '../consul/nodeDump';
@@ -340,35 +340,6 @@ function valueIn(body: unknown, key: string): string | undefined {
   return typeof item?.Value === 'string' ? item.Value : undefined;
 }
 
-async function readKey(connection: ConsulConnection, key: string): Promise<string | undefined> {
-  const item = (await call(connection, `/v1/kv/${key}`, () => connection.client.kv.get({ key }))) as { Value?: unknown } | undefined;
-  return typeof item?.Value === 'string' && item.Value !== '' ? item.Value : undefined;
-}
-
-async function listKeys(connection: ConsulConnection, prefix: string): Promise<string[]> {
-  try {
-    const keys = await call(connection, `/v1/kv/${prefix}?keys`, () => connection.client.kv.keys({ key: prefix }));
-    return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string') : [];
-  } catch (e) {
-    if ((e as { statusCode?: number }).statusCode === 404) return [];
-    throw e;
-  }
-}
-
-async function readKeys(connection: ConsulConnection, keys: readonly string[]): Promise<Map<string, string | undefined>> {
-  const out = new Map<string, string | undefined>();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(8, keys.length) }, async () => {
-      while (next < keys.length) {
-        const key = keys[next++];
-        out.set(key, await readKey(connection, key));
-      }
-    }),
-  );
-  return out;
-}
-
 const RUN_MESSAGE_KINDS: readonly MetronomeDiagnosticKind[] = ['head-not-started', 'no-node', 'queue-wiped', 'unknown-node', 'orphaned'];
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
@@ -428,9 +399,9 @@ export class MetronomeRun {
     if (!ID_RE.test(id)) throw new Error(`"${id}" is not a Consul event ID.`);
     if (registry.get(id)) throw new Error(`Event ${id} is already being followed in this editor.`);
     const [eventValue, progressValue, eventQueueValue, keys] = await Promise.all([
-      readKey(connection, runKey(id)),
-      readKey(connection, PROGRESS_QUEUE_KEY),
-      readKey(connection, EVENT_QUEUE_KEY),
+      readValue(connection, runKey(id)),
+      readValue(connection, PROGRESS_QUEUE_KEY),
+      readValue(connection, EVENT_QUEUE_KEY),
       listKeys(connection, runKey(id)),
     ]);
     const queued = parseProgressQueue(progressValue).phases.filter((p) => p.id === id);
@@ -577,7 +548,7 @@ export class MetronomeRun {
     // the reverse order means a final record seen implies the records written before it are seen too.
     const values = new Map<string, string | undefined>();
     for (const batch of [hasEvent ? [runKey(id)] : [], openPhases.map((no) => phaseKey(id, no)), nodes.map((n) => `${runKey(id)}/${n.no}/${n.node}`)]) {
-      for (const [k, v] of await readKeys(this.connection, batch)) values.set(k, v);
+      for (const [k, v] of await readValues(this.connection, batch)) values.set(k, v);
     }
     if (this.finished) return;
     if (values.get(runKey(id)) !== undefined || ours.length || nodes.length || openPhases.length) this.pickUp();
@@ -600,7 +571,7 @@ export class MetronomeRun {
     }
     // Only records not written by metronome lack the inline log; then /log is the text.
     const missing = ended.filter((e) => e.log === undefined && logs.has(`${e.no}/${e.node}`));
-    const logValues = await readKeys(this.connection, missing.map((e) => logKey(id, e.no, e.node)));
+    const logValues = await readValues(this.connection, missing.map((e) => logKey(id, e.no, e.node)));
     if (this.finished) return;
     for (const e of ended) {
       this.run.nodeStarted(e.no, e.node);
@@ -898,10 +869,15 @@ async function phasesFromKv(connection: ConsulConnection, id: string, keys: read
   const phases = new Map<number, PhaseInfo>();
   for (const p of queued) phases.set(p.no, { no: p.no, task: p.task, pattern: p.pattern || undefined, service: p.service || undefined, tag: p.tag || undefined, skippable: p.skippable });
   const nos = [...new Set(keys.map((k) => resultKeyPart(k, id)).filter((p): p is Exclude<ResultKey, { kind: 'event' }> => !!p && p.kind !== 'event').map((p) => p.no))].filter((no) => !phases.has(no));
-  const values = await readKeys(connection, nos.map((no) => phaseKey(id, no)));
+  const values = await readValues(connection, nos.map((no) => phaseKey(id, no)));
   for (const no of nos) {
     const name = parseJsonRecord(values.get(phaseKey(id, no)))?.Name;
     phases.set(no, { no, task: typeof name === 'string' ? name : '' });
   }
   return [...phases.values()].sort((a, b) => a.no - b.no);
+}
+
+async function readValues(connection: ConsulConnection, keys: readonly string[]): Promise<Map<string, string | undefined>> {
+  const values = await mapLimited(keys, 8, (key) => readValue(connection, key));
+  return new Map(keys.map((k, i) => [k, values[i]]));
 }

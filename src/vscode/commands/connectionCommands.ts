@@ -37,12 +37,6 @@ function requireProfile(connections: ConnectionManager, name: string): Connectio
   return profile;
 }
 
-async function connected(connections: ConnectionManager) {
-  const state = connections.state ?? (await connections.reconnect());
-  if (state.kind === 'invalid') throw new CommandInputError(state.message);
-  return state;
-}
-
 export function registerConnectionCommands(connections: ConnectionManager, log: vscode.LogOutputChannel): vscode.Disposable[] {
   return [
     registerCommand<{ name: string }, string | undefined>(
@@ -108,7 +102,7 @@ export function registerConnectionCommands(connections: ConnectionManager, log: 
     registerCommand<{ datacenter: string }, string | undefined>(
       'chefConsul.selectDatacenter',
       async (args) => {
-        const state = await connected(connections);
+        const state = await connections.connected();
         let datacenter = args?.datacenter;
         if (datacenter === undefined) {
           const info = await readClusterInfo(state.connection);
@@ -128,7 +122,7 @@ export function registerConnectionCommands(connections: ConnectionManager, log: 
     registerCommand<{ silent: boolean }, ClusterInfo>(
       'chefConsul.testConnection',
       async (args) => {
-        const state = await connected(connections);
+        const state = await connections.connected();
         const info = await vscode.window.withProgress(
           { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Testing the connection to {0}…', state.connection.address) },
           () => readClusterInfo(state.connection),

@@ -96,8 +96,7 @@ async function fire(connections: ConnectionManager, events: EventsView, req: Fir
   const problems = validateFireRequest(req);
   if (problems.length) throw new CommandInputError(problems.join(' '));
   if (!(await confirmProduction(connections, req, interactive))) return undefined;
-  const state = connections.state ?? (await connections.reconnect());
-  if (state.kind === 'invalid') throw new CommandInputError(state.message);
+  const state = await connections.connected();
   const { confirm, ...request } = req;
   const event = await fireEvent(state.connection, request);
   events.refresh();

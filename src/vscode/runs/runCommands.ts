@@ -44,12 +44,6 @@ export class RunCommands {
     private readonly log: vscode.LogOutputChannel,
   ) {}
 
-  private async connected() {
-    const state = this.connections.state ?? (await this.connections.reconnect());
-    if (state.kind === 'invalid') throw new CommandInputError(state.message);
-    return state;
-  }
-
   private async mergedEvent(name: string, pattern?: string): Promise<MergedEvent> {
     await this.plans.ready();
     const merged = this.plans.mergedEvents().get(name);
@@ -65,7 +59,7 @@ export class RunCommands {
 
   /** Production profiles: a run reaching more than one node needs the profile's name typed. */
   private async confirmProduction(what: string, reach: number, confirm: string | undefined, interactive: boolean): Promise<boolean> {
-    const state = await this.connected();
+    const state = await this.connections.connected();
     const profile = state.connection.profile;
     if (!profile.production || reach <= 1) return true;
     if (!interactive) {
@@ -82,7 +76,7 @@ export class RunCommands {
   }
 
   /** The catalog now: the live query's when it has one, else read once (never guessed empty). */
-  private async catalogNodes(state: Awaited<ReturnType<RunCommands['connected']>>) {
+  private async catalogNodes(state: Awaited<ReturnType<ConnectionManager['connected']>>) {
     const c = state.catalog.current;
     return c.kind === 'ready' ? c.data.nodes : (await readCatalog(state.connection)).nodes;
   }
@@ -100,7 +94,7 @@ export class RunCommands {
     const engine = args?.engine ?? vscode.workspace.getConfiguration(CONFIG_SECTION).get<string>('engine') ?? 'exec';
     if (engine !== 'exec' && engine !== 'metronome') throw new CommandInputError(vscode.l10n.t('Unknown engine "{0}": use "exec" or "metronome".', engine));
     const merged = await this.mergedEvent(event, args?.pattern);
-    const state = await this.connected();
+    const state = await this.connections.connected();
     const nodes = await this.catalogNodes(state);
     const reach = new Set(merged.phases.flatMap((p) => phaseTargets(p, nodes))).size;
     if (!(await this.confirmProduction(vscode.l10n.t('event "{0}"', event), reach, args?.confirm, interactive))) return undefined;
@@ -135,7 +129,7 @@ export class RunCommands {
 
   async runCommand(args: { command?: string; node?: string; service?: string; tag?: string; confirm?: string } | undefined): Promise<string | undefined> {
     const interactive = !args;
-    const state = await this.connected();
+    const state = await this.connections.connected();
     let req = args;
     if (!req) {
       const command = await vscode.window.showInputBox({ title: vscode.l10n.t('Run Command on Nodes (1/2)'), prompt: vscode.l10n.t('Shell command') });
@@ -189,7 +183,7 @@ export class RunCommands {
   /** Follows a metronome run already under way (after a reload, or started elsewhere). */
   async attach(id: string | undefined): Promise<string> {
     if (!id) throw new CommandInputError(vscode.l10n.t('"id" is required.'));
-    const state = await this.connected();
+    const state = await this.connections.connected();
     const followed = await MetronomeRun.attach(state.connection, this.registry, { id, startedBy: startedBy() });
     this.follow(id, vscode.l10n.t('Following metronome run {0}', id), followed.done);
     return id;
@@ -199,7 +193,7 @@ export class RunCommands {
     if (!id) throw new CommandInputError(vscode.l10n.t('"id" is required.'));
     const live = this.registry.get(id);
     if (live) return live.snapshot();
-    const state = await this.connected();
+    const state = await this.connections.connected();
     return readRun(state.connection, id);
   }
 
