@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { phaseFilters } from '../../src/core/runs/execEngine';
 import { phaseStatusFromNodes, Run, RunSnapshot } from '../../src/core/runs/model';
+import { KEEP_FINISHED_RUNS, RunRegistry } from '../../src/core/runs/registry';
 import {
   eventResultRecord,
   metronomeStatus,
@@ -144,5 +145,26 @@ describe('exec phase filters', () => {
     assert.deepEqual(phaseFilters({ service: 'web', tag: 'blue' }, nodes), { service: '^(web-1a|web)$', tag: '^blue$' });
     assert.deepEqual(phaseFilters({ service: 'db' }, nodes), { service: '^(db)$' });
     assert.deepEqual(phaseFilters({}, nodes), {});
+  });
+});
+
+describe('run registry', () => {
+  it('keeps the newest finished runs and forgets older ones', () => {
+    const registry = new RunRegistry();
+    const runs = Array.from({ length: KEEP_FINISHED_RUNS + 3 }, (_, i) => new Run({ id: `r${i}`, engine: 'adhoc', patterns: [], startedBy: 't', phases: [] }));
+    for (const r of runs) {
+      registry.add(r);
+      r.start();
+      r.end('success');
+    }
+    const live = new Run({ id: 'live', engine: 'adhoc', patterns: [], startedBy: 't', phases: [] });
+    registry.add(live);
+    live.start();
+    assert.equal(registry.all().length, KEEP_FINISHED_RUNS + 1);
+    assert.equal(registry.get('r0'), undefined);
+    assert.ok(registry.get(`r${KEEP_FINISHED_RUNS + 2}`));
+    assert.ok(registry.get('live'));
+    assert.equal(registry.cancel('r0'), false);
+    registry.dispose();
   });
 });

@@ -1,6 +1,10 @@
 /** The runs this editor is driving right now, by ID; history comes from KV. */
 import { Emitter } from '../util/emitter';
 import type { OutputChunk, Run, RunSnapshot } from './model';
+import { isFinished } from './model';
+
+/** Finished runs kept in memory (output included) for retry and open documents; older ones are read back from KV. */
+export const KEEP_FINISHED_RUNS = 20;
 
 export class RunRegistry {
   private readonly runs = new Map<string, Run>();
@@ -17,10 +21,23 @@ export class RunRegistry {
     const controller = new AbortController();
     this.controllers.set(run.id, controller);
     this.runs.set(run.id, run);
-    run.onDidChange((s) => this.changed.fire(s));
+    run.onDidChange((s) => {
+      this.changed.fire(s);
+      if (isFinished(s.status)) this.evict();
+    });
     run.onOutput((c) => this.output.fire({ ...c, id: run.id }));
     this.changed.fire(run.snapshot());
     return controller.signal;
+  }
+
+  /** Drops the oldest finished runs beyond KEEP_FINISHED_RUNS: their history stays in KV. */
+  private evict(): void {
+    const finished = [...this.runs.values()].filter((r) => isFinished(r.status));
+    for (const run of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED_RUNS))) {
+      this.runs.delete(run.id);
+      this.controllers.delete(run.id);
+      run.dispose();
+    }
   }
 
   /** A fresh cancel signal for a run that starts again (a retry). */

@@ -123,6 +123,8 @@ export class RunCommands {
       },
     });
     this.execRuns.set(exec.run.id, exec);
+    // The registry forgets old finished runs; forget their engines with them.
+    for (const id of this.execRuns.keys()) if (!this.registry.get(id)) this.execRuns.delete(id);
     this.follow(exec.run.id, vscode.l10n.t('Running "{0}"', event), exec.done);
     return exec.run.id;
   }
@@ -202,7 +204,7 @@ export class RunCommands {
   }
 
   async retryFailed(id: string, phase: number): Promise<string> {
-    const exec = this.execRuns.get(id);
+    const exec = this.registry.get(id) ? this.execRuns.get(id) : undefined;
     if (!exec) throw new CommandInputError(vscode.l10n.t('Run {0} was not started by this editor: use Re-run.', id));
     if (!isFinished(exec.run.status)) throw new CommandInputError(vscode.l10n.t('Run {0} is still running.', id));
     const done = exec.retryFailed(phase);
