@@ -39,7 +39,12 @@ install_debian_packages() {
     return
   fi
   log "apt-get install ${missing[*]}"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
+  # A fresh machine may have no package lists yet: fetch them once and try again.
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2; then
+    log "apt-get install failed; updating the package lists and trying again"
+    as_root apt-get update -q >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
+  fi
 }
 
 rg_target() {
