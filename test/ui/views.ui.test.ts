@@ -12,7 +12,7 @@ import { AdhocRun } from '../../src/core/runs/adhocEngine';
 import { RunRegistry } from '../../src/core/runs/registry';
 import { consulJson } from '../infra/cluster';
 import { clusterFromEnv, serverAgent } from '../support/env';
-import { collapsePane, expandPane, openChefConsulContainer, rowLabels, viewRow } from './workbench';
+import { collapsePane, expandPane, openChefConsulContainer, rowLabels, viewPane, viewRow } from './workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS = path.join(ROOT, 'test-results');
@@ -22,6 +22,11 @@ const VSIX = path.join(ROOT, 'chef-consul-ops.vsix');
 function workspaceWithPlans(): string {
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-ui-ws-'));
   fs.cpSync(path.join(ROOT, 'test', 'fixtures', 'plans'), folder, { recursive: true });
+  fs.mkdirSync(path.join(folder, 'ui-slow'));
+  fs.writeFileSync(
+    path.join(folder, 'ui-slow', 'task.yml'),
+    'events:\n  ui-slow:\n    ordered_tasks:\n      - service: db\n        task: slow\ntasks:\n  slow:\n    operations:\n      - execute:\n          script: sleep 25\n',
+  );
   return folder;
 }
 
@@ -122,4 +127,34 @@ describe('UI: Chef + Consul views in the browser workbench', function () {
     await viewRow(wb.page, 'Runs', 'db-1').waitFor({ timeout: 10_000 });
     await wb.page.screenshot({ path: path.join(RESULTS, 'runs-view.png') });
   });
+
+  it('shows a run whose window was reloaded mid-run as interrupted', async function () {
+    // The run's lock session has to expire (TTL 15 s, which Consul may stretch to twice that).
+    this.timeout(150_000);
+    await runFromPalette(wb.page, 'Consul: Run Event', 'ui-slow');
+    await expandPane(wb.page, 'Runs');
+    await viewRow(wb.page, 'Runs', 'ui-slow').waitFor({ timeout: 20_000 });
+    await runFromPalette(wb.page, 'Developer: Reload Window');
+    await wb.page.waitForTimeout(2000);
+    await wb.page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+    await openChefConsulContainer(wb.page);
+    await expandPane(wb.page, 'Runs');
+    const row = viewPane(wb.page, 'Runs').locator('.monaco-list-row').filter({ hasText: 'ui-slow' }).filter({ hasText: 'interrupted' }).first();
+    await row.waitFor({ timeout: 90_000 });
+    await wb.page.screenshot({ path: path.join(RESULTS, 'runs-interrupted.png') });
+  });
 });
+
+/** Runs a command from the palette; `pick` answers the quick pick it opens. */
+async function runFromPalette(page: Workbench['page'], command: string, pick?: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ timeout: 10_000 });
+  await input.fill(`>${command}`);
+  await page.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+  if (pick === undefined) return;
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: pick }).first().waitFor({ timeout: 15_000 });
+  await input.fill(pick);
+  await page.keyboard.press('Enter');
+}

@@ -4,7 +4,9 @@ import type { Locator, Page } from 'playwright-core';
 export async function openChefConsulContainer(page: Page): Promise<void> {
   const tab = page.locator('.activitybar .action-item a[aria-label^="Chef + Consul"], .activitybar .action-item[aria-label^="Chef + Consul"]').first();
   await tab.waitFor({ timeout: 60_000 });
-  await tab.click();
+  // After a reload the container may be open already: a click would close it.
+  const active = page.locator('.activitybar .action-item.checked').filter({ has: page.locator('[aria-label^="Chef + Consul"]') });
+  if (!(await active.count())) await tab.click();
   await viewPane(page, 'Nodes').waitFor({ timeout: 30_000 });
 }
 

@@ -10,6 +10,7 @@ import { isFinished } from '../../core/runs/model';
 import { listRuns, readRun } from '../../core/runs/history';
 import { RESULTS_PREFIX } from '../../core/runs/metronomeLayout';
 import type { RunRegistry } from '../../core/runs/registry';
+import { RUN_LOCK_KEY } from '../../core/runs/runLock';
 import type { ConnectionManager } from '../connectionManager';
 import { MessageItem } from './catalogItems';
 import { VisibleFollower } from './visibleFollower';
@@ -97,6 +98,9 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
   private loaded = false;
   private query: LiveQuery<unknown> | undefined;
   private readonly follower: VisibleFollower<unknown>;
+  /** The run lock: its session expiring is how another editor's run becomes interrupted. */
+  private lockQuery: LiveQuery<unknown> | undefined;
+  private readonly lockFollower: VisibleFollower<unknown>;
   private readonly details = new Map<string, RunSnapshot>();
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -107,21 +111,25 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
     this.treeView = vscode.window.createTreeView(RunsView.id, { treeDataProvider: this, showCollapseAll: true });
     const live = registry.onDidChange(() => this.changed.fire());
     this.follower = new VisibleFollower(this.treeView, (s) => {
-      // A 404 (no results yet) is an error to the query, an empty history to us.
-      if (s.kind === 'ready' || (s.kind === 'error' && s.error.kind === 'http')) void this.reload();
+      if (s.kind === 'ready') void this.reload();
       else if (s.kind === 'error') {
         this.historyError = s.error.message;
         this.changed.fire();
       }
     });
-    this.disposables.push(this.treeView, this.follower, { dispose: () => live.dispose() }, connections.onDidChange(() => this.reset()));
+    this.lockFollower = new VisibleFollower(this.treeView, (s) => {
+      if (s.kind === 'ready') void this.reload();
+    });
+    this.disposables.push(this.treeView, this.follower, this.lockFollower, { dispose: () => live.dispose() }, connections.onDidChange(() => this.reset()));
     this.reset();
   }
 
   private reset(): void {
     this.follower.follow(undefined);
+    this.lockFollower.follow(undefined);
     this.query?.dispose();
-    this.query = undefined;
+    this.lockQuery?.dispose();
+    this.query = this.lockQuery = undefined;
     this.history = [];
     this.details.clear();
     this.loaded = false;
@@ -129,6 +137,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
     if (state?.kind === 'connected') {
       // Any write under metronome/results moves this index: one long-poll tells when to re-read.
       this.query = new LiveQuery(state.connection, { method: kvKeysMethod(`${RESULTS_PREFIX}/`, '/'), path: `/v1/kv/${RESULTS_PREFIX}/?keys`, transform: (b) => b, coalesceMs: 500 });
+      this.lockQuery = new LiveQuery(state.connection, { method: kvKeysMethod(RUN_LOCK_KEY), path: `/v1/kv/${RUN_LOCK_KEY}?keys`, transform: (b) => b, coalesceMs: 500 });
     }
     this.follower.follow(this.query);
     this.changed.fire();
@@ -146,6 +155,10 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
       this.historyError = (e as Error).message;
     }
     this.loaded = true;
+    // Only while another editor's ordered run is under way: its lock going away
+    // (session expired) is the one change that writes nothing under the results.
+    const foreignRunning = this.history.some((r) => !isFinished(r.status) && r.engine !== 'metronome' && !this.registry.get(r.id));
+    this.lockFollower.follow(foreignRunning ? this.lockQuery : undefined);
     this.changed.fire();
   }
 
@@ -189,7 +202,9 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
 
   dispose(): void {
     this.follower.dispose();
+    this.lockFollower.dispose();
     this.query?.dispose();
+    this.lockQuery?.dispose();
     this.changed.dispose();
     this.disposables.forEach((d) => d.dispose());
   }

@@ -19,6 +19,8 @@ export class VisibleFollower<T> implements vscode.Disposable {
   }
 
   follow(query: LiveQuery<T> | undefined): void {
+    // Following the same query again would restart its watch for nothing.
+    if (query === this.query) return;
     this.query = query;
     this.attach();
   }
