@@ -217,6 +217,31 @@ tasks:
     assert.equal(waitedFor, first.run.id);
   });
 
+  it('cancels a run that waits for the lock at once, and runs nothing', async () => {
+    const yaml = `events:
+  deploy:
+    ordered_tasks:
+      - service: db
+        task: t
+tasks:
+  t:
+    operations:
+      - execute:
+          script: sleep 3
+`;
+    const holder = start(yaml, 'deploy');
+    await new Promise((r) => setTimeout(r, 500));
+    const waiting = start(yaml, 'deploy', { lockWaitMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    const asked = Date.now();
+    registry.cancel(waiting.run.id);
+    const cancelled = await waiting.done;
+    assert.ok(Date.now() - asked < 1500, `took ${Date.now() - asked} ms to cancel`);
+    assert.equal(cancelled.status, 'cancelled');
+    assert.deepEqual(cancelled.phases.map((p) => p.nodes.length), [0]);
+    assert.equal((await holder.done).status, 'success');
+  });
+
   it('retries only the failed nodes of a phase, then continues', async () => {
     const marker = path.join(out, 'retry-ok');
     const exec = start(

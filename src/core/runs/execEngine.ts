@@ -107,7 +107,10 @@ export class ExecRun {
       run.start();
       await this.phasesFrom(first, retryNodes);
     } catch (e) {
-      if (run.status === 'pending' || run.status === 'running') run.end('error', (e as Error).message);
+      if (run.status === 'pending' || run.status === 'running') {
+        if (this.signal.aborted && !lock) run.end('cancelled', 'Cancelled while waiting for the cluster lock: nothing ran.');
+        else run.end('error', (e as Error).message);
+      }
     } finally {
       await recorder?.flush();
       recorder?.dispose();

@@ -5,6 +5,7 @@
  * names the session — reads as interrupted.
  */
 import type { ConsulConnection } from '../consul/client';
+import { EventEmitter } from 'node:events';
 import { call } from '../consul/client';
 import { renewSession } from '../exec/rexecApi';
 
@@ -78,7 +79,7 @@ export class RunLock {
         if (Date.now() >= deadline || opts.signal?.aborted) throw new RunLockBusyError(current);
         opts.onWait?.(current);
         // A blocking read returns as soon as the holder releases or its session expires.
-        await RunLock.waitForChange(connection, Math.min(10_000, deadline - Date.now()));
+        await RunLock.waitForChange(connection, Math.min(10_000, deadline - Date.now()), opts.signal);
       }
     } catch (e) {
       await lock.release();
@@ -86,12 +87,20 @@ export class RunLock {
     }
   }
 
-  private static async waitForChange(connection: ConsulConnection, ms: number): Promise<void> {
+  /** Blocks until the lock key changes, `ms` passes, or the signal aborts (the client drops the request on 'cancel'). */
+  private static async waitForChange(connection: ConsulConnection, ms: number, signal?: AbortSignal): Promise<void> {
     const first = (await call(connection, `/v1/kv/${RUN_LOCK_KEY}`, () => connection.client.kv.get({ key: RUN_LOCK_KEY } as never))) as { ModifyIndex?: number } | undefined;
-    if (!first?.ModifyIndex) return;
-    await call(connection, `/v1/kv/${RUN_LOCK_KEY}`, () =>
-      connection.client.kv.get({ key: RUN_LOCK_KEY, index: String(first.ModifyIndex), wait: `${Math.max(1, Math.round(ms / 1000))}s` } as never),
-    ).catch(() => undefined);
+    if (!first?.ModifyIndex || signal?.aborted) return;
+    const ctx = new EventEmitter();
+    const onAbort = () => ctx.emit('cancel');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await call(connection, `/v1/kv/${RUN_LOCK_KEY}`, () =>
+        connection.client.kv.get({ key: RUN_LOCK_KEY, index: String(first.ModifyIndex), wait: `${Math.max(1, Math.round(ms / 1000))}s`, ctx } as never),
+      ).catch(() => undefined);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
   }
 
   /** A session gone (expired, destroyed) means the lock is gone: another run may start, so say so. */
