@@ -17,244 +17,58 @@
  * A node's log is taken once, from its final record, where metronome puts it
  * whole (its /log copy is written after the record and may still be empty).
  */
-import { listKeys, mapLimited, readValue } from '../consul/kv';
+import { listKeys, readValue } from '../consul/kv';
 import { kvKeysMethod } from '../consul/kvMethods';
-import type Consul from 'consul';
 import type { ConsulConnection } from '../consul/client';
 import { fireEvent } from '../consul/events';
-import { LiveQuery } from '../consul/liveQuery';
 import { readCatalog } from '../consul/nodeDump';
 import type { MergedEvent } from '../plans/merge';
 import { phaseTargets, type TargetNode } from '../plans/targeting';
-import { Disposable, Emitter } from '../util/emitter';
+import type { Disposable } from '../util/emitter';
+import {
+  cap,
+  DiagnosticSet,
+  label,
+  list,
+  METRONOME_TASK_TIMEOUT_S,
+  noNodeSentence,
+  orphanSentence,
+  queueLoss,
+  RUN_MESSAGE_KINDS,
+  stallSentence,
+  unknownNodeSentence,
+  wipeSentence,
+  type MetronomeDiagnostic,
+  type MetronomeDiagnosticKind,
+  type PhaseLabel,
+} from './metronomeDiagnosis';
+import { followKv, readValues, sameValue, stillEmpty, valueIn, valueMethod, type Unchanged, type WatchMethod } from './metronomeFollower';
 import { EVENT_QUEUE_KEY, logKey, parseJsonRecord, phaseKey, PROGRESS_QUEUE_KEY, runFromRecord, runKey } from './metronomeLayout';
-import { FINISHED_PHASE, NodeStatus, PhaseStatus, Run, RunSnapshot, RunStatus } from './model';
+import { phasesFromKv, phasesOf, type PhaseInfo } from './metronomePhases';
+import { parseEventQueue, parseProgressQueue, type QueuedEvent, type QueuedPhase } from './metronomeQueues';
+import { metronomeOutcome, nodeStatusOf, phaseStatusOf, resultKeyPart, runStatusOf, type MetronomeOutcome, type ResultKey } from './metronomeResults';
+import { FINISHED_PHASE, PhaseStatus, Run, RunSnapshot, RunStatus } from './model';
 import type { RunRegistry } from './registry';
 
+export {
+  METRONOME_TASK_TIMEOUT_S,
+  noNodeSentence,
+  orphanSentence,
+  parseEventQueue,
+  parseProgressQueue,
+  queueLoss,
+  metronomeOutcome,
+  resultKeyPart,
+  stallSentence,
+  unknownNodeSentence,
+  wipeSentence,
+};
+export { PICKED_UP_QUESTION, type StallContext } from './metronomeDiagnosis';
+export type { MetronomeDiagnostic, MetronomeDiagnosticKind, MetronomeOutcome, PhaseLabel, QueuedEvent, QueuedPhase, ResultKey };
+
 export const DEFAULT_HEAD_START_TIMEOUT_MS = 120_000;
-/** metronome's TASK_TIMEOUT: how long its queue head may wait for nodes. */
-export const METRONOME_TASK_TIMEOUT_S = 1800;
 /** Longer than metronome's 1 s poll, so the gap between two of its writes is never taken for a stop. */
 export const DEFAULT_ORPHAN_GRACE_MS = 5_000;
-
-export type MetronomeDiagnosticKind =
-  /** (a) the head phase (or the event itself) has not started in time. */
-  | 'head-not-started'
-  /** (b) a phase matches no node in the catalog. */
-  | 'no-node'
-  /** (c) metronome cleared its progress queue, so later phases never run. */
-  | 'queue-wiped'
-  /** (d) a result under a name that is not a Consul node (hostname ≠ node name). */
-  | 'unknown-node'
-  /** metronome will never finish this event: its queues no longer hold it. */
-  | 'orphaned'
-  /** the agents' plan differs from the task.yml the run was started from. */
-  | 'plan-mismatch'
-  /** a value in metronome's keys is not what metronome writes. */
-  | 'malformed'
-  /** Consul could not be read; following resumes by itself. */
-  | 'follow-error';
-
-export interface MetronomeDiagnostic {
-  kind: MetronomeDiagnosticKind;
-  severity: 'error' | 'warning' | 'info';
-  /** One sentence for the user. */
-  message: string;
-  phase?: number;
-  node?: string;
-  key?: string;
-  since: number;
-}
-
-/** One EventTask of metronome's progress queue. */
-export interface QueuedPhase {
-  id: string;
-  no: number;
-  pattern: string;
-  task: string;
-  service: string;
-  tag: string;
-  skippable?: boolean;
-}
-
-export interface QueuedEvent {
-  id: string;
-  name: string;
-}
-
-// ---------------------------------------------------------------------------
-// Pure parts: parsing what metronome wrote, and deciding what it means.
-
-const describe = (v: unknown) => (Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
-
-/** metronome writes lowercase names; older builds wrote Go's default field names. */
-function field(o: Record<string, unknown>, lower: string, upper: string): unknown {
-  return lower in o ? o[lower] : o[upper];
-}
-
-function parseJsonArray(raw: string | undefined, key: string, hint = ''): { items: unknown[]; problem?: string } {
-  if (raw === undefined || raw.trim() === '') return { items: [] };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (e) {
-    return { items: [], problem: `${key} is not valid JSON (${(e as Error).message})${hint}.` };
-  }
-  // Go reads null into an empty slice, and so do we.
-  if (parsed === null) return { items: [] };
-  if (!Array.isArray(parsed)) return { items: [], problem: `${key} holds ${describe(parsed)}, not the JSON array metronome writes.` };
-  return { items: parsed };
-}
-
-export function parseProgressQueue(raw: string | undefined): { phases: QueuedPhase[]; problem?: string } {
-  // metronome formats each task with %s, unescaped: a quote in a name breaks the whole queue.
-  const { items, problem } = parseJsonArray(raw, PROGRESS_QUEUE_KEY, ': metronome writes task, service and tag names unescaped, so a quote or backslash in one breaks it');
-  const phases: QueuedPhase[] = [];
-  for (const item of items) {
-    if (!item || typeof item !== 'object' || Array.isArray(item)) continue;
-    const o = item as Record<string, unknown>;
-    const id = field(o, 'id', 'ID');
-    const no = field(o, 'no', 'No');
-    if (typeof id !== 'string' || !id || typeof no !== 'number' || !Number.isInteger(no) || no < 0) continue;
-    const text = (v: unknown) => (typeof v === 'string' ? v : '');
-    const skippable = field(o, 'skippable', 'Skippable');
-    phases.push({
-      id,
-      no,
-      pattern: text(field(o, 'pattern', 'Pattern')),
-      task: text(field(o, 'task', 'Task')),
-      service: text(field(o, 'service', 'Service')),
-      tag: text(field(o, 'tag', 'Tag')),
-      ...(typeof skippable === 'boolean' ? { skippable } : {}),
-    });
-  }
-  const skipped = items.length - phases.length;
-  return { phases, problem: problem ?? (skipped ? `${skipped} of ${items.length} entries in ${PROGRESS_QUEUE_KEY} are not metronome tasks (an object with an "id" and a whole "no"); they were ignored.` : undefined) };
-}
-
-export function parseEventQueue(raw: string | undefined): { events: QueuedEvent[]; problem?: string } {
-  const { items, problem } = parseJsonArray(raw, EVENT_QUEUE_KEY);
-  const events: QueuedEvent[] = [];
-  for (const item of items) {
-    if (!item || typeof item !== 'object') continue;
-    const o = item as Record<string, unknown>;
-    if (typeof o.ID === 'string' && o.ID) events.push({ id: o.ID, name: typeof o.Name === 'string' ? o.Name : '' });
-  }
-  const skipped = items.length - events.length;
-  return { events, problem: problem ?? (skipped ? `${skipped} of ${items.length} entries in ${EVENT_QUEUE_KEY} are not Consul user events (no "ID"); they were ignored.` : undefined) };
-}
-
-export type ResultKey = { kind: 'event' } | { kind: 'phase'; no: number } | { kind: 'node'; no: number; node: string } | { kind: 'log'; no: number; node: string };
-
-/** What a key under metronome/results/<id> is; undefined for anything metronome does not write. */
-export function resultKeyPart(key: string, id: string): ResultKey | undefined {
-  const base = runKey(id);
-  if (key === base) return { kind: 'event' };
-  if (!key.startsWith(`${base}/`)) return undefined;
-  const parts = key.slice(base.length + 1).split('/');
-  if (!/^\d{1,6}$/.test(parts[0]) || parts.some((p) => !p)) return undefined;
-  const no = Number(parts[0]);
-  if (parts.length === 1) return { kind: 'phase', no };
-  if (parts.length === 2) return { kind: 'node', no, node: parts[1] };
-  if (parts.length === 3 && parts[2] === 'log') return { kind: 'log', no, node: parts[1] };
-  return undefined;
-}
-
-export type MetronomeOutcome = 'inprogress' | 'success' | 'error' | 'timeout' | 'skip';
-
-/** metronome's status words; undefined for anything else (which is not taken as an ending). */
-export function metronomeOutcome(status: unknown): MetronomeOutcome | undefined {
-  return (['inprogress', 'success', 'error', 'timeout', 'skip'] as const).find((s) => s === status);
-}
-
-const phaseStatusOf = (o: Exclude<MetronomeOutcome, 'inprogress'>): PhaseStatus => (o === 'skip' ? 'skipped' : o);
-const nodeStatusOf = (o: Exclude<MetronomeOutcome, 'inprogress'>): NodeStatus => (o === 'skip' ? 'success' : o);
-const runStatusOf = (o: Exclude<MetronomeOutcome, 'inprogress'>): RunStatus => (o === 'skip' ? 'success' : o);
-
-/**
- * Phases that left the progress queue without a final TaskResult, and the
- * failed phase that explains it (metronome clears the queue after an error or
- * a timeout, before it writes that phase's result).
- */
-export function queueLoss(input: { seen: Iterable<number>; queued: ReadonlySet<number>; finals: ReadonlyMap<number, PhaseStatus> }): { lost: number[]; failed?: { no: number; status: PhaseStatus } } {
-  const lost = [...input.seen].filter((no) => !input.queued.has(no) && !input.finals.has(no)).sort((a, b) => a - b);
-  const failed = [...input.finals]
-    .filter(([, s]) => s === 'error' || s === 'timeout')
-    .sort((a, b) => a[0] - b[0])
-    .map(([no, status]) => ({ no, status }))[0];
-  return { lost, ...(failed ? { failed } : {}) };
-}
-
-export interface PhaseLabel {
-  no: number;
-  task: string;
-  service?: string;
-  tag?: string;
-}
-
-const label = (p: PhaseLabel) => `phase ${p.no + 1}${p.task ? ` (${p.task})` : ''}`;
-const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
-const list = (names: readonly string[]) => names.map((n) => `"${n}"`).join(', ');
-export const PICKED_UP_QUESTION = 'no metronome agent picked up the event: are the agents running and is the event queue being consumed?';
-
-export interface StallContext {
-  timeoutMs: number;
-  /** queued: no agent has taken the event yet; phase: metronome queued the phase but no node started it. */
-  stage: 'queued' | 'phase';
-  /** Where the event sits in metronome/event_queue; undefined when it is not there. */
-  eventQueued?: { position: number; length: number };
-  /** The event metronome is busy with instead, from the head of its progress queue. */
-  blockedBy?: { id: string; no: number; task: string };
-  phase?: PhaseLabel & { targets: readonly string[] };
-}
-
-export function stallSentence(c: StallContext): string {
-  const after = `${Math.round(c.timeoutMs / 100) / 10} s`;
-  if (c.stage === 'phase' && c.phase) {
-    const nodes = c.phase.targets.length ? `none of its nodes (${list(c.phase.targets)}) wrote a result` : 'no node wrote a result';
-    return `${cap(label(c.phase))} has not started within ${after} of reaching the head of metronome's queue: ${nodes}; are the metronome agents on them running, and is each agent's hostname its Consul node name?`;
-  }
-  if (c.blockedBy) {
-    const where = c.eventQueued ? ` (position ${c.eventQueued.position + 1} of ${c.eventQueued.length} in ${EVENT_QUEUE_KEY})` : '';
-    return `Not started after ${after}: the event waits${where} behind event ${c.blockedBy.id}, whose phase ${c.blockedBy.no + 1} (${c.blockedBy.task}) is still in metronome's progress queue.`;
-  }
-  const where = c.eventQueued
-    ? `The event has been in ${EVENT_QUEUE_KEY} for over ${after}.`
-    : `In ${after} the event did not even reach ${EVENT_QUEUE_KEY}, where each agent's event watch puts it.`;
-  return `${cap(PICKED_UP_QUESTION)} ${where}`;
-}
-
-export function noNodeSentence(phase: PhaseLabel, skippable: boolean): string {
-  const filter = phase.service ? `service "${phase.service}"${phase.tag ? ` with tag "${phase.tag}"` : ''}` : 'any service';
-  const then = skippable
-    ? 'metronome will skip it.'
-    : `it is not skippable, so metronome will hold its queue on it until its ${METRONOME_TASK_TIMEOUT_S} s task timeout, then mark it skip and go on.`;
-  return `${cap(label(phase))} matches no node in the Consul catalog (${filter}): ${then}`;
-}
-
-export function unknownNodeSentence(phase: PhaseLabel, node: string, waitingFor: readonly string[]): string {
-  const wait = waitingFor.length
-    ? ` metronome waits for a result under ${list(waitingFor)} instead, so the phase will not finish before its ${METRONOME_TASK_TIMEOUT_S} s task timeout.`
-    : '';
-  return `${cap(label(phase))} has a result under node "${node}", which is not a node in the Consul catalog: metronome names results after the agent's hostname, and that agent's hostname is not its Consul node name.${wait}`;
-}
-
-export function wipeSentence(failed: PhaseLabel & { status: PhaseStatus }, cancelled: readonly PhaseLabel[]): string {
-  const never = cancelled.length === 1 ? `${label(cancelled[0])} never ran` : `phases ${cancelled.map((p) => p.no + 1).join(', ')} never ran`;
-  return `metronome cleared its progress queue after ${label(failed)} ended ${failed.status}, so ${never}.`;
-}
-
-/** Why metronome will never finish an event whose EventResult says inprogress; undefined while it still may. */
-export function orphanSentence(s: { eventResult: MetronomeOutcome | 'missing'; queuedPhases: number; anyPhaseResult: boolean; everQueued: boolean }): string | undefined {
-  if (s.eventResult !== 'inprogress' || s.queuedPhases > 0) return undefined;
-  if (!s.anyPhaseResult && !s.everQueued) {
-    return 'metronome took the event but queued no phase for it (no task.yml on its agents defines it), so its EventResult stays inprogress for ever.';
-  }
-  return `metronome's progress queue no longer holds any phase of this event (it was cleared), so no agent will finish it and its EventResult stays inprogress.`;
-}
-
-// ---------------------------------------------------------------------------
-// Following.
 
 export interface MetronomeFollowOptions {
   /** How long the head phase (or the event itself) may wait to start before it is reported; default 120 000. */
@@ -281,11 +95,6 @@ export interface MetronomeAttachRequest extends MetronomeFollowOptions {
   startedBy?: string;
 }
 
-interface PhaseInfo extends PhaseLabel {
-  pattern?: string;
-  skippable?: boolean;
-}
-
 interface Init {
   id: string;
   event: string;
@@ -295,67 +104,16 @@ interface Init {
   pickedUp: boolean;
 }
 
-/** A `consul` client method for Watch: key names under a prefix, an empty list when there are none. */
-function valueMethod(key: string, recurse: boolean) {
-  return function (this: { consul: Consul }, opts: Record<string, unknown> = {}): Promise<unknown> {
-    return this.consul.kv.get({ ...opts, key, ...(recurse ? { recurse: true } : {}) } as never);
-  };
-}
-
-type WatchMethod = (this: { consul: Consul }, opts: Record<string, unknown>) => Promise<unknown>;
-/** Whether an answer brings nothing new after the one before. */
-type Unchanged = (previous: string | undefined, next: string) => boolean;
-
-const sameValue: Unchanged = (a, b) => a === b;
-/** A key list keeps its names when a record is rewritten; only an empty list twice is nothing new. */
-const stillEmpty: Unchanged = (a, b) => a === '[]' && b === '[]';
-
-/**
- * Consul answers a blocking read of an absent key or an empty prefix at every
- * KV write anywhere (its index is then the whole table's). Such answers bring
- * nothing new, so after two of them in a row the next request waits a little,
- * up to 2 s: bounded, while a real change still comes back at once.
- */
-function damped(method: WatchMethod, unchanged: Unchanged): WatchMethod {
-  let last: string | undefined;
-  let idle = 0;
-  return async function (this: { consul: Consul }, opts: Record<string, unknown>): Promise<unknown> {
-    if (idle > 1) {
-      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** (idle - 2))).unref());
-      if ((opts.ctx as { isRunning?: () => boolean } | undefined)?.isRunning?.() === false) throw new Error('watch ended');
-    }
-    const sent = Date.now();
-    const answer = await method.call(this, opts);
-    const body = JSON.stringify(Array.isArray(answer) ? answer[1] : answer) ?? '';
-    idle = unchanged(last, body) && Date.now() - sent < 1000 ? idle + 1 : 0;
-    last = body;
-    return answer;
-  };
-}
-
-/** The value of `key` in a kv.get answer (one item or, recursive, a list). */
-function valueIn(body: unknown, key: string): string | undefined {
-  const items = Array.isArray(body) ? body : body ? [body] : [];
-  const item = items.find((i): i is { Key: string; Value?: unknown } => !!i && typeof i === 'object' && (i as { Key?: unknown }).Key === key);
-  return typeof item?.Value === 'string' ? item.Value : undefined;
-}
-
-const RUN_MESSAGE_KINDS: readonly MetronomeDiagnosticKind[] = ['head-not-started', 'no-node', 'queue-wiped', 'unknown-node', 'orphaned'];
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
-
-function phasesOf(merged: MergedEvent): PhaseInfo[] {
-  return merged.phases.map((p, no) => ({ no, task: p.task, pattern: p.pattern, service: p.service, tag: p.tag, skippable: p.skippable }));
-}
 
 export class MetronomeRun {
   readonly run: Run;
   /** Resolves when the run ended: finished by metronome, stopped (interrupted), or no longer followed (cancelled). */
   readonly done: Promise<RunSnapshot>;
-  private readonly diagEmitter = new Emitter<MetronomeDiagnostic[]>();
-  readonly onDidChangeDiagnostics = this.diagEmitter.event;
+  private readonly diags = new DiagnosticSet();
+  readonly onDidChangeDiagnostics = this.diags.onDidChange;
 
   private resolveDone!: (s: RunSnapshot) => void;
-  private readonly diags = new Map<string, MetronomeDiagnostic>();
   private readonly phases = new Map<number, PhaseInfo>();
   private readonly progressWatch: Disposable;
   private eventQueueWatch: Disposable | undefined;
@@ -471,22 +229,14 @@ export class MetronomeRun {
 
   /** One blocking query; a pass runs on each answer that brings something new. */
   private follow(path: string, method: WatchMethod, take: (body: unknown) => void, unchanged: Unchanged = sameValue): Disposable {
-    const query = new LiveQuery<unknown>(this.connection, { method: damped(method, unchanged), path, transform: (b) => b, coalesceMs: this.coalesceMs });
-    let last: string | undefined;
-    const listener = query.onDidChange((s) => {
-      if (s.kind === 'ready') {
-        this.forget('follow-error', path);
-        const body = JSON.stringify(s.data) ?? '';
-        if (unchanged(last, body)) return;
-        last = body;
-        take(s.data);
+    return followKv(this.connection, { path, method, coalesceMs: this.coalesceMs, unchanged }, {
+      answered: () => this.forget('follow-error', path),
+      changed: (body) => {
+        take(body);
         this.requestSync();
-      } else if (s.kind === 'error') {
-        this.diagnose({ kind: 'follow-error', severity: 'warning', key: path, message: `Following metronome paused: ${s.error.message} It resumes by itself.` });
-      }
+      },
+      failed: (error) => this.diagnose({ kind: 'follow-error', severity: 'warning', key: path, message: `Following metronome paused: ${error.message} It resumes by itself.` }),
     });
-    const sub = query.subscribe();
-    return { dispose: () => (listener.dispose(), sub.dispose(), query.dispose()) };
   }
 
   /** Only once the event is taken: before, its results prefix is empty, and an empty prefix wakes at every KV write. */
@@ -499,7 +249,7 @@ export class MetronomeRun {
 
   /** The problems found so far that still hold, oldest first. */
   get diagnostics(): MetronomeDiagnostic[] {
-    return [...this.diags.values()].sort((a, b) => a.since - b.since);
+    return this.diags.all;
   }
 
   // --- the sync pass --------------------------------------------------------
@@ -726,7 +476,7 @@ export class MetronomeRun {
     if (!head) return;
     if (now - head.since < this.headTimeoutMs) return this.wakeAt(head.since + this.headTimeoutMs);
     // A phase with no node already has its own, more precise diagnostic.
-    if (head.stage === 'phase' && this.diags.has(this.diagKey('no-node', undefined, head.no))) return;
+    if (head.stage === 'phase' && this.diags.has('no-node', undefined, head.no)) return;
     const blocker = (this.progress ?? []).find((p) => p.id !== this.run.id);
     const position = (this.eventQueue ?? []).findIndex((e) => e.id === this.run.id);
     const message = stallSentence({
@@ -763,7 +513,7 @@ export class MetronomeRun {
     const after = open.filter((p) => failed && p.no > failed.no);
     if (failed && after.length) {
       // Attached after the wipe, or the queue was gone before we saw it: the same story.
-      if (!this.diags.has(this.diagKey('queue-wiped'))) this.diagnose({ kind: 'queue-wiped', severity: 'error', message: wipeSentence({ ...this.labelOf(failed.no), status: failed.status }, after.map((p) => this.labelOf(p.no))) });
+      if (!this.diags.has('queue-wiped')) this.diagnose({ kind: 'queue-wiped', severity: 'error', message: wipeSentence({ ...this.labelOf(failed.no), status: failed.status }, after.map((p) => this.labelOf(p.no))) });
       for (const p of after) this.run.endPhase(p.no, 'cancelled', `Never ran: metronome cleared its progress queue after ${label(this.labelOf(failed.no))} ended ${failed.status}.`);
     }
     for (const p of open.filter((p) => !after.includes(p) && p.status === 'pending')) {
@@ -843,41 +593,11 @@ export class MetronomeRun {
     else this.forget('malformed', key);
   }
 
-  private diagKey(kind: MetronomeDiagnosticKind, key?: string, phase?: number, node?: string): string {
-    return `${kind}|${phase ?? ''}|${node ?? ''}|${key ?? ''}`;
+  private diagnose(d: Omit<MetronomeDiagnostic, 'since'>, id?: string): void {
+    this.diags.set(d, id);
   }
 
-  private diagnose(d: Omit<MetronomeDiagnostic, 'since'>, id = this.diagKey(d.kind, d.key, d.phase, d.node)): void {
-    const prev = this.diags.get(id);
-    if (prev && prev.message === d.message && prev.severity === d.severity) return;
-    this.diags.set(id, { ...d, since: prev?.since ?? Date.now() });
-    this.diagEmitter.fire(this.diagnostics);
-  }
-
-  /** Drops diagnostics that no longer hold (phase/key given: only those). */
   private forget(kind: MetronomeDiagnosticKind, key?: string, phase?: number): void {
-    let changed = false;
-    for (const [id, d] of this.diags) {
-      if (d.kind === kind && (key === undefined || d.key === key) && (phase === undefined || d.phase === phase)) changed = this.diags.delete(id) || changed;
-    }
-    if (changed) this.diagEmitter.fire(this.diagnostics);
+    this.diags.forget(kind, key, phase);
   }
-}
-
-/** Without a plan, the phases of a run already under way: its TaskResults, then what is still queued. */
-async function phasesFromKv(connection: ConsulConnection, id: string, keys: readonly string[], queued: readonly QueuedPhase[]): Promise<PhaseInfo[]> {
-  const phases = new Map<number, PhaseInfo>();
-  for (const p of queued) phases.set(p.no, { no: p.no, task: p.task, pattern: p.pattern || undefined, service: p.service || undefined, tag: p.tag || undefined, skippable: p.skippable });
-  const nos = [...new Set(keys.map((k) => resultKeyPart(k, id)).filter((p): p is Exclude<ResultKey, { kind: 'event' }> => !!p && p.kind !== 'event').map((p) => p.no))].filter((no) => !phases.has(no));
-  const values = await readValues(connection, nos.map((no) => phaseKey(id, no)));
-  for (const no of nos) {
-    const name = parseJsonRecord(values.get(phaseKey(id, no)))?.Name;
-    phases.set(no, { no, task: typeof name === 'string' ? name : '' });
-  }
-  return [...phases.values()].sort((a, b) => a.no - b.no);
-}
-
-async function readValues(connection: ConsulConnection, keys: readonly string[]): Promise<Map<string, string | undefined>> {
-  const values = await mapLimited(keys, 8, (key) => readValue(connection, key));
-  return new Map(keys.map((k, i) => [k, values[i]]));
 }
