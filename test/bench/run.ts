@@ -9,12 +9,13 @@ import { startCluster, stopCluster } from '../infra/cluster';
 import { benchExec } from './exec.bench';
 import { benchNodes } from './nodes.bench';
 import { benchPhases } from './phases.bench';
-import { BenchResults, recordResults, round } from './stats';
+import { BenchResults, median, recordResults, round } from './stats';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS = path.join(ROOT, 'bench-results.json');
 
-async function benchActivation(): Promise<BenchResults> {
+/** One cold activation in a fresh VS Code; a single sample swings with the machine's load. */
+async function activateOnce(): Promise<{ totalMs: number; activateMs: number }> {
   // Loaded lazily: only this benchmark needs code-server.
   const { runExtensionTests } = await import('../harness/codeServer');
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cco-bench-')), 'activation.json');
@@ -26,10 +27,17 @@ async function benchActivation(): Promise<BenchResults> {
     env: { ...process.env, CCO_BENCH_OUT: out },
   });
   if (exitCode !== 0) throw new Error(`activation benchmark exited with ${exitCode}`);
-  const { totalMs, activateMs } = JSON.parse(fs.readFileSync(out, 'utf8')) as { totalMs: number; activateMs: number };
+  return JSON.parse(fs.readFileSync(out, 'utf8')) as { totalMs: number; activateMs: number };
+}
+
+const ACTIVATION_RUNS = 5;
+
+async function benchActivation(): Promise<BenchResults> {
+  const samples: Array<{ totalMs: number; activateMs: number }> = [];
+  for (let i = 0; i < ACTIVATION_RUNS; i++) samples.push(await activateOnce());
   return {
-    'activation.ms': { value: round(totalMs), unit: 'ms', target: '< 100' },
-    'activation.activate_fn_ms': { value: round(activateMs), unit: 'ms', target: 'informational' },
+    'activation.ms': { value: round(median(samples.map((x) => x.totalMs))), unit: 'ms', target: '< 100' },
+    'activation.activate_fn_ms': { value: round(median(samples.map((x) => x.activateMs))), unit: 'ms', target: 'informational' },
   };
 }
 
