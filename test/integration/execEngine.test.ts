@@ -13,6 +13,21 @@ import { RunRegistry } from '../../src/core/runs/registry';
 import { consulJson, consulRequest } from '../infra/cluster';
 import { clusterFromEnv, serverAgent } from '../support/env';
 
+/** A deploy event with one phase on the db service running `script`, with an optional task timeout (s). */
+function dbPhase(script: string, timeout?: number): string {
+  return `events:
+  deploy:
+    ordered_tasks:
+      - service: db
+        task: t
+tasks:
+  t:
+${timeout ? `    timeout: ${timeout}\n` : ''}    operations:
+      - execute:
+          script: ${script}
+`;
+}
+
 /** A pattern folder with the given task.yml, parsed and merged as the editor would. */
 function planFor(yaml: string, event: string) {
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-pattern-'));
@@ -174,18 +189,7 @@ tasks:
   it('ends a node that outlives the task timeout as timeout, and the run returns', async () => {
     const started = Date.now();
     const run = await start(
-      `events:
-  deploy:
-    ordered_tasks:
-      - service: db
-        task: slow
-tasks:
-  slow:
-    timeout: 2
-    operations:
-      - execute:
-          script: sleep 20
-`,
+      dbPhase('sleep 20', 2),
       'deploy',
     ).done;
     assert.equal(run.status, 'timeout');
@@ -194,17 +198,7 @@ tasks:
   });
 
   it('lets one ordered run hold the cluster at a time', async () => {
-    const yaml = `events:
-  deploy:
-    ordered_tasks:
-      - service: db
-        task: t
-tasks:
-  t:
-    operations:
-      - execute:
-          script: sleep 2
-`;
+    const yaml = dbPhase('sleep 2');
     const first = start(yaml, 'deploy');
     await new Promise((r) => setTimeout(r, 500));
     const refused = await start(yaml, 'deploy', { lockWaitMs: 0 }).done;
@@ -218,17 +212,7 @@ tasks:
   });
 
   it('cancels a run that waits for the lock at once, and runs nothing', async () => {
-    const yaml = `events:
-  deploy:
-    ordered_tasks:
-      - service: db
-        task: t
-tasks:
-  t:
-    operations:
-      - execute:
-          script: sleep 3
-`;
+    const yaml = dbPhase('sleep 3');
     const holder = start(yaml, 'deploy');
     await new Promise((r) => setTimeout(r, 500));
     const waiting = start(yaml, 'deploy', { lockWaitMs: 60_000 });
@@ -276,17 +260,7 @@ tasks:
 
   it('shows a run whose editor went away as interrupted to everyone reading KV', async () => {
     const exec = start(
-      `events:
-  deploy:
-    ordered_tasks:
-      - service: db
-        task: slow
-tasks:
-  slow:
-    operations:
-      - execute:
-          script: sleep 2
-`,
+      dbPhase('sleep 2'),
       'deploy',
     );
     const record = async () => {
