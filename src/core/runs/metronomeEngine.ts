@@ -276,7 +276,7 @@ export class MetronomeRun {
     })();
   }
 
-  private async sync(): Promise<void> {
+  private async sync(freshKeys = false): Promise<void> {
     const id = this.run.id;
     const first = !this.catalog;
     if (first) await this.refreshCatalog();
@@ -301,6 +301,17 @@ export class MetronomeRun {
       for (const [k, v] of await readValues(this.connection, batch)) values.set(k, v);
     }
     if (this.finished) return;
+    // A phase that ended may have node records newer than the key list this pass started from
+    // (the queue watch can wake first): list the keys again once, so no node is taken for lost.
+    const phaseEnded = openPhases.some((no) => {
+      const outcome = metronomeOutcome(parseJsonRecord(values.get(phaseKey(id, no)))?.Status);
+      return outcome !== undefined && outcome !== 'inprogress';
+    });
+    if (phaseEnded && !freshKeys) {
+      this.keys = await listKeys(this.connection, runKey(id));
+      if (this.finished) return;
+      return this.sync(true);
+    }
     if (values.get(runKey(id)) !== undefined || ours.length || nodes.length || openPhases.length) this.pickUp();
 
     const ended: Array<{ no: number; node: string; outcome: Exclude<MetronomeOutcome, 'inprogress'>; log?: string }> = [];
