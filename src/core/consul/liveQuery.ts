@@ -86,18 +86,6 @@ export class LiveQuery<T> implements Disposable {
     this.start();
   }
 
-  /** Resolves with the next ready or error state (for one-shot callers and tests). */
-  next(): Promise<LiveState<T>> {
-    return new Promise((resolve) => {
-      const d = this.onDidChange((s) => {
-        if (s.kind === 'ready' || s.kind === 'error') {
-          d.dispose();
-          resolve(s);
-        }
-      });
-    });
-  }
-
   private start(): void {
     if (this.disposed) return;
     if (this.state.kind === 'idle') this.setState({ kind: 'loading' });

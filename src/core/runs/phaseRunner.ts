@@ -85,6 +85,15 @@ export async function runPhase(connection: ConsulConnection, run: Run, work: Pha
   const note = new Map<string, string>();
   const exitCodes = new Map<string, number>();
   const say = (node: string, text: string) => run.appendOutput(work.no, node, text);
+  /** An operation done for all nodes failed: each says why, ends in error, and runs nothing more. */
+  const failAll = (line: string, why: string) => {
+    for (const node of alive) {
+      say(node, line);
+      final.set(node, 'error');
+      note.set(node, why);
+    }
+    alive.clear();
+  };
 
   for (const op of work.operations) {
     if (!alive.size || work.signal?.aborted) break;
@@ -104,12 +113,7 @@ export async function runPhase(connection: ConsulConnection, run: Run, work: Pha
         }
         for (const node of alive) say(node, `[consul-kvs] ${op.action} ${key}\n`);
       } catch (e) {
-        for (const node of alive) {
-          say(node, `[consul-kvs] ${op.action} ${key} failed: ${(e as Error).message}\n`);
-          final.set(node, 'error');
-          note.set(node, `consul-kvs ${op.action} ${key} failed`);
-        }
-        alive.clear();
+        failAll(`[consul-kvs] ${op.action} ${key} failed: ${(e as Error).message}\n`, `consul-kvs ${op.action} ${key} failed`);
       }
       continue;
     }
@@ -118,12 +122,7 @@ export async function runPhase(connection: ConsulConnection, run: Run, work: Pha
         const ev = await fireEvent(connection, { name: x(op.name ?? ''), service: op.filter.service ? x(op.filter.service) : undefined, tag: op.filter.tag ? x(op.filter.tag) : undefined });
         for (const node of alive) say(node, `[consul-event] fired ${ev.name} (${ev.id})\n`);
       } catch (e) {
-        for (const node of alive) {
-          say(node, `[consul-event] failed: ${(e as Error).message}\n`);
-          final.set(node, 'error');
-          note.set(node, 'consul-event failed');
-        }
-        alive.clear();
+        failAll(`[consul-event] failed: ${(e as Error).message}\n`, 'consul-event failed');
       }
       continue;
     }
@@ -138,12 +137,7 @@ export async function runPhase(connection: ConsulConnection, run: Run, work: Pha
       spec = remoteCommand(op, work);
     } catch (e) {
       // e.g. the execute file is missing from the pattern: nothing was sent.
-      for (const node of alive) {
-        say(node, `[${op.type}] ${(e as Error).message}\n`);
-        final.set(node, 'error');
-        note.set(node, (e as Error).message);
-      }
-      alive.clear();
+      failAll(`[${op.type}] ${(e as Error).message}\n`, (e as Error).message);
       break;
     }
     if (!spec) continue;

@@ -30,8 +30,3 @@ export class CommandInputError extends Error {
     this.name = 'CommandInputError';
   }
 }
-
-/** Cancelling a prompt ends the command quietly with `undefined`. */
-export function cancelled(): undefined {
-  return undefined;
-}
