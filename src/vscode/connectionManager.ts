@@ -17,6 +17,7 @@ import {
   validateProfile,
   ENVIRONMENT_PROFILE_NAME,
 } from '../core/consul/profile';
+import { parseStoredToken, StoredToken, tokenBinding } from '../core/consul/tokenBinding';
 
 export const CONFIG_SECTION = 'chefConsul';
 const DATACENTER_STATE_KEY = 'chefConsul.datacenter';
@@ -31,12 +32,26 @@ function tokenKey(profileName: string): string {
   return `chefConsul.token.${profileName}`;
 }
 
+const SECRET_PREFIX = 'chefConsul.';
+
+/** What the stored token of a profile means for the profile as it is configured now. */
+export type TokenLookup =
+  | { kind: 'none' }
+  | { kind: 'bound'; token: string }
+  /** Saved for another address (or before tokens were bound): not sent until the user says so. */
+  | { kind: 'mismatch'; savedFor: string | undefined; now: string };
+
 export class ConnectionManager implements vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<ConnectionState>();
   readonly onDidChange = this.emitter.event;
   private current: ConnectionState | undefined;
   private generation = 0;
   private readonly disposables: vscode.Disposable[] = [];
+  private readonly secretEmitter = new vscode.EventEmitter<string>();
+  /** Fires the name of a per-profile secret (e.g. the metronome token) of the active profile that changed. */
+  readonly onDidChangeSecret = this.secretEmitter.event;
+  /** Mismatched tokens already asked about in this window, by profile and address: ask once. */
+  private readonly askedAbout = new Set<string>();
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -49,7 +64,11 @@ export class ConnectionManager implements vscode.Disposable {
         if (e.affectsConfiguration(`${CONFIG_SECTION}.profiles`) || e.affectsConfiguration(`${CONFIG_SECTION}.activeProfile`)) void this.reconnect();
       }),
       context.secrets.onDidChange((e) => {
-        if (e.key === tokenKey(this.activeProfile().name)) void this.reconnect();
+        const active = this.activeProfile().name;
+        if (e.key === tokenKey(active)) void this.reconnect();
+        else if (e.key.startsWith(SECRET_PREFIX) && e.key.endsWith(`.${active}`)) {
+          this.secretEmitter.fire(e.key.slice(SECRET_PREFIX.length, -(active.length + 1)));
+        }
       }),
     );
   }
@@ -95,15 +114,58 @@ export class ConnectionManager implements vscode.Disposable {
     await this.reconnect();
   }
 
-  async token(profileName: string): Promise<string | undefined> {
-    const stored = await this.context.secrets.get(tokenKey(profileName));
-    if (stored) return stored;
-    return profileName === ENVIRONMENT_PROFILE_NAME ? tokenFromEnvironment(this.env) : undefined;
+  /**
+   * The token to send to the profile as configured now. A stored token goes
+   * only to the address (and TLS server name) it was saved for: a profile
+   * redefined elsewhere does not receive it.
+   */
+  async lookupToken(profile: ConnectionProfile): Promise<TokenLookup> {
+    const raw = await this.context.secrets.get(tokenKey(profile.name));
+    if (raw) {
+      const stored = parseStoredToken(raw);
+      const now = tokenBinding(profile);
+      if (stored?.boundTo === now) return { kind: 'bound', token: stored.token };
+      return { kind: 'mismatch', savedFor: stored?.boundTo, now };
+    }
+    const fromEnv = profile.name === ENVIRONMENT_PROFILE_NAME ? tokenFromEnvironment(this.env) : undefined;
+    return fromEnv ? { kind: 'bound', token: fromEnv } : { kind: 'none' };
   }
 
+  async token(profileName: string): Promise<string | undefined> {
+    const profile = this.profiles().find((p) => p.name === profileName);
+    if (!profile) return undefined;
+    const found = await this.lookupToken(profile);
+    return found.kind === 'bound' ? found.token : undefined;
+  }
+
+  /** Stores the token bound to where the profile points now. */
   async setToken(profileName: string, token: string | undefined): Promise<void> {
-    if (token) await this.context.secrets.store(tokenKey(profileName), token);
-    else await this.context.secrets.delete(tokenKey(profileName));
+    const profile = this.profiles().find((p) => p.name === profileName);
+    if (token && profile) {
+      const stored: StoredToken = { token, boundTo: tokenBinding(profile) };
+      await this.context.secrets.store(tokenKey(profileName), JSON.stringify(stored));
+    } else await this.context.secrets.delete(tokenKey(profileName));
+  }
+
+  /** Says that a token was held back, once per profile and address, and offers to send or forget it. */
+  private askAboutMismatch(profile: ConnectionProfile, found: Extract<TokenLookup, { kind: 'mismatch' }>): void {
+    const key = `${profile.name}\n${found.now}`;
+    if (this.askedAbout.has(key)) return;
+    this.askedAbout.add(key);
+    const send = vscode.l10n.t('Send It to {0}', found.now);
+    const forget = vscode.l10n.t('Forget the Token');
+    const message = found.savedFor
+      ? vscode.l10n.t('The ACL token of profile "{0}" was saved for {1}, but the profile now points at {2}. It was not sent.', profile.name, found.savedFor, found.now)
+      : vscode.l10n.t('The ACL token of profile "{0}" was saved before tokens were bound to an address. It was not sent to {1}.', profile.name, found.now);
+    void vscode.window.showWarningMessage(message, send, forget).then(async (choice) => {
+      if (choice === send) {
+        const raw = await this.context.secrets.get(tokenKey(profile.name));
+        const stored = raw ? parseStoredToken(raw) : undefined;
+        if (stored) await this.setToken(profile.name, stored.token);
+      } else if (choice === forget) {
+        await this.setToken(profile.name, undefined);
+      }
+    });
   }
 
   /** The live connection, connecting first if needed; throws the reason when the profile is unusable. */
@@ -122,6 +184,8 @@ export class ConnectionManager implements vscode.Disposable {
     const key = `chefConsul.${name}.${this.activeProfile().name}`;
     if (value) await this.context.secrets.store(key, value);
     else await this.context.secrets.delete(key);
+    // At once, not only when secret storage says so: views that hide it must know before anyone fires it.
+    this.secretEmitter.fire(name);
   }
 
   /** Drops the current connection and builds one from the settings in force. */
@@ -131,7 +195,12 @@ export class ConnectionManager implements vscode.Disposable {
     const datacenter = this.datacenterOverride(profile.name) ?? profile.datacenter;
     let next: ConnectionState;
     try {
-      const connection = await connect({ ...profile, datacenter }, await this.token(profile.name));
+      const found = await this.lookupToken(profile);
+      if (found.kind === 'mismatch') {
+        this.log.warn(`Profile "${profile.name}": its stored ACL token was saved for ${found.savedFor ?? 'an unknown address'}, not ${found.now}; connecting without it.`);
+        this.askAboutMismatch(profile, found);
+      }
+      const connection = await connect({ ...profile, datacenter }, found.kind === 'bound' ? found.token : undefined);
       const catalog = new LiveQuery<CatalogSnapshot>(connection, {
         method: nodeDumpMethod,
         path: NODE_DUMP_PATH,
@@ -163,6 +232,7 @@ export class ConnectionManager implements vscode.Disposable {
   dispose(): void {
     if (this.current?.kind === 'connected') this.release(this.current);
     this.emitter.dispose();
+    this.secretEmitter.dispose();
     this.disposables.forEach((d) => d.dispose());
   }
 }

@@ -11,7 +11,9 @@ import { escapeRegex } from '../../core/util/regex';
 import type { ConnectionManager } from '../connectionManager';
 import type { InstanceItem, NodeItem, ServiceItem } from '../views/catalogItems';
 import type { EventsView } from '../views/eventsView';
-import { CommandInputError, registerCommand } from './register';
+import { CommandInputError, registerCommand, showError } from './register';
+import { requireTrust } from '../trust';
+import { readCatalog } from '../../core/consul/nodeDump';
 
 interface FireArgs extends FireEventRequest {
   /** For production profiles: the profile's name, typed as the confirmation. */
@@ -68,24 +70,28 @@ async function ask(prefill: Partial<FireEventRequest>): Promise<FireEventRequest
   return { name, payload, node: node || undefined, service: service || undefined, tag: tag || undefined };
 }
 
-/** Production profiles: an event that reaches more than one node needs the profile's name typed. */
+/**
+ * Production profiles: an event that reaches more than one node needs the
+ * profile's name typed. Connects first when nothing is connected yet, and
+ * reads the catalog when the live one has not answered: never guessed.
+ */
 async function confirmProduction(connections: ConnectionManager, req: FireArgs, interactive: boolean): Promise<boolean> {
-  const state = connections.state;
-  if (state?.kind !== 'connected' || !state.connection.profile.production) return true;
+  const state = await connections.connected();
+  if (!state.connection.profile.production) return true;
   const profile = state.connection.profile.name;
   const catalog = state.catalog.current;
-  const reach = catalog.kind === 'ready' ? eventReach(catalog.data.nodes, req).length : undefined;
-  if (reach !== undefined && reach <= 1) return true;
-  const count = reach === undefined ? vscode.l10n.t('an unknown number of') : String(reach);
+  const nodes = catalog.kind === 'ready' ? catalog.data.nodes : (await readCatalog(state.connection)).nodes;
+  const reach = eventReach(nodes, req).length;
+  if (reach <= 1) return true;
   if (!interactive) {
     if (req.confirm === profile) return true;
     throw new CommandInputError(
-      vscode.l10n.t('Profile "{0}" is production and this event reaches {1} nodes: pass "confirm": "{0}" to fire it.', profile, count),
+      vscode.l10n.t('Profile "{0}" is production and this event reaches {1} nodes: pass "confirm": "{0}" to fire it.', profile, reach),
     );
   }
   const typed = await vscode.window.showInputBox({
     title: vscode.l10n.t('Production: confirm the event'),
-    prompt: vscode.l10n.t('"{0}" reaches {1} nodes of production profile "{2}". Type the profile name to fire it.', req.name, count, profile),
+    prompt: vscode.l10n.t('"{0}" reaches {1} nodes of production profile "{2}". Type the profile name to fire it.', req.name, reach, profile),
     ignoreFocusOut: true,
     validateInput: (v) => (v === profile ? undefined : vscode.l10n.t('Type "{0}"', profile)),
   });
@@ -93,6 +99,7 @@ async function confirmProduction(connections: ConnectionManager, req: FireArgs, 
 }
 
 async function fire(connections: ConnectionManager, events: EventsView, req: FireArgs, interactive: boolean): Promise<string | undefined> {
+  requireTrust(vscode.l10n.t('Fire Event'));
   const problems = validateFireRequest(req);
   if (problems.length) throw new CommandInputError(problems.join(' '));
   if (!(await confirmProduction(connections, req, interactive))) return undefined;
@@ -124,6 +131,7 @@ export function registerEventCommands(connections: ConnectionManager, events: Ev
       'chefConsul.fireEvent',
       async (args) => {
         if (args) return fire(connections, events, args as FireArgs, false);
+        requireTrust(vscode.l10n.t('Fire Event'));
         const req = await ask({});
         return req ? fire(connections, events, req, true) : undefined;
       },
@@ -131,11 +139,12 @@ export function registerEventCommands(connections: ConnectionManager, events: Ev
     ),
     vscode.commands.registerCommand('chefConsul.fireEventHere', async (item?: NodeItem | ServiceItem | InstanceItem) => {
       try {
+        requireTrust(vscode.l10n.t('Fire Event'));
         const req = await ask(prefillFrom(item));
         return req ? await fire(connections, events, req, true) : undefined;
       } catch (e) {
         log.error(`chefConsul.fireEventHere: ${(e as Error).message}`);
-        void vscode.window.showErrorMessage((e as Error).message);
+        showError(e);
         return undefined;
       }
     }),

@@ -18,14 +18,29 @@ export function registerCommand<A extends object, R>(
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       log.error(`${id}: ${message}`);
-      void vscode.window.showErrorMessage(message);
+      showError(e);
       throw e;
     }
   });
 }
 
+/** Shows an error to the user, with the button its CommandInputError offers (e.g. a jump to the cause). */
+export function showError(e: unknown): void {
+  const message = e instanceof Error ? e.message : String(e);
+  const action = e instanceof CommandInputError ? e.action : undefined;
+  if (!action) {
+    void vscode.window.showErrorMessage(message);
+    return;
+  }
+  void vscode.window.showErrorMessage(message, action.title).then((choice) => (choice === action.title ? action.run() : undefined));
+}
+
 export class CommandInputError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Offered as a button where the error is shown. */
+    readonly action?: { title: string; run: () => Thenable<unknown> | Promise<unknown> },
+  ) {
     super(message);
     this.name = 'CommandInputError';
   }

@@ -20,6 +20,7 @@ export function registerPlanFeatures(context: vscode.ExtensionContext, connectio
   const workspace = new PlanWorkspace();
   const diagnostics = new PlanDiagnostics(workspace);
   const phasesView = new PhasesView(workspace, connections);
+  const codeLens = new PlanCodeLensProvider(workspace);
   let catalogListener: { dispose(): void } | undefined;
   const follow = (state: ConnectionState | undefined) => {
     catalogListener?.dispose();
@@ -39,7 +40,8 @@ export function registerPlanFeatures(context: vscode.ExtensionContext, connectio
     { dispose: () => catalogListener?.dispose() },
     workspace.onDidChange(() => diagnostics.update()),
     connections.onDidChange(follow),
-    vscode.languages.registerCodeLensProvider(TASK_YML, new PlanCodeLensProvider(workspace)),
+    codeLens,
+    vscode.languages.registerCodeLensProvider(TASK_YML, codeLens),
     vscode.languages.registerHoverProvider(TASK_YML, new PlanHoverProvider(workspace)),
     vscode.languages.registerCodeActionsProvider(TASK_YML, new PlanQuickFixProvider(workspace), { providedCodeActionKinds: PlanQuickFixProvider.kinds }),
     vscode.commands.registerCommand('chefConsul.phases.refresh', () => workspace.rescan()),

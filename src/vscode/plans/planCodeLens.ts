@@ -5,30 +5,43 @@ import type { PlanWorkspace } from './planWorkspace';
 import { toRange } from './planDiagnostics';
 
 export class PlanCodeLensProvider implements vscode.CodeLensProvider {
-  readonly onDidChangeCodeLenses: vscode.Event<void>;
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeCodeLenses = this.changed.event;
+  private readonly subscriptions: vscode.Disposable[];
 
   constructor(private readonly workspace: PlanWorkspace) {
-    this.onDidChangeCodeLenses = workspace.onDidChange;
+    this.subscriptions = [
+      this.changed,
+      workspace.onDidChange(() => this.changed.fire()),
+      // Restricted Mode hides the Run lens; granting trust brings it back.
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.changed.fire()),
+    ];
   }
 
   provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
     const plan = this.workspace.get(document.uri)?.plan;
     if (!plan) return [];
+    const trusted = vscode.workspace.isTrusted;
     return plan.events.flatMap((event) => {
       const range = toRange(event.keyRange);
       const phases = eventPhases(event).length;
+      const run = new vscode.CodeLens(range, {
+        title: vscode.l10n.t('Run event ▸'),
+        tooltip: vscode.l10n.t('Run "{0}" of every pattern, phase by phase', event.name),
+        command: 'chefConsul.runEventFromEditor',
+        arguments: [{ event: event.name }],
+      });
       return [
-        new vscode.CodeLens(range, {
-          title: vscode.l10n.t('Run event ▸'),
-          tooltip: vscode.l10n.t('Run "{0}" of every pattern, phase by phase', event.name),
-          command: 'chefConsul.runEvent',
-          arguments: [{ event: event.name }],
-        }),
+        ...(trusted ? [run] : []),
         new vscode.CodeLens(range, {
           title: phases === 1 ? vscode.l10n.t('1 phase') : vscode.l10n.t('{0} phases', phases),
           command: 'chefConsul.phases.focus',
         }),
       ];
     });
+  }
+
+  dispose(): void {
+    this.subscriptions.forEach((d) => d.dispose());
   }
 }

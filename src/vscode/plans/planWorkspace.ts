@@ -56,7 +56,9 @@ export class PlanWorkspace implements vscode.Disposable {
     this.watcher?.dispose();
     const glob = this.glob();
     this.watcher = vscode.workspace.createFileSystemWatcher(glob);
-    this.watcher.onDidCreate((u) => void this.load(u));
+    this.watcher.onDidCreate((u) => {
+      if (u.scheme === 'file') void this.load(u);
+    });
     this.watcher.onDidChange((u) => {
       // An open document is the source of truth while it is open.
       if (!vscode.workspace.textDocuments.some((d) => d.uri.toString() === u.toString())) void this.load(u);
@@ -65,7 +67,8 @@ export class PlanWorkspace implements vscode.Disposable {
       this.files.delete(u.toString());
       this.changed.fire();
     });
-    const uris = await vscode.workspace.findFiles(glob, '**/node_modules/**');
+    // Plans are read from disk (execute files, file checks): a virtual workspace's are not loaded.
+    const uris = (await vscode.workspace.findFiles(glob, '**/node_modules/**')).filter((u) => u.scheme === 'file');
     this.files.clear();
     await Promise.all(uris.map((u) => this.load(u, false)));
     this.changed.fire();

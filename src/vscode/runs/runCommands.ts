@@ -1,8 +1,7 @@
 /** Starting, following, cancelling and retrying runs from the editor. */
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-import { eventReach } from '../../core/consul/events';
-import { readCatalog } from '../../core/consul/nodeDump';
+import { eventReach, validateFireRequest } from '../../core/consul/events';
 import { escapeRegex } from '../../core/util/regex';
 import type { MergedEvent } from '../../core/plans/merge';
 import { phaseTargets } from '../../core/plans/targeting';
@@ -15,7 +14,9 @@ import { isFinished } from '../../core/runs/model';
 import { DEFAULT_OPERATION_SETTINGS, OperationSettings } from '../../core/runs/phaseRunner';
 import type { RunRegistry } from '../../core/runs/registry';
 import { CONFIG_SECTION, ConnectionManager, METRONOME_TOKEN_SECRET } from '../connectionManager';
-import { CommandInputError, registerCommand } from '../commands/register';
+import { CommandInputError, registerCommand, showError } from '../commands/register';
+import { requireTrust } from '../trust';
+import { RunGuards } from './runGuards';
 import type { PlanWorkspace } from '../plans/planWorkspace';
 import { runOutputUri } from './runOutput';
 
@@ -31,6 +32,25 @@ function settings(): OperationSettings & { continueOnFailure: boolean; lockWaitM
   };
 }
 
+export interface RunEventArgs {
+  event?: string;
+  pattern?: string;
+  /** Internal (Re-run): exactly these patterns. */
+  patterns?: string[];
+  engine?: string;
+  confirm?: string;
+  ignoreBusyNodes?: boolean;
+}
+
+export interface RunCommandArgs {
+  command?: string;
+  node?: string;
+  service?: string;
+  tag?: string;
+  confirm?: string;
+  ignoreBusyNodes?: boolean;
+}
+
 export class RunCommands {
   /** Runs this editor started, by ID, for retry. */
   private readonly execRuns = new Map<string, ExecRun>();
@@ -42,49 +62,32 @@ export class RunCommands {
     private readonly registry: RunRegistry,
     private readonly plans: PlanWorkspace,
     private readonly log: vscode.LogOutputChannel,
-  ) {}
+  ) {
+    this.guards = new RunGuards(connections, registry, plans);
+  }
 
-  private async mergedEvent(name: string, pattern?: string): Promise<MergedEvent> {
+  private readonly guards: RunGuards;
+
+  private async mergedEvent(name: string, patterns?: readonly string[]): Promise<MergedEvent> {
     await this.plans.ready();
     const merged = this.plans.mergedEvents().get(name);
     if (!merged) {
       const known = [...this.plans.mergedEvents().keys()].join(', ') || vscode.l10n.t('none');
       throw new CommandInputError(vscode.l10n.t('No task.yml in this workspace defines the event "{0}". Events: {1}.', name, known));
     }
-    if (!pattern) return merged;
-    const parts = merged.parts.filter((p) => p.pattern.name === pattern);
-    if (!parts.length) throw new CommandInputError(vscode.l10n.t('Pattern "{0}" does not define the event "{1}".', pattern, name));
+    if (!patterns?.length) return merged;
+    for (const pattern of patterns) {
+      if (!merged.parts.some((p) => p.pattern.name === pattern)) throw new CommandInputError(vscode.l10n.t('Pattern "{0}" does not define the event "{1}".', pattern, name));
+    }
+    const parts = merged.parts.filter((p) => patterns.includes(p.pattern.name));
     return { name, parts, phases: parts.flatMap((p) => p.phases) };
   }
 
-  /** Production profiles: a run reaching more than one node needs the profile's name typed. */
-  private async confirmProduction(what: string, reach: number, confirm: string | undefined, interactive: boolean): Promise<boolean> {
-    const state = await this.connections.connected();
-    const profile = state.connection.profile;
-    if (!profile.production || reach <= 1) return true;
-    if (!interactive) {
-      if (confirm === profile.name) return true;
-      throw new CommandInputError(vscode.l10n.t('Profile "{0}" is production and {1} reaches {2} nodes: pass "confirm": "{0}" to run it.', profile.name, what, reach));
-    }
-    const typed = await vscode.window.showInputBox({
-      title: vscode.l10n.t('Production: confirm the run'),
-      prompt: vscode.l10n.t('{0} reaches {1} nodes of production profile "{2}". Type the profile name to run it.', what, reach, profile.name),
-      ignoreFocusOut: true,
-      validateInput: (v) => (v === profile.name ? undefined : vscode.l10n.t('Type "{0}"', profile.name)),
-    });
-    return typed === profile.name;
-  }
-
-  /** The catalog now: the live query's when it has one, else read once (never guessed empty). */
-  private async catalogNodes(state: Awaited<ReturnType<ConnectionManager['connected']>>) {
-    const c = state.catalog.current;
-    return c.kind === 'ready' ? c.data.nodes : (await readCatalog(state.connection)).nodes;
-  }
-
-  async runEvent(args: { event?: string; pattern?: string; engine?: string; confirm?: string } | undefined): Promise<string | undefined> {
-    const interactive = !args;
+  async runEvent(args: RunEventArgs | undefined, interactive = !args): Promise<string | undefined> {
+    requireTrust(vscode.l10n.t('Run Event'));
     let event = args?.event;
     if (!event) {
+      if (!interactive) throw new CommandInputError(vscode.l10n.t('"event" is required.'));
       await this.plans.ready();
       const names = [...this.plans.mergedEvents().values()].map((m) => ({ label: m.name, description: vscode.l10n.t('{0} phases · {1}', m.phases.length, m.parts.map((p) => p.pattern.name).join(', ')) }));
       if (!names.length) throw new CommandInputError(vscode.l10n.t('No task.yml with events in this workspace.'));
@@ -93,11 +96,14 @@ export class RunCommands {
     }
     const engine = args?.engine ?? vscode.workspace.getConfiguration(CONFIG_SECTION).get<string>('engine') ?? 'exec';
     if (engine !== 'exec' && engine !== 'metronome') throw new CommandInputError(vscode.l10n.t('Unknown engine "{0}": use "exec" or "metronome".', engine));
-    const merged = await this.mergedEvent(event, args?.pattern);
+    const patterns = args?.patterns ?? (args?.pattern ? [args.pattern] : undefined);
+    const merged = await this.mergedEvent(event, patterns);
+    this.guards.refuseBrokenPlans(merged);
     const state = await this.connections.connected();
-    const nodes = await this.catalogNodes(state);
-    const reach = new Set(merged.phases.flatMap((p) => phaseTargets(p, nodes))).size;
-    if (!(await this.confirmProduction(vscode.l10n.t('event "{0}"', event), reach, args?.confirm, interactive))) return undefined;
+    const nodes = await this.guards.catalogNodes(state);
+    const targets = [...new Set(merged.phases.flatMap((p) => phaseTargets(p, nodes)))];
+    if (!(await this.guards.confirmProduction(state, vscode.l10n.t('event "{0}"', event), targets.length, args?.confirm, interactive))) return undefined;
+    if (!(await this.guards.confirmNotBusy(state, vscode.l10n.t('Event "{0}"', event), targets, args?.ignoreBusyNodes, interactive))) return undefined;
     if (engine === 'metronome') {
       const token = await this.connections.secret(METRONOME_TOKEN_SECRET);
       const followed = await MetronomeRun.fire(state.connection, this.registry, { merged, token, startedBy: startedBy() });
@@ -129,23 +135,26 @@ export class RunCommands {
     return exec.run.id;
   }
 
-  async runCommand(args: { command?: string; node?: string; service?: string; tag?: string; confirm?: string } | undefined): Promise<string | undefined> {
-    const interactive = !args;
+  async runCommand(args: RunCommandArgs | undefined, interactive = !args): Promise<string | undefined> {
+    requireTrust(vscode.l10n.t('Run Command on Nodes'));
     const state = await this.connections.connected();
     let req = args;
     if (!req) {
       const command = await vscode.window.showInputBox({ title: vscode.l10n.t('Run Command on Nodes (1/2)'), prompt: vscode.l10n.t('Shell command') });
       if (!command) return undefined;
       const picked = await vscode.window.showQuickPick(
-        (await this.catalogNodes(state)).map((n) => ({ label: n.name, description: n.address })),
+        (await this.guards.catalogNodes(state)).map((n) => ({ label: n.name, description: n.address })),
         { title: vscode.l10n.t('Run Command on Nodes (2/2)'), canPickMany: true, placeHolder: vscode.l10n.t('Nodes to run it on') },
       );
       if (!picked?.length) return undefined;
       req = { command, node: `^(${picked.map((p) => escapeRegex(p.label)).join('|')})$` };
     }
     if (!req.command?.trim()) throw new CommandInputError(vscode.l10n.t('"command" is required.'));
-    const reach = eventReach(await this.catalogNodes(state), req).length;
-    if (!(await this.confirmProduction(vscode.l10n.t('the command'), reach, req.confirm, interactive))) return undefined;
+    const problems = validateFireRequest({ name: '_rexec', node: req.node, service: req.service, tag: req.tag });
+    if (problems.length) throw new CommandInputError(problems.join(' '));
+    const reached = eventReach(await this.guards.catalogNodes(state), req).map((n) => n.name);
+    if (!(await this.guards.confirmProduction(state, vscode.l10n.t('the command'), reached.length, req.confirm, interactive))) return undefined;
+    if (!(await this.guards.confirmNotBusy(state, vscode.l10n.t('The command'), reached, req.ignoreBusyNodes, interactive))) return undefined;
     const adhoc = new AdhocRun(state.connection, this.registry, { command: req.command, node: req.node, service: req.service, tag: req.tag, startedBy: startedBy() });
     this.follow(adhoc.run.id, vscode.l10n.t('Running "{0}"', req.command), adhoc.done);
     return adhoc.run.id;
@@ -203,25 +212,41 @@ export class RunCommands {
     return this.registry.cancel(id);
   }
 
-  async retryFailed(id: string, phase: number): Promise<string> {
+  async retryFailed(args: { id: string; phase: number; confirm?: string }, interactive: boolean): Promise<string | undefined> {
+    requireTrust(vscode.l10n.t('Retry Failed Nodes'));
+    const { id, phase } = args;
     const exec = this.registry.get(id) ? this.execRuns.get(id) : undefined;
     if (!exec) throw new CommandInputError(vscode.l10n.t('Run {0} was not started by this editor: use Re-run.', id));
     if (!isFinished(exec.run.status)) throw new CommandInputError(vscode.l10n.t('Run {0} is still running.', id));
+    const snapshot = exec.run.snapshot();
+    const failed = snapshot.phases[phase]?.nodes.filter((n) => n.status !== 'success').map((n) => n.node);
+    if (!failed?.length) throw new CommandInputError(vscode.l10n.t('Phase {0} of run {1} has no failed node to retry.', phase + 1, id));
+    // A retry goes on with every later phase, on all of its targets.
+    const state = await this.connections.connected();
+    const nodes = await this.guards.catalogNodes(state);
+    const later = snapshot.phases.filter((p) => p.no > phase).flatMap((p) => phaseTargets({ service: p.service, tag: p.tag }, nodes));
+    const reach = new Set([...failed, ...later]);
+    const what = vscode.l10n.t('retrying phase {0} of "{1}" and the phases after it', phase + 1, snapshot.event ?? id);
+    if (!(await this.guards.confirmProduction(state, what, reach.size, args.confirm, interactive))) return undefined;
     const done = exec.retryFailed(phase);
-    this.follow(id, vscode.l10n.t('Retrying phase {0} of "{1}"', phase + 1, exec.run.snapshot().event ?? id), done);
+    this.follow(id, vscode.l10n.t('Retrying phase {0} of "{1}"', phase + 1, snapshot.event ?? id), done);
     return id;
   }
 
-  async rerun(id: string): Promise<string | undefined> {
+  /** Starts the run again as it was: same event, patterns and engine, or the same command on the same nodes. */
+  async rerun(args: { id: string; confirm?: string; ignoreBusyNodes?: boolean }, interactive: boolean): Promise<string | undefined> {
+    requireTrust(vscode.l10n.t('Re-run'));
+    const { id } = args;
     const run = await this.getRun(id);
     if (!run) throw new CommandInputError(vscode.l10n.t('No run {0} in this cluster\'s history.', id));
+    const extra = { confirm: args.confirm, ignoreBusyNodes: args.ignoreBusyNodes };
     if (run.engine === 'adhoc') {
       // Without its recorded filters a command would go to every node: refuse instead.
       if (!run.command || !run.target) throw new CommandInputError(vscode.l10n.t('Run {0} does not record which nodes its command ran on; run it again with Run Command on Nodes.', id));
-      return this.runCommand({ command: run.command, ...run.target });
+      return this.runCommand({ command: run.command, ...run.target, ...extra }, interactive);
     }
     if (!run.event) throw new CommandInputError(vscode.l10n.t('Run {0} names no event to run again.', id));
-    return this.runEvent({ event: run.event });
+    return this.runEvent({ event: run.event, patterns: run.patterns.length ? run.patterns : undefined, engine: run.engine, ...extra }, interactive);
   }
 
   async openOutput(args: { id: string; phase: number; node: string }): Promise<vscode.TextEditor> {
@@ -247,13 +272,19 @@ export class RunCommands {
           return await fn(a);
         } catch (e) {
           log.error(`${id}: ${(e as Error).message}`);
-          void vscode.window.showErrorMessage((e as Error).message);
+          showError(e);
           throw e;
         }
       });
     return [
-      registerCommand('chefConsul.runEvent', (a) => this.runEvent(a as never), log),
-      registerCommand('chefConsul.runCommand', (a) => this.runCommand(a as never), log),
+      byItem('chefConsul.runEvent', (a) => {
+        // From the Phases view the argument is the event's row: run that event, asking as the palette does.
+        if (a instanceof vscode.TreeItem) return this.runEvent({ event: (a as { event?: { name?: string } }).event?.name }, true);
+        return this.runEvent(a as RunEventArgs | undefined);
+      }),
+      // The CodeLens: an editor gesture, so it asks what a click must ask (production confirmation).
+      byItem('chefConsul.runEventFromEditor', (a) => this.runEvent({ event: (a as RunEventArgs | undefined)?.event, pattern: (a as RunEventArgs | undefined)?.pattern }, true)),
+      byItem('chefConsul.runCommand', (a) => this.runCommand(a instanceof vscode.TreeItem ? undefined : (a as RunCommandArgs | undefined))),
       registerCommand<{ id: string }, RunSnapshot | undefined>('chefConsul.getRun', (a) => this.getRun(a?.id), log),
       byItem('chefConsul.attachRun', (a) => this.attach(ref(a).id)),
       registerCommand<{ token: string }, boolean | undefined>(
@@ -270,9 +301,14 @@ export class RunCommands {
       byItem('chefConsul.retryFailed', (a) => {
         const r = ref(a);
         if (!r.id || r.phase === undefined) throw new CommandInputError(vscode.l10n.t('"id" and "phase" are required.'));
-        return this.retryFailed(r.id, r.phase);
+        return this.retryFailed({ id: r.id, phase: r.phase, confirm: (a as { confirm?: string })?.confirm }, a instanceof vscode.TreeItem);
       }),
-      byItem('chefConsul.rerun', (a) => this.rerun(ref(a).id ?? '')),
+      byItem('chefConsul.rerun', (a) => {
+        const r = ref(a);
+        if (!r.id) throw new CommandInputError(vscode.l10n.t('"id" is required.'));
+        const x = a as { confirm?: string; ignoreBusyNodes?: boolean };
+        return this.rerun({ id: r.id, confirm: x?.confirm, ignoreBusyNodes: x?.ignoreBusyNodes }, a instanceof vscode.TreeItem);
+      }),
       byItem('chefConsul.openNodeOutput', (a) => {
         const r = ref(a);
         if (!r.id || r.phase === undefined || !r.node) throw new CommandInputError(vscode.l10n.t('"id", "phase" and "node" are required.'));

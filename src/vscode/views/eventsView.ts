@@ -56,6 +56,9 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
   private readonly seen = new Map<string, Date | undefined>();
   private loaded = false;
   private secretPayload: string | undefined;
+  private secretUnknown = false;
+  private secretReady: Promise<void> = Promise.resolve();
+  private secretLoaded = false;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly connections: ConnectionManager) {
@@ -64,8 +67,37 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
       if (s.kind === 'ready') this.remember(s.data);
       this.changed.fire();
     });
-    this.disposables.push(this.treeView, this.follower, connections.onDidChange(() => this.reset()));
+    this.disposables.push(
+      this.treeView,
+      this.follower,
+      connections.onDidChange(() => this.reset()),
+      connections.onDidChangeSecret((name) => {
+        if (name !== METRONOME_TOKEN_SECRET) return;
+        // Nothing is shown until the new token is known.
+        this.secretLoaded = false;
+        this.changed.fire();
+        void this.loadSecret().then(() => {
+          this.secretLoaded = true;
+          this.changed.fire();
+        });
+      }),
+    );
     this.reset();
+  }
+
+  /** The payload never to show; read before any event is shown, and again whenever it changes. */
+  private loadSecret(): Promise<void> {
+    this.secretReady = this.connections.secret(METRONOME_TOKEN_SECRET).then(
+      (t) => {
+        this.secretPayload = t;
+      },
+      () => {
+        // Unknown secret: show no payload at all rather than risk showing it.
+        this.secretPayload = undefined;
+        this.secretUnknown = true;
+      },
+    );
+    return this.secretReady;
   }
 
   private reset(): void {
@@ -74,8 +106,10 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
     this.query = undefined;
     this.seen.clear();
     this.loaded = false;
-    void this.connections.secret(METRONOME_TOKEN_SECRET).then((t) => {
-      this.secretPayload = t;
+    this.secretLoaded = false;
+    this.secretUnknown = false;
+    void this.loadSecret().then(() => {
+      this.secretLoaded = true;
       this.changed.fire();
     });
     const state = this.connections.state;
@@ -109,14 +143,20 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
     if (element || !this.query) return [];
     const s = this.query.current;
     if (s.kind === 'error') return [new MessageItem(s.error.message, 'error', vscode.l10n.t('retrying'))];
-    if (s.kind !== 'ready') return [new MessageItem(vscode.l10n.t('Loading events…'), 'loading')];
+    if (s.kind !== 'ready' || !this.secretLoaded) return [new MessageItem(vscode.l10n.t('Loading events…'), 'loading')];
     if (!s.data.length) {
       return [new MessageItem(vscode.l10n.t('No events in this agent\'s buffer (or none visible with this token)'), 'info', undefined, {
         command: 'chefConsul.fireEvent',
         title: vscode.l10n.t('Fire Event…'),
       })];
     }
-    return s.data.map((e) => new EventItem(e, this.seen.get(e.id), !!this.secretPayload && e.payload === this.secretPayload));
+    return s.data.map((e) => new EventItem(e, this.seen.get(e.id), this.isSecret(e)));
+  }
+
+  /** A payload that is (or holds) the metronome token; every payload while the token cannot be read. */
+  isSecret(e: UserEvent): boolean {
+    if (this.secretUnknown) return !!e.payload;
+    return !!this.secretPayload && !!e.payload && e.payload.includes(this.secretPayload);
   }
 
   /** What the view shows now (tests read it). */
