@@ -3,30 +3,19 @@
  * Shared by the exec engine (ordered phases) and ad-hoc commands. A node that
  * fails an operation runs none of the later ones, as under metronome.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { ConsulConnection } from '../consul/client';
 import { call } from '../consul/client';
 import { fireEvent } from '../consul/events';
 import { RemoteExecJob } from '../exec/remoteExecJob';
 import { RemoteExecUnavailableError } from '../exec/errors';
-import { shellQuote } from '../exec/shellQuote';
 import type { Operation } from '../plans/model';
 import { expandTemplate } from '../plans/template';
 import type { NodeStatus, Run } from './model';
+import { nodeCommand, type OperationSettings } from './operationCommands';
+import { unsupportedOperationKeys } from './unsupportedOperations';
 
-export interface OperationSettings {
-  /** `{{run_list}}` is the comma-joined run list. */
-  chefCommand: string;
-  /** `{{name}}` and `{{action}}`. */
-  serviceCommand: string;
-}
-
-export const DEFAULT_OPERATION_SETTINGS: OperationSettings = {
-  chefCommand: 'chef-client -o {{run_list}}',
-  serviceCommand: 'systemctl {{action}} {{name}}',
-};
+export { DEFAULT_OPERATION_SETTINGS, type OperationSettings } from './operationCommands';
 
 export interface PhaseWork {
   no: number;
@@ -50,33 +39,6 @@ export function shellOperation(command: string): Operation {
   return { type: 'execute', script: command, arguments: [], output: true, keyRange: NOWHERE, valueRange: NOWHERE };
 }
 
-/** What a remote command is for one operation; undefined for operations done locally. */
-export function remoteCommand(op: Operation, work: Pick<PhaseWork, 'vars' | 'patternFolder' | 'settings'>): { command?: string; script?: string } | undefined {
-  const x = (s: string) => expandTemplate(s, work.vars).text;
-  switch (op.type) {
-    case 'execute': {
-      const args = op.arguments.map(x);
-      let body: string;
-      if (op.file) {
-        const file = path.resolve(work.patternFolder ?? '.', x(op.file));
-        body = fs.readFileSync(file, 'utf8');
-      } else {
-        body = x(op.script ?? '');
-      }
-      if (!args.length) return { script: body };
-      // A job script takes no arguments: pass the text through sh -c, which does.
-      const b64 = Buffer.from(body, 'utf8').toString('base64');
-      return { command: `sh -c "$(printf %s '${b64}' | base64 -d)" sh ${args.map(shellQuote).join(' ')}` };
-    }
-    case 'chef':
-      return { command: expandTemplate(work.settings.chefCommand, { ...work.vars, run_list: op.runList.map(x).join(',') }).text };
-    case 'service':
-      return { command: expandTemplate(work.settings.serviceCommand, { ...work.vars, name: x(op.name ?? ''), action: x(op.action ?? '') }).text };
-    default:
-      return undefined;
-  }
-}
-
 /** Runs the phase; returns the nodes' final statuses. The caller ends the phase. */
 export async function runPhase(connection: ConsulConnection, run: Run, work: PhaseWork): Promise<Map<string, NodeStatus>> {
   const final = new Map<string, NodeStatus>();
@@ -94,6 +56,12 @@ export async function runPhase(connection: ConsulConnection, run: Run, work: Pha
     }
     alive.clear();
   };
+
+  // A phase that would drop what an operation asks for runs none of it.
+  const unsupported = unsupportedOperationKeys(work.operations);
+  if (unsupported.length) {
+    failAll(unsupported.map((u) => `[${u.op.type}] ${u.message}\n`).join(''), unsupported[0].message);
+  }
 
   for (const op of work.operations) {
     if (!alive.size || work.signal?.aborted) break;
@@ -132,15 +100,17 @@ export async function runPhase(connection: ConsulConnection, run: Run, work: Pha
       alive.clear();
       break;
     }
-    let spec;
+    let sent;
     try {
-      spec = remoteCommand(op, work);
+      sent = nodeCommand(op, work);
     } catch (e) {
       // e.g. the execute file is missing from the pattern: nothing was sent.
       failAll(`[${op.type}] ${(e as Error).message}\n`, (e as Error).message);
       break;
     }
-    if (!spec) continue;
+    if (!sent) continue;
+    const { keepOutput, ...spec } = sent;
+    if (!keepOutput) for (const node of alive) say(node, '[execute] output not kept (output: false)\n');
     const decoders = new Map<string, StringDecoder>();
     const decode = (node: string, chunk: Buffer) => {
       let d = decoders.get(node);
@@ -152,7 +122,8 @@ export async function runPhase(connection: ConsulConnection, run: Run, work: Pha
       { ...spec, ...work.filters, targets: [...alive], timeoutMs: remaining, ackGraceMs: work.ackGraceMs, signal: work.signal },
       {
         ack: (node) => run.nodeStarted(work.no, node),
-        output: (node, chunk) => say(node, decode(node, chunk)),
+        // The node discards it already; whatever still comes is dropped unread.
+        output: (node, chunk) => keepOutput && say(node, decode(node, chunk)),
       },
     );
     let results;
