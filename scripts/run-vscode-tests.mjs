@@ -31,7 +31,7 @@ function testEnv(extra = {}) {
   return { ...process.env, CCO_HARNESS_PROBE: `probe-${randomUUID()}`, ...extra };
 }
 
-async function runInCodeServer(folder) {
+async function runInCodeServer(folder, suite) {
   const harness = path.join(root, 'out/test/harness/codeServer.js');
   if (!fs.existsSync(harness)) {
     throw new Error(`${harness} is missing: compile first (npx tsc -p .)`);
@@ -42,8 +42,10 @@ async function runInCodeServer(folder) {
     extensionDevelopmentPath: root,
     extensionTestsPath: testsIndex,
     workspaceFolder: folder,
-    env: testEnv({ CCO_HARNESS_PROBE_PATH: process.env.PATH ?? '' }),
+    env: testEnv({ CCO_HARNESS_PROBE_PATH: process.env.PATH ?? '', CCO_VSCODE_SUITE: suite }),
     timeoutMs,
+    // The restricted suite runs with workspace trust on and the folder not trusted.
+    workspaceTrust: suite === 'restricted',
   });
   return exitCode;
 }
@@ -72,9 +74,20 @@ async function main() {
   const { folder, cleanup } = workspaceFolder();
   try {
     const started = Date.now();
-    const code = process.env.CCO_USE_ELECTRON === '1' ? await runInElectron(folder) : await runInCodeServer(folder);
-    console.error(`[run-vscode-tests] exit ${code} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return code;
+    if (process.env.CCO_USE_ELECTRON === '1') {
+      const code = await runInElectron(folder);
+      console.error(`[run-vscode-tests] exit ${code} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return code;
+    }
+    // Two windows: the trusted suite, then the restricted one (test/vscode/restricted) in a folder
+    // VS Code has not been told to trust. Both print mocha's counts; the runner adds them up.
+    let worst = 0;
+    for (const suite of ['trusted', 'restricted']) {
+      const code = await runInCodeServer(folder, suite);
+      console.error(`[run-vscode-tests] ${suite} suite: exit ${code} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      if (code !== 0) worst = code;
+    }
+    return worst;
   } finally {
     cleanup();
   }

@@ -50,14 +50,11 @@ function runLayer(name, cmd, argv, env) {
     take(child.stdout, process.stdout);
     take(child.stderr, process.stderr);
     child.on('close', (code) => {
-      // The last summary wins: mocha prints one per run.
-      const last = (re) => {
-        const all = [...text.matchAll(re)];
-        return all.length ? Number(all[all.length - 1][1]) : 0;
-      };
-      const passed = last(/(\d+) passing/g);
-      const failed = last(/(\d+) failing/g);
-      const pending = last(/(\d+) pending/g);
+      // Mocha prints one summary per run; the vscode layer runs two windows (trusted, restricted): add them up.
+      const sum = (re) => [...text.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
+      const passed = sum(/^\s*(\d+) passing/gm);
+      const failed = sum(/^\s*(\d+) failing/gm);
+      const pending = sum(/^\s*(\d+) pending/gm);
       resolveLayer({ name, code, passed, failed, pending, seconds: (Date.now() - started) / 1000 });
     });
   });

@@ -34,6 +34,8 @@ export interface StartCodeServerOptions {
   /** Written to <userDataDir>/User/settings.json, over DEFAULT_SETTINGS. */
   settings?: Record<string, unknown>;
   logFile?: string;
+  /** Workspace trust on, as users have it: the folder opens in Restricted Mode unless trusted. Default off. */
+  workspaceTrust?: boolean;
 }
 
 export interface RunExtensionTestsOptions {
@@ -43,6 +45,8 @@ export interface RunExtensionTestsOptions {
   workspaceFolder: string;
   env?: NodeJS.ProcessEnv;
   settings?: Record<string, unknown>;
+  /** See StartCodeServerOptions.workspaceTrust. */
+  workspaceTrust?: boolean;
   /** Default 5 minutes; on timeout a screenshot is taken and EXIT_TIMEOUT returned. */
   timeoutMs?: number;
   /** Default <extensionDevelopmentPath>/test-results. */
@@ -60,6 +64,8 @@ export interface OpenWorkbenchOptions {
   userDataDir?: string;
   env?: NodeJS.ProcessEnv;
   settings?: Record<string, unknown>;
+  /** See StartCodeServerOptions.workspaceTrust. */
+  workspaceTrust?: boolean;
   port?: number;
   headless?: boolean;
   viewport?: { width: number; height: number };
@@ -390,7 +396,11 @@ export async function startCodeServer(opts: StartCodeServerOptions = {}): Promis
   const userDataDir = opts.userDataDir ?? pushed(tempDirs, makeTempDir('cco-vscode-user-'));
   const extensionsDir = opts.extensionsDir ?? pushed(tempDirs, makeTempDir('cco-vscode-ext-'));
   fs.mkdirSync(extensionsDir, { recursive: true });
-  prepareUserDataDir(userDataDir, opts.settings);
+  // With trust on and no prompt, a folder opens in Restricted Mode; callers may ask for the prompt.
+  const trust = opts.workspaceTrust
+    ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', ...opts.settings }
+    : opts.settings;
+  prepareUserDataDir(userDataDir, trust);
   const logFile = opts.logFile ?? path.join(userDataDir, 'code-server.log');
   const port = opts.port ?? (await findFreePort());
 
@@ -401,7 +411,7 @@ export async function startCodeServer(opts: StartCodeServerOptions = {}): Promis
     '--auth', 'none',
     '--disable-telemetry',
     '--disable-update-check',
-    '--disable-workspace-trust',
+    ...(opts.workspaceTrust ? [] : ['--disable-workspace-trust']),
     '--disable-getting-started-override',
     '--ignore-last-opened',
   ];
@@ -555,7 +565,7 @@ export async function runExtensionTests(opts: RunExtensionTestsOptions): Promise
   let server: CodeServerHandle | undefined;
   let browser: Browser | undefined;
   try {
-    server = await startCodeServer({ env: opts.env, settings: opts.settings });
+    server = await startCodeServer({ env: opts.env, settings: opts.settings, workspaceTrust: opts.workspaceTrust });
     browser = await launchBrowser();
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const exit = exitSignal();
@@ -607,7 +617,7 @@ export async function openWorkbench(opts: OpenWorkbenchOptions = {}): Promise<Wo
     if (opts.vsix) {
       installExtension({ vsix: opts.vsix, extensionsDir, userDataDir });
     }
-    server = await startCodeServer({ port: opts.port, userDataDir, extensionsDir, env: opts.env, settings: opts.settings });
+    server = await startCodeServer({ port: opts.port, userDataDir, extensionsDir, env: opts.env, settings: opts.settings, workspaceTrust: opts.workspaceTrust });
     browser = await launchBrowser({ headless: opts.headless });
     const page = await browser.newPage({ viewport: opts.viewport ?? { width: 1280, height: 800 } });
     await page.goto(workbenchUrl(server, opts.folder, developmentPayload(server, opts.extensionDevelopmentPath)));

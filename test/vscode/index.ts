@@ -44,7 +44,12 @@ export async function run(): Promise<void> {
     grep: process.env.CCO_VSCODE_GREP || undefined,
   });
   // Compiled layout: this file is out/test/vscode/index.js next to the tests.
-  for (const file of findTestFiles(__dirname).filter(selectedByEnv)) {
+  // test/vscode/restricted/ runs alone, in a window whose folder is not trusted.
+  const restricted = process.env.CCO_VSCODE_SUITE === 'restricted';
+  const inSuite = (file: string) => path.relative(__dirname, file).startsWith(`restricted${path.sep}`) === restricted;
+  const files = findTestFiles(__dirname).filter(inSuite).filter(selectedByEnv);
+  if (!files.length && !process.env.CCO_VSCODE_FILES) throw new Error(`no test file selected for the ${restricted ? 'restricted' : 'trusted'} suite`);
+  for (const file of files) {
     mocha.addFile(file);
   }
   await mocha.loadFilesAsync();

@@ -35,6 +35,7 @@ export type PlanDiagnosticCode =
   | 'operation-multiple-keys'
   | 'operation-key-unknown'
   | 'operation-invalid'
+  | 'operation-key-unsupported'
   | 'execute-file-missing'
   | 'variable-cycle'
   | 'event-duplicate-priority'

@@ -5,6 +5,7 @@
 import type { MergedEvent } from './merge';
 import { crossPatternDiagnostics } from './merge';
 import type { FileDiagnostic, PatternPlan, PlanDiagnostic } from './model';
+import { unsupportedOperationKeys } from '../runs/unsupportedOperations';
 
 export interface PlanFileFindings {
   filePath: string;
@@ -25,6 +26,27 @@ export function blockingErrors(event: MergedEvent, files: readonly PlanFileFindi
     if (involved.has(fd.filePath) && fd.diagnostic.severity === 'error') errors.push(fd);
   }
   return errors.sort((a, b) => a.filePath.localeCompare(b.filePath) || a.diagnostic.range.start.line - b.diagnostic.range.start.line);
+}
+
+/**
+ * Operation keys the exec engine would have to drop (chef attributes and
+ * configurations): that engine refuses the event rather than run a different
+ * chef run than metronome would.
+ */
+export function execEngineGaps(event: MergedEvent): FileDiagnostic[] {
+  const found: FileDiagnostic[] = [];
+  for (const part of event.parts) {
+    const tasks = new Set(part.phases.map((p) => p.taskDef).filter((t) => !!t));
+    for (const task of tasks) {
+      for (const gap of unsupportedOperationKeys(task.operations)) {
+        found.push({
+          filePath: part.pattern.filePath,
+          diagnostic: { severity: 'error', code: 'operation-key-unsupported', message: `Task '${task.name}': ${gap.message}`, range: gap.range, data: { key: gap.key } },
+        });
+      }
+    }
+  }
+  return found;
 }
 
 /** One line per error, as `file:line:column message`, at most `max` of them. */

@@ -98,7 +98,8 @@ async function confirmProduction(connections: ConnectionManager, req: FireArgs, 
   return typed === profile;
 }
 
-async function fire(connections: ConnectionManager, events: EventsView, req: FireArgs, interactive: boolean): Promise<string | undefined> {
+/** Checks, confirms and fires one event; exported for the tests that need a connection manager of their own. */
+export async function fire(connections: ConnectionManager, events: Pick<EventsView, 'refresh'>, req: FireArgs, interactive: boolean): Promise<string | undefined> {
   requireTrust(vscode.l10n.t('Fire Event'));
   const problems = validateFireRequest(req);
   if (problems.length) throw new CommandInputError(problems.join(' '));

@@ -98,7 +98,7 @@ export class RunCommands {
     if (engine !== 'exec' && engine !== 'metronome') throw new CommandInputError(vscode.l10n.t('Unknown engine "{0}": use "exec" or "metronome".', engine));
     const patterns = args?.patterns ?? (args?.pattern ? [args.pattern] : undefined);
     const merged = await this.mergedEvent(event, patterns);
-    this.guards.refuseBrokenPlans(merged);
+    this.guards.refuseBrokenPlans(merged, engine);
     const state = await this.connections.connected();
     const nodes = await this.guards.catalogNodes(state);
     const targets = [...new Set(merged.phases.flatMap((p) => phaseTargets(p, nodes)))];

@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import { readCatalog } from '../../core/consul/nodeDump';
 import type { MergedEvent } from '../../core/plans/merge';
-import { blockingErrors, describeErrors } from '../../core/plans/runnable';
+import { blockingErrors, describeErrors, execEngineGaps } from '../../core/plans/runnable';
 import { listRuns, readRun } from '../../core/runs/history';
 import { FINISHED_NODE, isFinished } from '../../core/runs/model';
 import type { RunRegistry } from '../../core/runs/registry';
@@ -52,16 +52,24 @@ export class RunGuards {
   }
 
   /** Refuses an event whose task.yml files hold an error metronome would refuse, with a jump to the first. */
-  refuseBrokenPlans(merged: MergedEvent): void {
+  refuseBrokenPlans(merged: MergedEvent, engine: 'exec' | 'metronome'): void {
     const files = this.plans.all().map((f) => ({ filePath: f.uri.fsPath, plan: f.plan, diagnostics: f.diagnostics }));
     const errors = blockingErrors(merged, files);
-    if (!errors.length) return;
-    const message = vscode.l10n.t(
-      'Run of "{0}" refused: its task.yml has {1} error(s) that metronome would refuse, and nothing was sent.\n{2}',
-      merged.name,
-      errors.length,
-      describeErrors(errors),
-    );
+    const gaps = engine === 'exec' ? execEngineGaps(merged) : [];
+    if (!errors.length && !gaps.length) return;
+    const message = errors.length
+      ? vscode.l10n.t(
+          'Run of "{0}" refused: its task.yml has {1} error(s) that metronome would refuse, and nothing was sent.\n{2}',
+          merged.name,
+          errors.length,
+          describeErrors(errors),
+        )
+      : vscode.l10n.t(
+          'Run of "{0}" refused: the exec engine cannot do everything its task.yml asks, and nothing was sent (run it with the metronome engine).\n{1}',
+          merged.name,
+          describeErrors(gaps),
+        );
+    errors.push(...gaps);
     const first = errors[0];
     throw new CommandInputError(message, {
       title: vscode.l10n.t('Go to First Error'),
