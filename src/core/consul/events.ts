@@ -5,6 +5,10 @@
 import type Consul from 'consul';
 import type { ConsulConnection } from './client';
 import { call } from './client';
+import { GoRegexError, goRegExp, goRegexProblem } from '../util/goRegex';
+
+/** For input boxes: why a filter cannot be used as Consul's agents read it, as the user types. */
+export { goRegexProblem };
 
 export interface FireEventRequest {
   name: string;
@@ -66,14 +70,15 @@ export function remainingPayloadBytes(req: FireEventRequest): number {
   return EVENT_SIZE_LIMIT - encodedEventSize(req);
 }
 
+/**
+ * Agents compile filters with Go's regexp: refused here are what Go refuses
+ * (Consul would refuse the event; no agent could match it) and what cannot
+ * be read here exactly as Go reads it (the reach could not be counted).
+ */
 function checkRegex(what: string, value: string | undefined): string | undefined {
   if (!value) return undefined;
-  try {
-    new RegExp(value);
-    return undefined;
-  } catch (e) {
-    return `The ${what} filter "${value}" is not a valid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}.`;
-  }
+  const problem = goRegexProblem(value);
+  return problem && `The ${what} filter ${problem}`;
 }
 
 /** The problems Consul would refuse the request for, in words; empty when it may go. */
@@ -171,16 +176,20 @@ interface ReachableNode {
 /**
  * The catalog nodes whose agents would act on the event, as each agent
  * decides it: node name matches, a local service's ID matches, and one of
- * that service's tags matches. Go's and JavaScript's regular expressions agree on
- * the simple patterns operators use; a pattern JS cannot read matches nothing.
+ * that service's tags matches — each filter read as Go's regexp reads it
+ * (`\A`, `\z`, `[[:digit:]]`, `(?i)` …, see goRegExp). A filter Go refuses
+ * reaches no node. A filter that cannot be read here exactly as Go reads it
+ * is counted as reaching none too: validateFireRequest refuses it, and every
+ * caller validates before firing.
  */
 export function eventReach<T extends ReachableNode>(nodes: readonly T[], req: Pick<FireEventRequest, 'node' | 'service' | 'tag'>): T[] {
   const compile = (p: string | undefined): RegExp | null | undefined => {
     if (!p) return undefined;
     try {
-      return new RegExp(p);
-    } catch {
-      return null;
+      return goRegExp(p);
+    } catch (e) {
+      if (e instanceof GoRegexError) return null;
+      throw e;
     }
   };
   const node = compile(req.node);
