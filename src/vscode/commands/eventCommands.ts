@@ -4,6 +4,7 @@ import {
   eventReach,
   FireEventRequest,
   fireEvent,
+  goRegexProblem,
   remainingPayloadBytes,
   validateFireRequest,
 } from '../../core/consul/events';
@@ -49,15 +50,8 @@ async function ask(prefill: Partial<FireEventRequest>): Promise<FireEventRequest
       title: title(n),
       prompt,
       value,
-      validateInput: (v) => {
-        if (!v) return extra?.(v);
-        try {
-          new RegExp(v);
-        } catch (e) {
-          return (e as Error).message;
-        }
-        return extra?.(v);
-      },
+      // As Consul's agents read it (Go's regexp), not as JavaScript would.
+      validateInput: (v) => (v && goRegexProblem(v)) || extra?.(v),
     });
   const node = await regexInput(3, vscode.l10n.t('Node filter: a regular expression on node names (empty: all nodes)'), prefill.node);
   if (node === undefined) return undefined;
