@@ -2,7 +2,9 @@
  * Writes a run into KV as it happens, in metronome's layout. Only records
  * whose content changed are written, one at a time in order, so a teammate
  * following KV sees the run progress; node logs are written when the node
- * ends and, while it runs, at most every `logFlushMs`.
+ * ends and, while it runs, at most every `logFlushMs`. A write that fails is
+ * tried again on the next change and, once the run has ended, by finish()
+ * with backoff until every key holds its last value or the time is up.
  */
 import type { ConsulConnection } from '../consul/client';
 import { call } from '../consul/client';
@@ -10,14 +12,24 @@ import type { Run, RunSnapshot } from './model';
 import { FINISHED_NODE } from './model';
 import { eventResultRecord, logKey, nodeKey, nodeResultRecord, phaseKey, runKey, taskResultRecord, truncateLog } from './metronomeLayout';
 
+/** How long the end of a run keeps trying to write its final records. */
+export const FINAL_WRITE_BUDGET_MS = 30_000;
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 4000;
+
 export class RunRecorder {
   private readonly written = new Map<string, string>();
+  /** The last value recorded for each key: what KV must end up holding. */
+  private readonly latest = new Map<string, string>();
   private readonly queued = new Map<string, string>();
+  /** The last failure per key, cleared when a write of the key lands. */
+  private readonly failures = new Map<string, Error>();
+  /** Once set (by finish), writes past it are not attempted and requests are cut short to end by it. */
+  private deadline: number | undefined;
   private readonly signatures = new Map<string, string>();
   private queue: Promise<void> = Promise.resolve();
   private lastLogFlush = 0;
   private logTimer: NodeJS.Timeout | undefined;
-  private failure: Error | undefined;
   private readonly subscriptions: Array<{ dispose(): void }> = [];
 
   constructor(
@@ -32,9 +44,10 @@ export class RunRecorder {
     this.record(run.snapshot());
   }
 
-  /** The first write error, if any: the caller says so instead of pretending history was kept. */
+  /** Why a key still does not hold its last value, if one does not: the caller says so instead of pretending history was kept. */
   get error(): Error | undefined {
-    return this.failure;
+    for (const [key, value] of this.latest) if (this.written.get(key) !== value) return this.failures.get(key) ?? new Error(`${key} was not written.`);
+    return undefined;
   }
 
   private scheduleLogFlush(): void {
@@ -66,21 +79,30 @@ export class RunRecorder {
       }
     }
     for (const [key, value] of writes) {
-      if (this.written.get(key) === value || this.queued.get(key) === value) continue;
-      this.queued.set(key, value);
-      this.queue = this.queue.then(() => this.put(key, value));
+      this.latest.set(key, value);
+      this.enqueue(key, value);
     }
+  }
+
+  private enqueue(key: string, value: string): void {
+    if (this.written.get(key) === value || this.queued.get(key) === value) return;
+    this.queued.set(key, value);
+    this.queue = this.queue.then(() => this.put(key, value));
   }
 
   private async put(key: string, value: string): Promise<void> {
     // A newer value for the key is queued behind this one: skip to it.
     if (this.queued.get(key) !== value) return;
     try {
-      await call(this.connection, `/v1/kv/${key}`, () => this.connection.client.kv.set(key, value), 'PUT');
+      const left = this.deadline === undefined ? undefined : this.deadline - Date.now();
+      if (left !== undefined && left <= 0) throw this.failures.get(key) ?? new Error(`No time was left to write ${key}.`);
+      const timeout = left === undefined ? undefined : Math.max(250, Math.min(left, this.connection.requestTimeoutMs));
+      await call(this.connection, `/v1/kv/${key}`, () => this.connection.client.kv.set({ key, value, ...(timeout ? { timeout } : {}) } as never), 'PUT');
       // Only a write that landed counts: a failed one is tried again on the next change.
       this.written.set(key, value);
+      this.failures.delete(key);
     } catch (e) {
-      this.failure ??= e as Error;
+      this.failures.set(key, e as Error);
       this.signatures.delete(key.replace(/\/log$/, ''));
     } finally {
       if (this.queued.get(key) === value) this.queued.delete(key);
@@ -95,6 +117,23 @@ export class RunRecorder {
       this.record(this.run.snapshot(), true);
     }
     await this.queue;
+  }
+
+  /**
+   * For the end of a run: flushes, then writes again, with backoff, every key
+   * that does not hold its last value yet, for at most `budgetMs`. Resolves
+   * when all landed or the time is up (`error` then says why).
+   */
+  async finish(budgetMs = FINAL_WRITE_BUDGET_MS): Promise<void> {
+    this.deadline = Date.now() + budgetMs;
+    await this.flush();
+    for (let attempt = 0; this.error && Date.now() < this.deadline; attempt++) {
+      const pause = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt, this.deadline - Date.now());
+      await new Promise((r) => setTimeout(r, pause));
+      // In the order first recorded: the run's own record, which says the run ended, comes first.
+      for (const [key, value] of this.latest) if (this.written.get(key) !== value) this.enqueue(key, value);
+      await this.queue;
+    }
   }
 
   dispose(): void {
