@@ -20,6 +20,8 @@ const REPLICATION_WAIT_MS = 200;
 const READ_RETRY_MS = 250;
 /** How long an exit that is listed but unreadable may outlive the timeout. */
 const EXIT_READ_GRACE_MS = 10_000;
+/** Each cleanup request after a cancel gives up after this: the session's TTL removes what is left. */
+const CANCELLED_CLEANUP_TIMEOUT_MS = 1500;
 
 interface KeyWatch {
   on(event: 'change', listener: (keys: unknown) => void): void;
@@ -94,7 +96,12 @@ export class RemoteExecJob {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (signal?.aborted) onAbort();
-      await this.launch(plan);
+      try {
+        await this.launch(plan);
+      } catch (e) {
+        // A cancel drops the launch's requests (the connection carries the signal): the nodes already read cancelled.
+        if (!signal?.aborted) throw e;
+      }
       await this.settled;
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -299,10 +306,11 @@ export class RemoteExecJob {
     this.settle();
   }
 
+  /** Through the connection's root: a cancel that dropped the job's requests must not stop its cleanup, only hurry it. */
   private async cleanup(): Promise<void> {
     if (!this.sid) return;
     try {
-      await removeJob(this.connection, this.sid);
+      await removeJob(this.connection.root, this.sid, this.spec.signal?.aborted ? CANCELLED_CLEANUP_TIMEOUT_MS : undefined);
     } catch (e) {
       this.cleanupError = toConsulError(e, this.connection.address);
     }

@@ -68,19 +68,20 @@ export async function readValues(c: ConsulConnection, keys: readonly string[]): 
   return values;
 }
 
-/** Both steps run even if the first fails; the first failure is rethrown. */
-export async function removeJob(c: ConsulConnection, sessionId: string): Promise<void> {
+/** Both steps run even if the first fails; the first failure is rethrown. `timeoutMs` bounds each step. */
+export async function removeJob(c: ConsulConnection, sessionId: string, timeoutMs?: number): Promise<void> {
   const failures: unknown[] = [];
+  const limit = timeoutMs ? { timeout: timeoutMs } : {};
   try {
     // Destroying first: the agents' next lock-write then fails, so nothing is
     // written after the delete below.
-    await call(c, `/v1/session/destroy/${sessionId}`, () => c.client.session.destroy(sessionId), 'PUT');
+    await call(c, `/v1/session/destroy/${sessionId}`, () => c.client.session.destroy({ id: sessionId, ...limit } as never), 'PUT');
   } catch (e) {
     failures.push(e);
   }
   const dir = jobDir(sessionId);
   try {
-    await call(c, `/v1/kv/${dir}?recurse`, () => c.client.kv.del({ key: dir, recurse: true }), 'DELETE');
+    await call(c, `/v1/kv/${dir}?recurse`, () => c.client.kv.del({ key: dir, recurse: true, ...limit } as never), 'DELETE');
   } catch (e) {
     failures.push(e);
   }

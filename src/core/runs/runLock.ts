@@ -5,13 +5,10 @@
  * names the session — reads as interrupted.
  */
 import type { ConsulConnection } from '../consul/client';
-import { EventEmitter } from 'node:events';
 import { call } from '../consul/client';
-import { renewSession } from '../exec/rexecApi';
+import { CLEANUP_TIMEOUT_MS, RunSession } from './runSession';
 
 export const RUN_LOCK_KEY = 'chef-consul-ops/run-lock';
-const TTL = '15s';
-const RENEW_MS = 5000;
 
 export interface LockHolder {
   runId: string;
@@ -42,11 +39,15 @@ function parseHolder(value: unknown): LockHolder | undefined {
 }
 
 export class RunLock {
-  private renewTimer: NodeJS.Timeout | undefined;
   private constructor(
     private readonly connection: ConsulConnection,
-    readonly session: string,
+    private readonly held: RunSession,
   ) {}
+
+  /** The session holding the lock, named in the run's record. */
+  get session(): string {
+    return this.held.id;
+  }
 
   /** Who holds the lock now, if anybody. */
   static async holder(connection: ConsulConnection): Promise<LockHolder | undefined> {
@@ -56,30 +57,27 @@ export class RunLock {
 
   /**
    * Takes the lock. With `waitMs`, waits that long for the holder to finish,
-   * reporting whom it waits for; otherwise refuses at once.
+   * reporting whom it waits for; otherwise refuses at once. Every request
+   * made while taking it is dropped when `signal` aborts.
    */
   static async acquire(
     connection: ConsulConnection,
     holder: LockHolder,
     opts: { waitMs?: number; onWait?: (h: LockHolder | undefined) => void; signal?: AbortSignal; onLost?: () => void } = {},
   ): Promise<RunLock> {
-    const created = (await call(connection, '/v1/session/create', () =>
-      connection.client.session.create({ name: `chef-consul-ops run ${holder.runId}`, ttl: TTL, behavior: 'delete', lockdelay: '0s' } as never),
-      'PUT',
-    )) as { ID?: unknown } | undefined;
-    if (typeof created?.ID !== 'string') throw new Error(`Consul at ${connection.address} created a session but its answer holds no session ID.`);
-    const lock = new RunLock(connection, created.ID);
-    lock.startRenewing(opts.onLost);
+    const work = opts.signal ? connection.withSignal(opts.signal) : connection;
+    const session = await RunSession.create(connection, holder.runId, { signal: opts.signal, behavior: 'delete', onLost: opts.onLost });
+    const lock = new RunLock(connection.root, session);
     const deadline = Date.now() + (opts.waitMs ?? 0);
     try {
       for (;;) {
-        const ok = await call(connection, `/v1/kv/${RUN_LOCK_KEY}`, () => connection.client.kv.set({ key: RUN_LOCK_KEY, value: JSON.stringify(holder), acquire: created.ID } as never), 'PUT');
+        const ok = await call(work, `/v1/kv/${RUN_LOCK_KEY}`, () => work.client.kv.set({ key: RUN_LOCK_KEY, value: JSON.stringify(holder), acquire: session.id } as never), 'PUT');
         if (ok === true) return lock;
-        const current = await RunLock.holder(connection);
+        const current = await RunLock.holder(work);
         if (Date.now() >= deadline || opts.signal?.aborted) throw new RunLockBusyError(current);
         opts.onWait?.(current);
         // A blocking read returns as soon as the holder releases or its session expires.
-        await RunLock.waitForChange(connection, Math.min(10_000, deadline - Date.now()), opts.signal);
+        await RunLock.waitForChange(work, Math.min(10_000, deadline - Date.now()));
       }
     } catch (e) {
       await lock.release();
@@ -87,40 +85,20 @@ export class RunLock {
     }
   }
 
-  /** Blocks until the lock key changes, `ms` passes, or the signal aborts (the client drops the request on 'cancel'). */
-  private static async waitForChange(connection: ConsulConnection, ms: number, signal?: AbortSignal): Promise<void> {
+  /** Blocks until the lock key changes or `ms` passes; a cancel drops the request through the connection's signal. */
+  private static async waitForChange(connection: ConsulConnection, ms: number): Promise<void> {
     const first = (await call(connection, `/v1/kv/${RUN_LOCK_KEY}`, () => connection.client.kv.get({ key: RUN_LOCK_KEY } as never))) as { ModifyIndex?: number } | undefined;
-    if (!first?.ModifyIndex || signal?.aborted) return;
-    const ctx = new EventEmitter();
-    const onAbort = () => ctx.emit('cancel');
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      await call(connection, `/v1/kv/${RUN_LOCK_KEY}`, () =>
-        connection.client.kv.get({ key: RUN_LOCK_KEY, index: String(first.ModifyIndex), wait: `${Math.max(1, Math.round(ms / 1000))}s`, ctx } as never),
-      ).catch(() => undefined);
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-    }
+    if (!first?.ModifyIndex || connection.signal?.aborted) return;
+    const waitS = Math.max(1, Math.round(ms / 1000));
+    await call(connection, `/v1/kv/${RUN_LOCK_KEY}`, () =>
+      // A blocking query answers after `wait` at the latest: the margin covers Consul's own jitter (wait/16).
+      connection.client.kv.get({ key: RUN_LOCK_KEY, index: String(first.ModifyIndex), wait: `${waitS}s`, timeout: waitS * 1000 + Math.max(1000, waitS * 100) + 1000 } as never),
+    ).catch(() => undefined);
   }
 
-  /** A session gone (expired, destroyed) means the lock is gone: another run may start, so say so. */
-  private startRenewing(onLost?: () => void): void {
-    this.renewTimer = setInterval(() => {
-      renewSession(this.connection, this.session).then(
-        (alive) => {
-          if (alive) return;
-          clearInterval(this.renewTimer);
-          onLost?.();
-        },
-        () => undefined, // unreachable for a moment: the TTL leaves room for the next try
-      );
-    }, RENEW_MS);
-    this.renewTimer.unref?.();
-  }
-
-  async release(): Promise<void> {
-    clearInterval(this.renewTimer);
-    await this.connection.client.kv.set({ key: RUN_LOCK_KEY, value: '', release: this.session } as never).catch(() => undefined);
-    await this.connection.client.session.destroy(this.session).catch(() => undefined);
+  /** Frees the lock and ends its session, best effort: each step gives up after `timeoutMs`. Never throws. */
+  async release(timeoutMs = CLEANUP_TIMEOUT_MS): Promise<void> {
+    await this.connection.client.kv.set({ key: RUN_LOCK_KEY, value: '', release: this.held.id, timeout: timeoutMs } as never).catch(() => undefined);
+    await this.held.destroy(timeoutMs);
   }
 }
