@@ -6,10 +6,12 @@ import { randomUUID } from 'node:crypto';
 import type { ConsulConnection } from '../consul/client';
 import { eventReach } from '../consul/events';
 import { readCatalog } from '../consul/nodeDump';
-import { phaseStatusFromNodes, Run, RunSnapshot } from './model';
+import { isFinished, phaseStatusFromNodes, Run, RunSnapshot } from './model';
 import { DEFAULT_OPERATION_SETTINGS, runPhase, shellOperation } from './phaseRunner';
 import { RunRecorder } from './recorder';
 import type { RunRegistry } from './registry';
+import { endBudget, historyIncomplete, isShutdown } from './runEnding';
+import { RunSession } from './runSession';
 
 export interface AdhocRequest {
   command: string;
@@ -43,21 +45,34 @@ export class AdhocRun {
     });
     this.signal = registry.add(this.run);
     this.done = this.execute();
+    registry.track(this.run.id, this.done);
   }
 
+  /**
+   * Like an ordered run, an ad-hoc run holds a session named in its record
+   * (so that it reads as interrupted if this editor goes away), but takes no
+   * cluster lock. Its work is dropped on cancel; recording and the session's
+   * end still happen, each bounded in time.
+   */
   private async execute(): Promise<RunSnapshot> {
-    const { run, req } = this;
-    const recorder = new RunRecorder(this.connection, run);
+    const { run, req, signal } = this;
+    const release = this.connection.retain();
+    const root = this.connection.root;
+    const work = root.withSignal(signal);
+    let session: RunSession | undefined;
+    let recorder: RunRecorder | undefined;
     try {
+      session = await RunSession.create(root, run.id, { signal });
+      recorder = new RunRecorder(root, run, { session: session.id });
       run.start();
       const filters = { node: req.node || undefined, service: req.service || undefined, tag: req.tag || undefined };
-      const targets = eventReach((await readCatalog(this.connection)).nodes, filters).map((n) => n.name);
+      const targets = eventReach((await readCatalog(work)).nodes, filters).map((n) => n.name);
       if (!targets.length) {
         run.endPhase(0, 'error', 'No node in the catalog matches these filters.');
         run.end('error', 'No node matched: nothing was run.');
       } else {
         run.startPhase(0, targets);
-        await runPhase(this.connection, run, {
+        await runPhase(work, run, {
           no: 0,
           targets,
           filters,
@@ -65,21 +80,33 @@ export class AdhocRun {
           vars: {},
           timeoutMs: req.timeoutMs ?? 10 * 60_000,
           settings: DEFAULT_OPERATION_SETTINGS,
-          signal: this.signal,
+          signal,
           ackGraceMs: req.ackGraceMs,
         });
         const status = phaseStatusFromNodes(run.phase(0).nodes);
         run.endPhase(0, status);
-        if (this.signal.aborted) run.end('cancelled', 'Cancelled. The command keeps running where it already started.');
+        if (signal.aborted) this.endStopped();
         else run.end(status === 'success' ? 'success' : status === 'timeout' ? 'timeout' : 'error');
       }
     } catch (e) {
-      run.end('error', (e as Error).message);
+      if (!isFinished(run.status)) {
+        if (signal.aborted) this.endStopped();
+        else run.end('error', (e as Error).message);
+      }
     } finally {
-      await recorder.flush();
-      recorder.dispose();
-      if (recorder.error) run.end(run.status, `${run.snapshot().message ?? ''} The history in KV is incomplete: ${recorder.error.message}`.trim());
+      const budget = endBudget(signal);
+      await recorder?.finish(budget.finalWriteMs);
+      recorder?.dispose();
+      await session?.destroy(budget.cleanupMs);
+      if (recorder?.error) run.end(run.status, `${run.snapshot().message ?? ''} ${historyIncomplete(recorder.error, true)}`.trim());
+      release();
     }
     return run.snapshot();
+  }
+
+  private endStopped(): void {
+    const keepsRunning = 'The command keeps running where it already started.';
+    if (isShutdown(this.signal)) this.run.end('interrupted', `Interrupted: the editor shut down. ${keepsRunning}`);
+    else this.run.end('cancelled', `Cancelled. ${keepsRunning}`);
   }
 }

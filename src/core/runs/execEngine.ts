@@ -17,6 +17,7 @@ import { phaseStatusFromNodes, Run, RunSnapshot } from './model';
 import { OperationSettings, runPhase } from './phaseRunner';
 import { RunRecorder } from './recorder';
 import type { RunRegistry } from './registry';
+import { endBudget, historyIncomplete, isShutdown } from './runEnding';
 import { LockHolder, RunLock } from './runLock';
 
 export interface ExecRunRequest {
@@ -49,6 +50,7 @@ export function phaseFilters(phase: Pick<ResolvedPhase, 'service' | 'tag'>, node
 }
 
 const LOCK_LOST = 'Stopped: the cluster lock was lost (its session expired), so another run could start; later phases were not run.';
+const NOT_KILLED = 'Commands already running on nodes were not killed.';
 
 export class ExecRun {
   readonly run: Run;
@@ -73,6 +75,7 @@ export class ExecRun {
     });
     this.signal = registry.add(this.run);
     this.done = this.execute(0);
+    registry.track(this.run.id, this.done);
   }
 
   /** Runs phase `no` again on its failed nodes only, then the phases after it. */
@@ -82,57 +85,78 @@ export class ExecRun {
     this.run.reopen(no);
     this.signal = this.registry.renew(this.run.id);
     this.done = this.execute(no, failed);
+    this.registry.track(this.run.id, this.done);
     return this.done;
   }
 
+  /**
+   * The run's work goes through a connection that drops its requests on
+   * cancel; recording and releasing go through the plain one, so they still
+   * happen after a cancel, each bounded in time.
+   */
   private async execute(first: number, retryNodes?: string[]): Promise<RunSnapshot> {
     const { run, req } = this;
+    const signal = this.signal;
+    const release = this.connection.retain();
+    const root = this.connection.root;
     let lock: RunLock | undefined;
     let recorder: RunRecorder | undefined;
     try {
       lock = await RunLock.acquire(
-        this.connection,
+        root,
         { runId: run.id, startedBy: req.startedBy, what: req.event, since: Date.now() },
         {
           waitMs: req.lockWaitMs,
           onWait: req.onLockWait,
-          signal: this.signal,
+          signal,
           onLost: () => {
             this.lockLost = true;
             this.registry.cancel(run.id);
           },
         },
       );
-      recorder = new RunRecorder(this.connection, run, { session: lock.session });
+      recorder = new RunRecorder(root, run, { session: lock.session });
       run.start();
-      await this.phasesFrom(first, retryNodes);
+      await this.phasesFrom(root.withSignal(signal), signal, first, retryNodes);
     } catch (e) {
       if (run.status === 'pending' || run.status === 'running') {
-        if (this.signal.aborted && !lock) run.end('cancelled', 'Cancelled while waiting for the cluster lock: nothing ran.');
+        if (signal.aborted) this.endStopped(signal, !lock);
         else run.end('error', (e as Error).message);
       }
     } finally {
-      await recorder?.flush();
+      const budget = endBudget(signal);
+      // The final record before the lock: once the session is gone, a record still in progress reads as interrupted.
+      await recorder?.finish(budget.finalWriteMs);
       recorder?.dispose();
-      await lock?.release();
-      if (recorder?.error) run.end(run.status, `${run.snapshot().message ?? ''} The history in KV is incomplete: ${recorder.error.message}`.trim());
+      await lock?.release(budget.cleanupMs);
+      if (recorder?.error) run.end(run.status, `${run.snapshot().message ?? ''} ${historyIncomplete(recorder.error, true)}`.trim());
+      release();
     }
     return run.snapshot();
   }
 
-  private async phasesFrom(first: number, retryNodes?: string[]): Promise<void> {
+  /** Ends a run whose signal aborted: lock lost, editor shut down, or cancelled. */
+  private endStopped(signal: AbortSignal, nothingRan: boolean, laterPhases = false): void {
+    const { run } = this;
+    if (this.lockLost) run.end('error', LOCK_LOST);
+    else if (isShutdown(signal)) {
+      run.end('interrupted', nothingRan ? 'The editor shut down while the run waited for the cluster lock: nothing ran.' : `Interrupted: the editor shut down; later phases were not started. ${NOT_KILLED}`);
+    } else if (nothingRan) run.end('cancelled', 'Cancelled while waiting for the cluster lock: nothing ran.');
+    else run.end('cancelled', laterPhases ? `Cancelled: later phases were not started. ${NOT_KILLED}` : `Cancelled. ${NOT_KILLED}`);
+  }
+
+  private async phasesFrom(connection: ConsulConnection, signal: AbortSignal, first: number, retryNodes?: string[]): Promise<void> {
     const { run, req } = this;
     const phases = req.merged.phases;
     let failed: string | undefined;
     for (let no = first; no < phases.length; no++) {
-      if (this.signal.aborted) {
-        if (this.lockLost) run.end('error', LOCK_LOST);
-        else run.end('cancelled', 'Cancelled: later phases were not started. Commands already running on nodes were not killed.');
+      if (signal.aborted) {
+        this.endStopped(signal, false, true);
         return;
       }
       const phase = phases[no];
       const plan = req.plans.find((p) => p.name === phase.pattern);
-      const catalog = (await readCatalog(this.connection)).nodes;
+      const catalog = (await readCatalog(connection)).nodes;
       const targets = no === first && retryNodes ? retryNodes : phaseTargets(phase, catalog);
       if (!targets.length) {
         if (phase.skippable) {
@@ -147,7 +171,7 @@ export class ExecRun {
         failed = `task "${phase.task}" is not defined`;
       } else {
         run.startPhase(no, targets, !!retryNodes && no === first);
-        await runPhase(this.connection, run, {
+        await runPhase(connection, run, {
           no,
           targets,
           filters: retryNodes && no === first ? { node: `^(${targets.map(escapeRegex).join('|')})$` } : phaseFilters(phase, catalog),
@@ -156,7 +180,7 @@ export class ExecRun {
           vars: plan ? planVariables(plan) : {},
           timeoutMs: phase.taskDef.effectiveTimeout * 1000,
           settings: req.settings,
-          signal: this.signal,
+          signal,
           ackGraceMs: req.ackGraceMs,
         });
         const results = run.phase(no).nodes;
@@ -168,8 +192,7 @@ export class ExecRun {
       }
       if (failed && !req.continueOnFailure) break;
     }
-    if (this.lockLost) run.end('error', LOCK_LOST);
-    else if (this.signal.aborted) run.end('cancelled', 'Cancelled. Commands already running on nodes were not killed.');
+    if (signal.aborted) this.endStopped(signal, false);
     else if (failed) run.end(run.snapshot().phases.some((p) => p.status === 'timeout') && !run.snapshot().phases.some((p) => p.status === 'error') ? 'timeout' : 'error', `Stopped: ${failed}.`);
     else run.end('success');
   }

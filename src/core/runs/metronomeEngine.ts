@@ -204,6 +204,9 @@ export class MetronomeRun {
       phases: init.phases.map(({ no, task, pattern, service, tag }) => ({ no, task, pattern, service, tag })),
     });
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    // The connection stays usable until the run ends, even if the editor disposes it meanwhile.
+    const release = connection.retain();
+    void this.done.then(release, release);
     const signal = registry.add(this.run);
     signal.addEventListener('abort', () => this.cancel(), { once: true });
 
