@@ -27,6 +27,9 @@ export interface ChefConsulApi {
   activationMs: number;
 }
 
+/** Set while active: ends running runs cleanly when the window closes or the extension stops. */
+let endRuns: (() => Promise<void>) | undefined;
+
 export function activate(context: vscode.ExtensionContext): ChefConsulApi {
   const started = performance.now();
   const log = vscode.window.createOutputChannel('Chef + Consul', { log: true });
@@ -49,6 +52,7 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi {
   );
   const plans = registerPlanFeatures(context, connections);
   const runs = new RunRegistry();
+  endRuns = () => runs.shutdown();
   const runsView = new RunsView(connections, runs);
   const runOutput = new RunOutputProvider(runs, connections);
   context.subscriptions.push(
@@ -67,6 +71,13 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi {
   return { connections, nodesView, servicesView, eventsView, plans, runs, runsView, statusBar, activationMs };
 }
 
-export function deactivate(): void {
-  // Everything is in context.subscriptions.
+/**
+ * Runs still going end interrupted, with their lock released, sessions
+ * destroyed and final records written (within a few seconds); everything
+ * else is in context.subscriptions, disposed after this.
+ */
+export async function deactivate(): Promise<void> {
+  const end = endRuns;
+  endRuns = undefined;
+  await end?.();
 }

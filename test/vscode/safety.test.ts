@@ -354,6 +354,23 @@ describe('Trust and safety in VS Code', function () {
     }
   });
 
+  it('a reconnect during a run does not break the run: it keeps the connection it started with', async () => {
+    await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'Environment' });
+    const slow = (await vscode.commands.executeCommand('chefConsul.runEvent', { event: 'safety-slow' })) as string;
+    await eventually('the slow phase running on db-1', () => {
+      const run = api.runs.get(slow)?.snapshot();
+      return run?.phases[0].nodes.some((n) => n.node === 'db-1' && n.status === 'running') ? true : undefined;
+    }, 15_000);
+    const before = api.connections.state;
+    // Choosing the datacenter again rebuilds the connection, as a token or profile change does.
+    await vscode.commands.executeCommand('chefConsul.selectDatacenter', { datacenter: 'dc1' });
+    assert.notEqual(api.connections.state, before, 'the editor reconnected');
+    const run = await finished(slow);
+    assert.equal(run.status, 'success', run.message);
+    assert.deepEqual(run.phases[0].nodes.map((n) => [n.node, n.status]), [['db-1', 'success']]);
+    await vscode.commands.executeCommand('chefConsul.selectDatacenter', { datacenter: '' });
+  });
+
   it('says so and asks first when a command would reach nodes another run is working on', async () => {
     await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'Environment' });
     const slow = (await vscode.commands.executeCommand('chefConsul.runEvent', { event: 'safety-slow' })) as string;

@@ -208,6 +208,7 @@ export class MetronomeRun {
     const release = connection.retain();
     void this.done.then(release, release);
     const signal = registry.add(this.run);
+    registry.track(this.run.id, this.done);
     signal.addEventListener('abort', () => this.cancel(), { once: true });
 
     this.coalesceMs = options.coalesceMs ?? 20;
