@@ -8,7 +8,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openWorkbench, Workbench } from '../harness/codeServer';
-import { clusterFromEnv, serverAgent } from '../support/env';
+import { connect } from '../../src/core/consul/client';
+import { listRuns } from '../../src/core/runs/history';
+import { isFinished } from '../../src/core/runs/model';
+import { clusterFromEnv, eventually, serverAgent } from '../support/env';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS = path.join(ROOT, 'test-results');
@@ -73,8 +76,20 @@ describe('UI: workspace trust and the production confirmation', function () {
     await wb.page.screenshot({ path: path.join(RESULTS, 'production-confirm.png') });
     await wb.page.keyboard.type(PROFILE);
     await wb.page.keyboard.press('Enter');
-    // The run starts only now: its progress (or its end) shows in a notification.
-    await wb.page.locator('.notifications-toasts, .notification-list-item', { hasText: 'ui-prod-hello' }).first().waitFor({ timeout: 20_000 });
+    // The run starts only now, and runs to its end (the next tests need the cluster free).
+    const connection = await connect({ name: 'ui-trust', address: server.httpAddr }, undefined);
+    try {
+      const run = await eventually(
+        'the confirmed run to end',
+        async () => (await listRuns(connection)).find((r) => r.event === 'ui-prod-hello' && isFinished(r.status)),
+        30_000,
+        250,
+      );
+      assert.equal(run.status, 'success', run.message);
+      assert.equal(run.startedBy.length > 0, true);
+    } finally {
+      connection.dispose();
+    }
   });
 });
 

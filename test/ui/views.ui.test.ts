@@ -140,7 +140,10 @@ describe('UI: Chef + Consul views in the browser workbench', function () {
     await openChefConsulContainer(wb.page);
     await expandPane(wb.page, 'Runs');
     const row = viewPane(wb.page, 'Runs').locator('.monaco-list-row').filter({ hasText: 'ui-slow' }).filter({ hasText: 'interrupted' }).first();
-    await row.waitFor({ timeout: 90_000 });
+    await row.waitFor({ timeout: 90_000 }).catch(async (e) => {
+      await wb.page.screenshot({ path: path.join(RESULTS, 'runs-interrupted-FAILED.png') });
+      throw e;
+    });
     await wb.page.screenshot({ path: path.join(RESULTS, 'runs-interrupted.png') });
   });
 });
