@@ -71,8 +71,8 @@ describe('UI: workspace trust and the production confirmation', function () {
     await lens.waitFor({ timeout: 30_000 });
     await lens.click();
     const input = wb.page.locator('.quick-input-widget');
-    await input.locator('.quick-input-title', { hasText: 'Production: confirm the run' }).waitFor({ timeout: 20_000 });
-    assert.match(await input.innerText(), new RegExp(`reaches ${cluster.agents.length} nodes of production profile "${PROFILE}"`));
+    await input.locator('.quick-input-title', { hasText: 'Production: confirm' }).waitFor({ timeout: 20_000 });
+    assert.match(await input.innerText(), new RegExp(`event "ui-prod-hello" reaches ${cluster.agents.length} nodes of production profile "${PROFILE}"`));
     await wb.page.screenshot({ path: path.join(RESULTS, 'production-confirm.png') });
     await wb.page.keyboard.type(PROFILE);
     await wb.page.keyboard.press('Enter');

@@ -14,6 +14,7 @@ import type { InstanceItem, NodeItem, ServiceItem } from '../views/catalogItems'
 import type { EventsView } from '../views/eventsView';
 import { CommandInputError, registerCommand, showError } from './register';
 import { requireTrust } from '../trust';
+import { confirmProduction } from '../production';
 import { readCatalog } from '../../core/consul/nodeDump';
 
 interface FireArgs extends FireEventRequest {
@@ -69,27 +70,13 @@ async function ask(prefill: Partial<FireEventRequest>): Promise<FireEventRequest
  * profile's name typed. Connects first when nothing is connected yet, and
  * reads the catalog when the live one has not answered: never guessed.
  */
-async function confirmProduction(connections: ConnectionManager, req: FireArgs, interactive: boolean): Promise<boolean> {
+async function confirmEvent(connections: ConnectionManager, req: FireArgs, interactive: boolean): Promise<boolean> {
   const state = await connections.connected();
   if (!state.connection.profile.production) return true;
-  const profile = state.connection.profile.name;
   const catalog = state.catalog.current;
   const nodes = catalog.kind === 'ready' ? catalog.data.nodes : (await readCatalog(state.connection)).nodes;
-  const reach = eventReach(nodes, req).length;
-  if (reach <= 1) return true;
-  if (!interactive) {
-    if (req.confirm === profile) return true;
-    throw new CommandInputError(
-      vscode.l10n.t('Profile "{0}" is production and this event reaches {1} nodes: pass "confirm": "{0}" to fire it.', profile, reach),
-    );
-  }
-  const typed = await vscode.window.showInputBox({
-    title: vscode.l10n.t('Production: confirm the event'),
-    prompt: vscode.l10n.t('"{0}" reaches {1} nodes of production profile "{2}". Type the profile name to fire it.', req.name, reach, profile),
-    ignoreFocusOut: true,
-    validateInput: (v) => (v === profile ? undefined : vscode.l10n.t('Type "{0}"', profile)),
-  });
-  return typed === profile;
+  const what = interactive ? vscode.l10n.t('event "{0}"', req.name) : vscode.l10n.t('this event');
+  return confirmProduction(state.connection.profile, what, eventReach(nodes, req).length, req.confirm, interactive);
 }
 
 /** Checks, confirms and fires one event; exported for the tests that need a connection manager of their own. */
@@ -97,7 +84,7 @@ export async function fire(connections: ConnectionManager, events: Pick<EventsVi
   requireTrust(vscode.l10n.t('Fire Event'));
   const problems = validateFireRequest(req);
   if (problems.length) throw new CommandInputError(problems.join(' '));
-  if (!(await confirmProduction(connections, req, interactive))) return undefined;
+  if (!(await confirmEvent(connections, req, interactive))) return undefined;
   const state = await connections.connected();
   const { confirm, ...request } = req;
   const event = await fireEvent(state.connection, request);

@@ -13,6 +13,7 @@ import { FINISHED_NODE, isFinished } from '../../core/runs/model';
 import type { RunRegistry } from '../../core/runs/registry';
 import type { ConnectionManager } from '../connectionManager';
 import { CommandInputError } from '../commands/register';
+import { confirmProduction } from '../production';
 import type { PlanWorkspace } from '../plans/planWorkspace';
 import { toRange } from '../plans/planDiagnostics';
 
@@ -35,20 +36,8 @@ export class RunGuards {
    * Production profiles: work reaching more than one node needs the profile's
    * name typed. Asks when interactive; otherwise `confirm` must be the name.
    */
-  async confirmProduction(state: Connected, what: string, reach: number, confirm: string | undefined, interactive: boolean): Promise<boolean> {
-    const profile = state.connection.profile;
-    if (!profile.production || reach <= 1) return true;
-    if (!interactive) {
-      if (confirm === profile.name) return true;
-      throw new CommandInputError(vscode.l10n.t('Profile "{0}" is production and {1} reaches {2} nodes: pass "confirm": "{0}" to run it.', profile.name, what, reach));
-    }
-    const typed = await vscode.window.showInputBox({
-      title: vscode.l10n.t('Production: confirm the run'),
-      prompt: vscode.l10n.t('{0} reaches {1} nodes of production profile "{2}". Type the profile name to run it.', what, reach, profile.name),
-      ignoreFocusOut: true,
-      validateInput: (v) => (v === profile.name ? undefined : vscode.l10n.t('Type "{0}"', profile.name)),
-    });
-    return typed === profile.name;
+  confirmProduction(state: Connected, what: string, reach: number, confirm: string | undefined, interactive: boolean): Promise<boolean> {
+    return confirmProduction(state.connection.profile, what, reach, confirm, interactive);
   }
 
   /** Refuses an event whose task.yml files hold an error metronome would refuse, with a jump to the first. */
