@@ -3,8 +3,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect, ConsulConnection } from '../../src/core/consul/client';
-import { mergeEvents } from '../../src/core/plans/merge';
-import { parsePlan } from '../../src/core/plans/parse';
 import { AdhocRun } from '../../src/core/runs/adhocEngine';
 import { ExecRun } from '../../src/core/runs/execEngine';
 import { listRuns, readNodeLog, readRun } from '../../src/core/runs/history';
@@ -12,35 +10,9 @@ import { DEFAULT_OPERATION_SETTINGS } from '../../src/core/runs/phaseRunner';
 import { RunRegistry } from '../../src/core/runs/registry';
 import { consulJson, consulRequest } from '../infra/cluster';
 import { clusterFromEnv, serverAgent } from '../support/env';
+import { dbScriptYaml, planIn } from '../support/plans';
 
-/** A deploy event with one phase on the db service running `script`, with an optional task timeout (s). */
-function dbPhase(script: string, timeout?: number): string {
-  return `events:
-  deploy:
-    ordered_tasks:
-      - service: db
-        task: t
-tasks:
-  t:
-${timeout ? `    timeout: ${timeout}\n` : ''}    operations:
-      - execute:
-          script: ${script}
-`;
-}
 
-/** A pattern folder with the given task.yml, parsed and merged as the editor would. */
-function planFor(yaml: string, event: string) {
-  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-pattern-'));
-  const file = path.join(folder, 'task.yml');
-  fs.writeFileSync(file, yaml);
-  const { plan, diagnostics } = parsePlan(yaml, file, { fileExists: fs.existsSync });
-  assert.ok(plan, JSON.stringify(diagnostics));
-  const errors = diagnostics.filter((d) => d.severity === 'error');
-  assert.deepEqual(errors, []);
-  const merged = mergeEvents([plan])?.get(event);
-  assert.ok(merged, `event ${event}`);
-  return { plans: [plan], merged, folder };
-}
 
 describe('exec engine: ordered phases over remote exec', function () {
   this.timeout(60_000);
@@ -66,7 +38,7 @@ describe('exec engine: ordered phases over remote exec', function () {
   after(() => connection.dispose());
 
   function start(yaml: string, event: string, extra: Partial<ConstructorParameters<typeof ExecRun>[2]> = {}) {
-    const { plans, merged } = planFor(yaml, event);
+    const { plans, merged } = planIn(yaml, { event });
     return new ExecRun(connection, registry, { event, merged, plans, startedBy: 'test', settings: DEFAULT_OPERATION_SETTINGS, ackGraceMs: 3000, ...extra });
   }
 
@@ -189,7 +161,7 @@ tasks:
   it('ends a node that outlives the task timeout as timeout, and the run returns', async () => {
     const started = Date.now();
     const run = await start(
-      dbPhase('sleep 20', 2),
+      dbScriptYaml('sleep 20', 2),
       'deploy',
     ).done;
     assert.equal(run.status, 'timeout');
@@ -198,7 +170,7 @@ tasks:
   });
 
   it('lets one ordered run hold the cluster at a time', async () => {
-    const yaml = dbPhase('sleep 2');
+    const yaml = dbScriptYaml('sleep 2');
     const first = start(yaml, 'deploy');
     await new Promise((r) => setTimeout(r, 500));
     const refused = await start(yaml, 'deploy', { lockWaitMs: 0 }).done;
@@ -212,7 +184,7 @@ tasks:
   });
 
   it('cancels a run that waits for the lock at once, and runs nothing', async () => {
-    const yaml = dbPhase('sleep 3');
+    const yaml = dbScriptYaml('sleep 3');
     const holder = start(yaml, 'deploy');
     await new Promise((r) => setTimeout(r, 500));
     const waiting = start(yaml, 'deploy', { lockWaitMs: 60_000 });
@@ -260,7 +232,7 @@ tasks:
 
   it('shows a run whose editor went away as interrupted to everyone reading KV', async () => {
     const exec = start(
-      dbPhase('sleep 2'),
+      dbScriptYaml('sleep 2'),
       'deploy',
     );
     const record = async () => {

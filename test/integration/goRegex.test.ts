@@ -12,6 +12,7 @@ import { EVENT_LIST_PATH, eventReach, fireEvent, validateFireRequest } from '../
 import { readCatalog } from '../../src/core/consul/nodeDump';
 import { GoRegexError, goRegExp } from '../../src/core/util/goRegex';
 import { clusterFromEnv, eventually, serverAgent } from '../support/env';
+import { mulberry32 } from '../support/random';
 
 type Filters = { node?: string; service?: string; tag?: string };
 
@@ -20,17 +21,6 @@ async function http(addr: string, method: string, path: string, body?: unknown):
   return { status: res.status, text: await res.text() };
 }
 
-/** A deterministic pseudo-random source, so a failing case can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('Go regular expressions against the real cluster', function () {
   this.timeout(60_000);
@@ -178,7 +168,7 @@ describe('Go regular expressions against the real cluster', function () {
     });
 
     it('on random patterns', async () => {
-      const random = rng(20240611);
+      const random = mulberry32(20240611);
       const atoms = [
         'a', 'b', 'k', 's', 'S', 'x', '1', '-', '.', '^', '$', '\\A', '\\z', '\\b', '\\d', '\\w', '\\s', '\\W', '[[:digit:]]', '[[:^alpha:]]',
         '[[:upper:]]', '[^a]', '[a-z]', '\\pL', '\\p{Greek}', '\\PN', '\\x{2A}', '\\Q.\\E', '{', '}', '(?i)', '(?s)', '(?m)', '(?U)', '\\n',

@@ -7,38 +7,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect, ConsulConnection } from '../../src/core/consul/client';
-import { mergeEvents } from '../../src/core/plans/merge';
-import { parsePlan } from '../../src/core/plans/parse';
 import { ExecRun } from '../../src/core/runs/execEngine';
 import { readNodeLog } from '../../src/core/runs/history';
 import { DEFAULT_OPERATION_SETTINGS, OperationSettings } from '../../src/core/runs/phaseRunner';
 import { RunRegistry } from '../../src/core/runs/registry';
 import { consulJson, consulRequest } from '../infra/cluster';
 import { clusterFromEnv, serverAgent } from '../support/env';
+import { dbTaskYaml, planIn } from '../support/plans';
 
-/** One `deploy` event with one phase on the db service running the given operations (YAML, indented 6). */
-function dbTask(operations: string): string {
-  return `events:
-  deploy:
-    ordered_tasks:
-      - service: db
-        task: t
-tasks:
-  t:
-    operations:
-${operations}`;
-}
 
-function planIn(folder: string, yaml: string) {
-  const file = path.join(folder, 'task.yml');
-  fs.writeFileSync(file, yaml);
-  const { plan, diagnostics } = parsePlan(yaml, file, { fileExists: fs.existsSync });
-  assert.ok(plan, JSON.stringify(diagnostics));
-  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
-  const merged = mergeEvents([plan])?.get('deploy');
-  assert.ok(merged);
-  return { plans: [plan], merged };
-}
 
 describe('commands sent to nodes (exec engine, real cluster)', function () {
   this.timeout(60_000);
@@ -66,7 +43,7 @@ describe('commands sent to nodes (exec engine, real cluster)', function () {
   });
 
   async function run(yaml: string, settings: Partial<OperationSettings> = {}, folder = dir) {
-    const { plans, merged } = planIn(folder, yaml);
+    const { plans, merged } = planIn(yaml, { folder });
     const exec = new ExecRun(connection, registry, {
       event: 'deploy',
       merged,
@@ -82,7 +59,7 @@ describe('commands sent to nodes (exec engine, real cluster)', function () {
 
   it('hands a run list entry with shell syntax to the chef command as one word, running nothing of it', async () => {
     const { snapshot } = await run(
-      dbTask(`      - chef:
+      dbTaskYaml(`      - chef:
           run_list:
             - recipe[a];touch pwned
             - role[b] $(touch pwned2)
@@ -100,7 +77,7 @@ describe('commands sent to nodes (exec engine, real cluster)', function () {
     await putKv('cco-nodecmd-test/svc', 'nginx; touch pwned-svc');
     await putKv('cco-nodecmd-test/suffix', '`touch pwned-var`');
     const { snapshot } = await run(
-      dbTask(`      - consul-kvs:
+      dbTaskYaml(`      - consul-kvs:
           action: get
           key: cco-nodecmd-test/recipe
           name: recipe
@@ -132,7 +109,7 @@ describe('commands sent to nodes (exec engine, real cluster)', function () {
   it('keeps nothing of an execute with output: false, and says so in the node output', async () => {
     const secret = `s3cr3t-${process.pid}-${Date.now()}`;
     const { exec, snapshot } = await run(
-      dbTask(`      - execute:
+      dbTaskYaml(`      - execute:
           script: |
             echo "the password is ${secret}"
             echo "stderr ${secret}" >&2
@@ -155,7 +132,7 @@ describe('commands sent to nodes (exec engine, real cluster)', function () {
 
   it('still reports the exit code of an execute with output: false', async () => {
     const { snapshot } = await run(
-      dbTask(`      - execute:
+      dbTaskYaml(`      - execute:
           script: |
             echo hidden
             exit 7
@@ -169,7 +146,7 @@ describe('commands sent to nodes (exec engine, real cluster)', function () {
   it("runs an execute file with arguments under its own shebang's interpreter", async () => {
     fs.writeFileSync(path.join(dir, 'tool.py'), '#!/usr/bin/python3\nimport sys\nprint("python", sys.version_info[0], sys.argv[1:])\n');
     const { exec, snapshot } = await run(
-      dbTask(`      - execute:
+      dbTaskYaml(`      - execute:
           file: tool.py
           arguments:
             - "a b"
@@ -185,7 +162,7 @@ describe('commands sent to nodes (exec engine, real cluster)', function () {
     fs.writeFileSync(path.join(dir, 'strict.sh'), '#!/bin/sh -e\necho "$# args: $1"\nfalse\necho "not reached"\n');
     const before = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('cco-exec.')).length;
     const { exec, snapshot } = await run(
-      dbTask(`      - execute:
+      dbTaskYaml(`      - execute:
           file: strict.sh
           arguments: [one, two]
 `),
@@ -200,7 +177,7 @@ describe('commands sent to nodes (exec engine, real cluster)', function () {
     fs.mkdirSync(pattern);
     fs.writeFileSync(path.join(dir, 'outside.sh'), `touch ${path.join(dir, 'ran')}\n`);
     const { exec, snapshot } = await run(
-      dbTask(`      - execute:
+      dbTaskYaml(`      - execute:
           file: ../outside.sh
 `),
       {},
@@ -216,7 +193,7 @@ describe('commands sent to nodes (exec engine, real cluster)', function () {
     const joined = entries.join(',');
     assert.ok(joined.length > 131072);
     const { exec, snapshot } = await run(
-      dbTask(`      - chef:
+      dbTaskYaml(`      - chef:
           run_list:
 ${entries.map((e) => `            - ${e}\n`).join('')}`),
       { chefCommand: `printf %s {{run_list}} | sha256sum | cut -c1-16` },
@@ -228,7 +205,7 @@ ${entries.map((e) => `            - ${e}\n`).join('')}`),
 
   it('refuses a phase whose chef operation sets attributes, before sending anything', async () => {
     const { exec, snapshot } = await run(
-      dbTask(`      - execute:
+      dbTaskYaml(`      - execute:
           script: touch ${path.join(dir, 'first-op-ran')}
       - chef:
           run_list: ["recipe[a]"]

@@ -5,14 +5,9 @@
  * run keeps its connection until it ends.
  */
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { connect, ConsulConnection } from '../../src/core/consul/client';
-import { mergeEvents } from '../../src/core/plans/merge';
-import { parsePlan } from '../../src/core/plans/parse';
 import { AdhocRun } from '../../src/core/runs/adhocEngine';
 import { ExecRun } from '../../src/core/runs/execEngine';
 import { readRun } from '../../src/core/runs/history';
@@ -23,28 +18,12 @@ import { RunRegistry } from '../../src/core/runs/registry';
 import { RUN_LOCK_KEY } from '../../src/core/runs/runLock';
 import { consulJson, consulRequest } from '../infra/cluster';
 import { clusterFromEnv, eventually, serverAgent } from '../support/env';
+import { dbScriptYaml, planIn } from '../support/plans';
 
 /** A one-phase exec run of `script` on the db service. */
 function execRun(connection: ConsulConnection, registry: RunRegistry, script: string): ExecRun {
-  const yaml = `events:
-  deploy:
-    ordered_tasks:
-      - service: db
-        task: t
-tasks:
-  t:
-    operations:
-      - execute:
-          script: ${script}
-`;
-  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-robust-'));
-  const file = path.join(folder, 'task.yml');
-  fs.writeFileSync(file, yaml);
-  const { plan, diagnostics } = parsePlan(yaml, file, { fileExists: fs.existsSync });
-  assert.ok(plan, JSON.stringify(diagnostics));
-  const merged = mergeEvents([plan])?.get('deploy');
-  assert.ok(merged);
-  return new ExecRun(connection, registry, { event: 'deploy', merged, plans: [plan], startedBy: 'test', settings: DEFAULT_OPERATION_SETTINGS, ackGraceMs: 3000 });
+  const { plans, merged } = planIn(dbScriptYaml(script));
+  return new ExecRun(connection, registry, { event: 'deploy', merged, plans, startedBy: 'test', settings: DEFAULT_OPERATION_SETTINGS, ackGraceMs: 3000 });
 }
 
 /** A local HTTP server; `handle` decides per request. Closing it drops every open socket. */
@@ -98,7 +77,7 @@ describe('robustness: an agent that never answers', function () {
       // The default timeout (10 s) is longer than the test allows: only the cancel can end it in time.
       const connection = await connect({ name: 'mute', address: agent.address }, undefined);
       try {
-        const started = engine === 'exec' ? execRun(connection, registry, 'true') : new AdhocRun(connection, registry, { command: 'true', startedBy: 'test' });
+        const started = engine === 'exec' ? execRun(connection, registry, "'true'") : new AdhocRun(connection, registry, { command: 'true', startedBy: 'test' });
         await eventually('the session request', () => seen.includes('PUT /v1/session/create'));
         const asked = Date.now();
         assert.ok(registry.cancel(started.run.id));
@@ -114,7 +93,7 @@ describe('robustness: an agent that never answers', function () {
   it('ends a run whose agent never answers with an error naming the timeout, not hanging', async () => {
     const connection = await connect({ name: 'mute', address: agent.address }, undefined, { requestTimeoutMs: 1000 });
     try {
-      for (const started of [execRun(connection, registry, 'true'), new AdhocRun(connection, registry, { command: 'true', startedBy: 'test' })]) {
+      for (const started of [execRun(connection, registry, "'true'"), new AdhocRun(connection, registry, { command: 'true', startedBy: 'test' })]) {
         const t0 = Date.now();
         const run = await within(started.done, 5000, `${started.run.snapshot().engine} run`);
         assert.equal(run.status, 'error');

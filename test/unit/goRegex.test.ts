@@ -1,18 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { eventReach, validateFireRequest } from '../../src/core/consul/events';
 import { GO_SCRIPTS, GoRegexError, goRegExp, goRegexProblem, translateGoRegex } from '../../src/core/util/goRegex';
+import { mulberry32 } from '../support/random';
 
-/** A deterministic pseudo-random source, so a failing case can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function refusal(pattern: string): GoRegexError {
   try {
@@ -226,7 +216,7 @@ describe('Go regular expressions', () => {
   });
 
   describe('properties', () => {
-    const random = rng(7);
+    const random = mulberry32(7);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
     const alphabet = ['a', 'b', 'A', 'k', 's', 'S', '0', '9', '-', '_', '.', ' ', '\n', '\r', '\t', '{', '}', '[', ']', '(', ')', '\\', '^', '$', '*', '|', 'é', 'ſ', '\u212a', '日', '😀'];
     const randomString = (max: number) => Array.from({ length: Math.floor(random() * max) }, () => pick(alphabet)).join('');

@@ -11,23 +11,13 @@ import * as path from 'node:path';
 import { crossPatternDiagnostics, mergeEvents } from '../../src/core/plans/merge';
 import type { PatternPlan, PlanDiagnostic, Range } from '../../src/core/plans/model';
 import { parsePlan } from '../../src/core/plans/parse';
+import { mulberry32 } from '../support/random';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/plans');
 const SEEDS = ['tomcat', 'postgresql', 'haproxy', 'broken'].map((p) => fs.readFileSync(path.join(FIXTURES, p, 'task.yml'), 'utf8'));
 const CASES = 1500;
 const PER_CASE_MS = 250;
 
-/** mulberry32: small, fast, and the same sequence on every machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TOKENS = [
   ':', '-', '- ', '{', '}', '[', ']', ',', '"', "'", '#', '|', '>', '&a ', '*a', '<<: *a', '? ', '!!str ', '!!int ', '!custom ',
@@ -164,7 +154,7 @@ describe('plans: fuzz', function () {
   this.timeout(120_000);
 
   it(`parsePlan survives ${CASES} mutated task.yml files with in-range diagnostics`, () => {
-    const rnd = prng(0x5eed_c0de);
+    const rnd = mulberry32(0x5eed_c0de);
     const counts = new Map<string, number>();
     const plans: PatternPlan[] = [];
     let slowest = 0;

@@ -314,6 +314,16 @@ describe('Trust and safety in VS Code', function () {
     });
   });
 
+  /** Starts the 6 s `safety-slow` run and resolves once its phase is running on db-1. */
+  async function startSlowOnDb(): Promise<string> {
+    const slow = (await vscode.commands.executeCommand('chefConsul.runEvent', { event: 'safety-slow' })) as string;
+    await eventually('the slow phase running on db-1', () => {
+      const run = api.runs.get(slow)?.snapshot();
+      return run?.phases[0].nodes.some((n) => n.node === 'db-1' && n.status === 'running') ? true : undefined;
+    }, 15_000);
+    return slow;
+  }
+
   it('refuses a plan with `cheff:` and names the error', async () => {
     const before = api.runs.all().length;
     await assert.rejects(
@@ -356,11 +366,7 @@ describe('Trust and safety in VS Code', function () {
 
   it('a reconnect during a run does not break the run: it keeps the connection it started with', async () => {
     await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'Environment' });
-    const slow = (await vscode.commands.executeCommand('chefConsul.runEvent', { event: 'safety-slow' })) as string;
-    await eventually('the slow phase running on db-1', () => {
-      const run = api.runs.get(slow)?.snapshot();
-      return run?.phases[0].nodes.some((n) => n.node === 'db-1' && n.status === 'running') ? true : undefined;
-    }, 15_000);
+    const slow = await startSlowOnDb();
     const before = api.connections.state;
     // Choosing the datacenter again rebuilds the connection, as a token or profile change does.
     await vscode.commands.executeCommand('chefConsul.selectDatacenter', { datacenter: 'dc1' });
@@ -373,11 +379,7 @@ describe('Trust and safety in VS Code', function () {
 
   it('says so and asks first when a command would reach nodes another run is working on', async () => {
     await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'Environment' });
-    const slow = (await vscode.commands.executeCommand('chefConsul.runEvent', { event: 'safety-slow' })) as string;
-    await eventually('the slow phase running on db-1', () => {
-      const run = api.runs.get(slow)?.snapshot();
-      return run?.phases[0].nodes.some((n) => n.node === 'db-1' && n.status === 'running') ? true : undefined;
-    }, 15_000);
+    const slow = await startSlowOnDb();
     await assert.rejects(
       Promise.resolve(vscode.commands.executeCommand('chefConsul.runCommand', { command: 'true', node: '^db-1$' })),
       /The command would reach nodes another run is working on: safety-slow \(exec, [^)]*\): db-1\. Pass "ignoreBusyNodes": true/,
