@@ -13,6 +13,7 @@ import { RunRegistry } from './core/runs/registry';
 import { RunsView } from './vscode/views/runsView';
 import { RUN_OUTPUT_SCHEME, RunOutputProvider } from './vscode/runs/runOutput';
 import { RunCommands } from './vscode/runs/runCommands';
+import { persistRunOutputs, RunOutputFiles } from './core/runs/outputStore';
 
 /** What the extension hands to tests and other extensions. */
 export interface ChefConsulApi {
@@ -54,8 +55,11 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi {
   const runs = new RunRegistry();
   endRuns = () => runs.shutdown();
   const runsView = new RunsView(connections, runs);
-  const runOutput = new RunOutputProvider(runs, connections);
+  const outputFiles = new RunOutputFiles(vscode.Uri.joinPath(context.globalStorageUri, 'run-output').fsPath);
+  const runOutput = new RunOutputProvider(runs, connections, outputFiles);
   context.subscriptions.push(
+    persistRunOutputs(runs, outputFiles),
+    { dispose: () => void outputFiles.dispose() },
     { dispose: () => runs.dispose() },
     runsView,
     runOutput,

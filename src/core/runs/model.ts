@@ -4,6 +4,8 @@
  * and the history in KV only read it.
  */
 import { Emitter } from '../util/emitter';
+import { OutputTail } from './outputStore';
+import type { RunOutputFiles } from './outputStore';
 
 export type RunEngine = 'exec' | 'metronome' | 'adhoc';
 export type RunStatus = 'pending' | 'running' | 'success' | 'error' | 'timeout' | 'cancelled' | 'interrupted';
@@ -66,10 +68,15 @@ export function isFinished(status: RunStatus): boolean {
   return FINISHED_RUN.includes(status);
 }
 
-/** A run being filled by an engine. Output is kept per node, append-only. */
+/**
+ * A run being filled by an engine. Output is kept per node, append-only: in
+ * memory its last TAIL_BYTES (outputStore.ts), in full in a file once the
+ * editor hands the run a `RunOutputFiles` (persistOutputTo).
+ */
 export class Run {
   private readonly state: RunSnapshot;
-  private readonly outputs = new Map<string, string[]>();
+  private readonly outputs = new Map<string, OutputTail>();
+  private files: RunOutputFiles | undefined;
   private readonly changed = new Emitter<RunSnapshot>();
   private readonly output = new Emitter<OutputChunk>();
   readonly onDidChange = this.changed.event;
@@ -103,8 +110,28 @@ export class Run {
     return phase;
   }
 
+  /** A node's output: all of it up to TAIL_BYTES, else its last TAIL_BYTES (outputTail says how much is cut). */
   outputOf(no: number, node: string): string {
-    return (this.outputs.get(`${no}/${node}`) ?? []).join('');
+    return this.outputs.get(`${no}/${node}`)?.text() ?? '';
+  }
+
+  /** The output kept in memory and how many bytes before it are no longer held here. */
+  outputTail(no: number, node: string): { text: string; dropped: number } {
+    const tail = this.outputs.get(`${no}/${node}`);
+    return { text: tail?.text() ?? '', dropped: tail?.dropped ?? 0 };
+  }
+
+  /**
+   * From now on every node's output also goes, whole, to `files`; what is
+   * already held goes first. Calling it again with the same store does nothing.
+   */
+  persistOutputTo(files: RunOutputFiles): void {
+    if (this.files === files) return;
+    this.files = files;
+    for (const [key, tail] of this.outputs) {
+      const cut = key.indexOf('/');
+      files.append(this.state.id, Number(key.slice(0, cut)), key.slice(cut + 1), tail.text());
+    }
   }
 
   start(): void {
@@ -119,7 +146,10 @@ export class Run {
     phase.startedAt = Date.now();
     const fresh = nodes.map((node): NodeRun => ({ node, status: 'pending', outputBytes: 0 }));
     phase.nodes = keepOthers ? [...phase.nodes.filter((n) => !nodes.includes(n.node)), ...fresh] : fresh;
-    for (const node of nodes) this.outputs.delete(`${no}/${node}`);
+    for (const node of nodes) {
+      this.outputs.delete(`${no}/${node}`);
+      this.files?.reset(this.state.id, no, node);
+    }
     this.emit();
   }
 
@@ -136,11 +166,13 @@ export class Run {
   appendOutput(no: number, node: string, text: string): void {
     if (!text) return;
     const n = this.nodeOf(no, node);
-    n.outputBytes += Buffer.byteLength(text);
+    const bytes = Buffer.byteLength(text);
+    n.outputBytes += bytes;
     const key = `${no}/${node}`;
-    const list = this.outputs.get(key);
-    if (list) list.push(text);
-    else this.outputs.set(key, [text]);
+    let tail = this.outputs.get(key);
+    if (!tail) this.outputs.set(key, (tail = new OutputTail()));
+    tail.append(text, bytes);
+    this.files?.append(this.state.id, no, node, text);
     this.output.fire({ phase: no, node, text });
   }
 

@@ -10,12 +10,18 @@ import type { ConsulConnection } from '../consul/client';
 import { call } from '../consul/client';
 import type { Run, RunSnapshot } from './model';
 import { FINISHED_NODE } from './model';
-import { eventResultRecord, logKey, nodeKey, nodeResultRecord, phaseKey, runKey, taskResultRecord, truncateLog } from './metronomeLayout';
+import { eventResultRecord, INLINE_LOG_BYTES, logKey, nodeKey, nodeResultRecord, phaseKey, runKey, taskResultRecord, truncateLog } from './metronomeLayout';
 
 /** How long the end of a run keeps trying to write its final records. */
 export const FINAL_WRITE_BUDGET_MS = 30_000;
 const RETRY_FIRST_MS = 250;
 const RETRY_MAX_MS = 4000;
+
+/** truncateLog of a tail whose first `dropped` bytes the run no longer holds: its marker counts them too. */
+export function truncateTail(tail: string, dropped: number, limit?: number): string {
+  const cut = truncateLog(tail, limit);
+  return dropped ? cut.replace(/^\[… (\d+) earlier bytes/, (_, n: string) => `[… ${Number(n) + dropped} earlier bytes`) : cut;
+}
 
 export class RunRecorder {
   private readonly written = new Map<string, string>();
@@ -73,9 +79,12 @@ export class RunRecorder {
         const signature = `${node.status}|${node.exitCode}|${node.outputBytes}|${node.startedAt}|${finished || withRunningLogs}`;
         if (this.signatures.get(key) === signature) continue;
         this.signatures.set(key, signature);
-        const log = this.run.outputOf(phase.no, node.node);
-        writes.push([key, JSON.stringify(nodeResultRecord(s, phase, node, log))]);
-        if (finished || (withRunningLogs && log)) writes.push([logKey(s.id, phase.no, node.node), truncateLog(log)]);
+        // The run holds a tail of each node's output (larger than what KV keeps): enough for both copies.
+        const { text: log, dropped } = this.run.outputTail(phase.no, node.node);
+        const record = nodeResultRecord(s, phase, node, log);
+        if (dropped) record.Log = truncateTail(log, dropped, INLINE_LOG_BYTES);
+        writes.push([key, JSON.stringify(record)]);
+        if (finished || (withRunningLogs && log)) writes.push([logKey(s.id, phase.no, node.node), truncateTail(log, dropped)]);
       }
     }
     for (const [key, value] of writes) {

@@ -1,9 +1,11 @@
 /**
- * A node's output of a run as a read-only document: live from this editor's
- * run while it runs, else the log recorded in KV.
+ * A node's output of a run as a read-only document: the whole output from
+ * the file this editor wrote for it (complete past what memory and KV keep),
+ * else live from this editor's run, else the log recorded in KV.
  */
 import * as vscode from 'vscode';
 import { readNodeLog } from '../../core/runs/history';
+import type { RunOutputFiles } from '../../core/runs/outputStore';
 import type { RunRegistry } from '../../core/runs/registry';
 import type { ConnectionManager } from '../connectionManager';
 
@@ -28,6 +30,7 @@ export class RunOutputProvider implements vscode.TextDocumentContentProvider, vs
   constructor(
     private readonly registry: RunRegistry,
     private readonly connections: ConnectionManager,
+    private readonly files?: RunOutputFiles,
   ) {
     // Output arrives in bursts: refresh open documents at most every 250 ms.
     this.subscriptions = [
@@ -53,6 +56,8 @@ export class RunOutputProvider implements vscode.TextDocumentContentProvider, vs
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const ref = parse(uri);
     if (!ref) return '';
+    const whole = await this.files?.read(ref.id, ref.phase, ref.node);
+    if (whole !== undefined) return whole;
     const live = this.registry.get(ref.id);
     if (live) return live.outputOf(ref.phase, ref.node);
     const state = this.connections.state;
