@@ -37,12 +37,40 @@ function capture(cmd, argv) {
   return r.stdout.trim().split('\n').pop();
 }
 
-/** Runs a test layer, echoing its output and reading mocha's closing counts from it. */
+/** How long a layer may take before it is stopped and failed (a hang must not stall CI). */
+const LAYER_LIMIT_MIN = { unit: 10, integration: 30, vscode: 25, ui: 25 };
+
+/**
+ * Runs a test layer, echoing its output and reading the closing counts our
+ * mocha reporter prints (one line per mocha run; the vscode layer runs two).
+ * A layer that prints none crashed before it could count.
+ */
 function runLayer(name, cmd, argv, env) {
   return new Promise((resolveLayer) => {
     const started = Date.now();
-    const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let text = '';
+    let timedOut = false;
+    const limitMs = (Number(process.env.CCO_LAYER_LIMIT_MIN) || LAYER_LIMIT_MIN[name]) * 60_000;
+    // Its own process group, so that a time limit (or our own end) stops everything it started.
+    const stopGroup = () => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    const onSignal = () => {
+      stopGroup();
+      process.exit(130);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      console.error(`\ntest: layer ${name} still running after ${limitMs / 60_000} min: stopping it (process group ${child.pid})`);
+      stopGroup();
+    }, limitMs);
     const take = (stream, out) => stream.on('data', (chunk) => {
       text += chunk.toString();
       out.write(chunk);
@@ -50,17 +78,34 @@ function runLayer(name, cmd, argv, env) {
     take(child.stdout, process.stdout);
     take(child.stderr, process.stderr);
     child.on('close', (code) => {
-      // Mocha prints one summary per run; the vscode layer runs two windows (trusted, restricted): add them up.
-      const sum = (re) => [...text.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
-      const passed = sum(/^\s*(\d+) passing/gm);
-      const failed = sum(/^\s*(\d+) failing/gm);
-      const pending = sum(/^\s*(\d+) pending/gm);
-      resolveLayer({ name, code, passed, failed, pending, seconds: (Date.now() - started) / 1000 });
+      clearTimeout(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      const counts = [...text.matchAll(/cco-tests: planned (\d+), passed (\d+), failed (\d+), pending (\d+), not run (\d+)/g)];
+      const sum = (i) => counts.reduce((n, m) => n + Number(m[i]), 0);
+      resolveLayer({
+        name,
+        code: timedOut ? 'timeout' : code,
+        counted: counts.length > 0,
+        planned: sum(1),
+        passed: sum(2),
+        failed: sum(3),
+        pending: sum(4),
+        notRun: sum(5),
+        seconds: (Date.now() - started) / 1000,
+      });
     });
   });
 }
 
 const mocha = join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
+const reporter = join(root, 'scripts', 'mocha-reporter.cjs');
+
+// Whatever narrows the suite says so; CI runs the whole suite or nothing.
+const narrowing = ['CCO_VSCODE_GREP', 'CCO_VSCODE_FILES'].filter((v) => process.env[v]);
+if (layerArg) narrowing.push(`--layer ${layerArg}`);
+for (const n of narrowing) console.log(`test: WARNING: the suite is narrowed by ${n}: not every test runs`);
+if (narrowing.length && process.env.CI) fail(`CI runs the whole suite: remove ${narrowing.join(', ')}`);
 const statePath = join(root, '.vscode-test', 'cluster-state.json');
 const needCluster = layers.some((l) => l !== 'unit');
 const needCodeServer = layers.includes('vscode') || layers.includes('ui');
@@ -99,15 +144,17 @@ try {
 
   for (const layer of layers) {
     step(`layer: ${layer}`);
-    if (layer === 'unit') results.push(await runLayer(layer, process.execPath, [mocha, '--reporter', 'spec', 'out/test/unit/**/*.test.js'], env));
-    if (layer === 'integration') results.push(await runLayer(layer, process.execPath, [mocha, '--reporter', 'spec', '--timeout', '30000', 'out/test/integration/**/*.test.js'], env));
+    // --forbid-only: a stray .only fails the run instead of narrowing it.
+    const mochaArgs = [mocha, '--forbid-only', '--reporter', reporter];
+    if (layer === 'unit') results.push(await runLayer(layer, process.execPath, [...mochaArgs, 'out/test/unit/**/*.test.js'], env));
+    if (layer === 'integration') results.push(await runLayer(layer, process.execPath, [...mochaArgs, '--timeout', '30000', 'out/test/integration/**/*.test.js'], env));
     if (layer === 'vscode') results.push(await runLayer(layer, process.execPath, ['scripts/run-vscode-tests.mjs'], env));
-    if (layer === 'ui') results.push(await runLayer(layer, process.execPath, [mocha, '--reporter', 'spec', '--timeout', '120000', 'out/test/ui/**/*.test.js'], env));
+    if (layer === 'ui') results.push(await runLayer(layer, process.execPath, [...mochaArgs, '--timeout', '120000', 'out/test/ui/**/*.test.js'], env));
   }
 } catch (e) {
   console.error(`\ntest: ${e.message}`);
   // A failed setup counts as a failed test: the closing line must not read as clean.
-  results.push({ name: 'setup', code: 1, passed: 0, failed: 1, pending: 0, seconds: 0 });
+  results.push({ name: 'setup', code: 1, counted: true, planned: 0, passed: 0, failed: 1, pending: 0, notRun: 0, seconds: 0 });
   exitCode = 1;
 } finally {
   if (clusterStarted) {
@@ -117,14 +164,26 @@ try {
 }
 
 console.log('\n=== summary');
-console.log('layer         passed  failed  skipped  exit  seconds');
+console.log('layer         planned  passed  failed  skipped  not run  exit     seconds');
+let passed = 0;
+let failed = 0;
 for (const r of results) {
-  console.log(`${r.name.padEnd(12)} ${String(r.passed).padStart(7)} ${String(r.failed).padStart(7)} ${String(r.pending).padStart(8)} ${String(r.code).padStart(5)} ${r.seconds.toFixed(1).padStart(8)}`);
-  // A layer that crashed, skipped tests or ran none is a failure, whatever it counted.
-  if (r.code !== 0 || r.failed > 0 || r.pending > 0 || r.passed === 0) exitCode = 1;
+  const problems = [];
+  if (r.code !== 0) problems.push(`exit ${r.code}`);
+  if (r.counted === false) problems.push('printed no counts');
+  if (r.counted && r.planned === 0) problems.push('ran no test');
+  if (r.pending) problems.push(`${r.pending} skipped`);
+  if (r.notRun) problems.push(`${r.notRun} did not run`);
+  console.log(
+    `${r.name.padEnd(12)} ${String(r.planned ?? 0).padStart(8)} ${String(r.passed).padStart(7)} ${String(r.failed).padStart(7)} ${String(r.pending).padStart(8)} ${String(r.notRun ?? 0).padStart(8)} ${String(r.code).padStart(5)} ${r.seconds.toFixed(1).padStart(11)}${problems.length ? `   FAILED: ${problems.join(', ')}` : ''}`,
+  );
+  passed += r.passed;
+  // Everything that decided a failure counts in the closing line: failed, skipped and unrun tests,
+  // and a layer that failed without a failing test (crash, time limit, no tests) counts once.
+  const counted = r.failed + r.pending + (r.notRun ?? 0);
+  failed += counted || (problems.length ? 1 : 0);
+  if (problems.length || r.failed) exitCode = 1;
 }
-const passed = results.reduce((n, r) => n + r.passed, 0);
-const failed = results.reduce((n, r) => n + r.failed + (r.code !== 0 && r.failed === 0 ? 1 : 0), 0);
 console.log(`suite wall time: ${((Date.now() - suiteStarted) / 1000).toFixed(1)} s`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(exitCode);

@@ -5,8 +5,6 @@
  * run keeps its connection until it ends.
  */
 import * as assert from 'node:assert/strict';
-import * as http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { connect, ConsulConnection } from '../../src/core/consul/client';
 import { AdhocRun } from '../../src/core/runs/adhocEngine';
 import { ExecRun } from '../../src/core/runs/execEngine';
@@ -18,6 +16,7 @@ import { RunRegistry } from '../../src/core/runs/registry';
 import { RUN_LOCK_KEY } from '../../src/core/runs/runLock';
 import { consulJson, consulRequest } from '../infra/cluster';
 import { clusterFromEnv, eventually, serverAgent } from '../support/env';
+import { forward, listen, withBody } from '../support/http';
 import { dbScriptYaml, planIn } from '../support/plans';
 
 /** A one-phase exec run of `script` on the db service. */
@@ -26,24 +25,6 @@ function execRun(connection: ConsulConnection, registry: RunRegistry, script: st
   return new ExecRun(connection, registry, { event: 'deploy', merged, plans, startedBy: 'test', settings: DEFAULT_OPERATION_SETTINGS, ackGraceMs: 3000 });
 }
 
-/** A local HTTP server; `handle` decides per request. Closing it drops every open socket. */
-async function listen(handle: http.RequestListener): Promise<{ address: string; close: () => Promise<void> }> {
-  const server = http.createServer(handle);
-  const sockets = new Set<Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    address: `127.0.0.1:${port}`,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 /** Settles with the run, or rejects after `ms`: a run must never hang a test. */
 async function within(done: Promise<RunSnapshot>, ms: number, what: string): Promise<RunSnapshot> {
@@ -172,13 +153,9 @@ describe('robustness: runs against the real cluster', function () {
 
   it('the final record survives one failed PUT', async () => {
     // A proxy in front of the real agent that answers 500 to the first write of each run's final record.
-    const [host, port] = server.httpAddr.split(':');
     const failed = new Set<string>();
-    const proxy = await listen((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks);
+    const proxy = await listen(
+      withBody((req, res, body) => {
         const id = req.method === 'PUT' ? /^\/v1\/kv\/metronome\/results\/([^/]+)$/.exec(decodeURIComponent((req.url ?? '').split('?')[0]))?.[1] : undefined;
         if (id && !failed.has(id)) {
           const status = (JSON.parse(body.toString()) as { OpsStatus?: string }).OpsStatus;
@@ -189,14 +166,9 @@ describe('robustness: runs against the real cluster', function () {
             return;
           }
         }
-        const up = http.request({ host, port: Number(port), method: req.method, path: req.url, headers: req.headers, agent: false }, (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        });
-        up.on('error', () => res.destroy());
-        up.end(body);
-      });
-    });
+        forward(server.httpAddr, req, res, body);
+      }),
+    );
     const viaProxy = await connect({ name: 'proxied', address: proxy.address }, undefined);
     try {
       for (const started of [execRun(viaProxy, registry, 'echo fine'), new AdhocRun(viaProxy, registry, { command: 'echo fine', service: '^db$', startedBy: 'test' })]) {

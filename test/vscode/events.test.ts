@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { ChefConsulApi } from '../../src/extension';
 import { clusterFromEnv, eventually, serverAgent } from '../support/env';
-import { activateExtension, labels } from './support';
+import { activateExtension, labels, removeProfiles } from './support';
 
 describe('Events in VS Code', function () {
   this.timeout(60_000);
@@ -34,7 +34,7 @@ describe('Events in VS Code', function () {
     );
   });
 
-  it('asks production profiles for the typed profile name when an event reaches several nodes', async () => {
+  it('refuses, on a production profile, an event with arguments that reaches several nodes unless confirm names the profile', async () => {
     await vscode.commands.executeCommand('chefConsul.addProfile', { name: 'prod', address: server.httpAddr, production: true });
     try {
       await eventually('the catalog of the prod profile', () => {
@@ -53,6 +53,7 @@ describe('Events in VS Code', function () {
       assert.match(String(confirmed), /^[0-9a-f-]{36}$/);
     } finally {
       await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'Environment' });
+      await removeProfiles('prod');
     }
   });
 });

@@ -1,6 +1,8 @@
 // Proves the harness itself: the right VS Code, our extension loaded from the
 // development path, and the runner's environment in the extension host.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 
 describe('extension-host harness', () => {
@@ -8,9 +10,13 @@ describe('extension-host harness', () => {
     assert.match(vscode.version, /^1\.100\./);
   });
 
-  it('has the extension under test installed', () => {
+  it('loads our extension from the development path (this checkout), not an installed copy', () => {
     const extension = vscode.extensions.getExtension('chef-consul-ops.chef-consul-ops');
     assert.ok(extension, 'chef-consul-ops.chef-consul-ops is not known to the extension host');
+    // Compiled layout: this file is out/test/vscode/, three levels under the checkout.
+    const checkout = path.resolve(__dirname, '..', '..', '..');
+    assert.equal(fs.realpathSync(extension.extensionUri.fsPath), fs.realpathSync(checkout));
+    assert.equal(extension.packageJSON.main, './dist/extension.js');
   });
 
   it('receives environment variables from the test runner', () => {

@@ -42,6 +42,10 @@ export async function run(): Promise<void> {
     timeout: 60_000,
     color: false,
     grep: process.env.CCO_VSCODE_GREP || undefined,
+    // A stray .only fails the run instead of narrowing it.
+    forbidOnly: true,
+    // The spec reporter plus the closing counts scripts/test.mjs reads (compiled layout: out/test/vscode → repo root).
+    reporter: path.resolve(__dirname, '..', '..', '..', 'scripts', 'mocha-reporter.cjs'),
   });
   // Compiled layout: this file is out/test/vscode/index.js next to the tests.
   // test/vscode/restricted/ runs alone, in a window whose folder is not trusted.

@@ -48,15 +48,19 @@ describe('task.yml plans in VS Code', function () {
 
   it('offers to create a missing task, and the problem goes away once applied', async () => {
     const uri = fileIn('broken');
+    // On its own: it waits for the problem itself, and edits the document in an editor it shows.
     const doc = await vscode.workspace.openTextDocument(uri);
-    const missing = problems(uri).find((d) => d.code === 'task-undefined')!;
+    const editor = await vscode.window.showTextDocument(doc);
+    const missing = await eventually('the task-undefined problem', () => problems(uri).find((d) => d.code === 'task-undefined'), 10_000);
     const actions = (await vscode.commands.executeCommand('vscode.executeCodeActionProvider', uri, missing.range)) as vscode.CodeAction[];
     const create = actions.find((a) => /Create task "deplyo"/.test(a.title));
     assert.ok(create?.edit, `actions: ${actions.map((a) => a.title).join(' | ')}`);
     assert.ok(await vscode.workspace.applyEdit(create.edit));
     assert.match(doc.getText(), /\n {2}deplyo:\n {4}description: TODO\n {4}operations:\n {6}- echo: "deplyo"\n/);
     await eventually('the task-undefined problem to go', () => (problems(uri).some((d) => d.code === 'task-undefined') ? undefined : true));
+    assert.equal(vscode.window.activeTextEditor, editor, 'the edited task.yml is the active editor');
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    assert.ok(!doc.isDirty || doc.isClosed, 'the edit was reverted');
   });
 
   it('shows a CodeLens to run each event', async () => {

@@ -4,7 +4,10 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ChefConsulApi } from '../../src/extension';
 import type { RunSnapshot } from '../../src/core/runs/model';
-import { clusterFromEnv, eventually } from '../support/env';
+import { connect } from '../../src/core/consul/client';
+import { AdhocRun } from '../../src/core/runs/adhocEngine';
+import { RunRegistry } from '../../src/core/runs/registry';
+import { clusterFromEnv, eventually, serverAgent } from '../support/env';
 import { activateExtension } from './support';
 
 const DEMO = `events:
@@ -43,7 +46,7 @@ async function finished(id: string): Promise<RunSnapshot> {
 
 describe('Runs in VS Code', function () {
   this.timeout(60_000);
-  clusterFromEnv();
+  const cluster = clusterFromEnv();
   let api: ChefConsulApi;
 
   before(async () => {
@@ -68,7 +71,14 @@ describe('Runs in VS Code', function () {
     const editor = (await vscode.commands.executeCommand('chefConsul.openNodeOutput', { id, phase: 0, node: 'db-1' })) as vscode.TextEditor;
     assert.equal(editor.document.getText(), 'migrating shop\nschema ok\n');
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
-    await eventually('the run in the Runs view', () => (api.runsView.runs().some((r) => r.id === id) ? true : undefined));
+    // The tree itself, as the view draws it: the run's row, then its phases under it.
+    const row = await eventually('the run\'s row in the Runs view', async () =>
+      (await api.runsView.getChildren()).find((i) => (i as { run?: RunSnapshot }).run?.id === id),
+    );
+    assert.equal(row.label, 'ext-deploy');
+    assert.match(String(row.description), /^exec · success · /);
+    const phases = await api.runsView.getChildren(row);
+    assert.deepEqual(phases.map((p) => p.label), ['1. migrate', '2. release']);
   });
 
   it('runs an ad-hoc command on a service', async () => {
@@ -85,13 +95,30 @@ describe('Runs in VS Code', function () {
     );
   });
 
-  it('reads back a run from KV history after this editor forgets it', async () => {
-    const id = (await vscode.commands.executeCommand('chefConsul.runCommand', { command: 'echo history', node: '^web-1$' })) as string;
-    await finished(id);
-    const fromKv = await eventually('the run in the KV history', async () => {
-      await api.runsView.reload();
-      return api.runsView.runs().find((r) => r.id === id);
-    });
+  it('reads back from KV history a run this editor never had (recorded by another editor)', async () => {
+    // A teammate's editor: its own connection and registry, the same cluster.
+    const server = serverAgent(cluster);
+    const connection = await connect({ name: 'teammate', address: server.httpAddr }, undefined);
+    const theirs = new RunRegistry();
+    let id: string;
+    try {
+      const run = await new AdhocRun(connection, theirs, { command: 'echo history', node: '^web-1$', startedBy: 'teammate' }).done;
+      assert.equal(run.status, 'success');
+      id = run.id;
+    } finally {
+      theirs.dispose();
+      connection.dispose();
+    }
+    assert.equal(api.runs.get(id), undefined, 'this editor never had the run in memory');
+    const fromKv = (await vscode.commands.executeCommand('chefConsul.getRun', { id })) as RunSnapshot;
     assert.equal(fromKv.status, 'success');
+    assert.equal(fromKv.startedBy, 'teammate');
+    assert.deepEqual(fromKv.phases[0].nodes.map((n) => [n.node, n.status]), [['web-1', 'success']]);
+    await api.runsView.reload();
+    const row = (await api.runsView.getChildren()).find((i) => (i as { run?: RunSnapshot }).run?.id === id);
+    assert.ok(row, 'the Runs view lists the run from KV');
+    const editor = (await vscode.commands.executeCommand('chefConsul.openNodeOutput', { id, phase: 0, node: 'web-1' })) as vscode.TextEditor;
+    assert.equal(editor.document.getText(), 'history\n');
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 });

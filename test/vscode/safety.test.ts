@@ -16,7 +16,7 @@ import { ConnectionManager } from '../../src/vscode/connectionManager';
 import { fire } from '../../src/vscode/commands/eventCommands';
 import { consulJson } from '../infra/cluster';
 import { clusterFromEnv, eventually, serverAgent } from '../support/env';
-import { activateExtension } from './support';
+import { activateExtension, removeProfiles } from './support';
 
 const PLANS: Record<string, string> = {
   safety: `events:
@@ -97,10 +97,6 @@ async function finished(id: string, timeoutMs = 30_000): Promise<RunSnapshot> {
 
 const config = () => vscode.workspace.getConfiguration('chefConsul');
 
-async function removeProfiles(...names: string[]): Promise<void> {
-  const left = (config().inspect<ConnectionProfile[]>('profiles')?.globalValue ?? []).filter((p) => !names.includes(p.name));
-  await config().update('profiles', left.length ? left : undefined, vscode.ConfigurationTarget.Global);
-}
 
 /** An HTTP listener that records every request and answers like an empty Consul. */
 async function recordingListener(): Promise<{ address: string; requests: http.IncomingHttpHeaders[]; urls: string[]; close(): Promise<void> }> {

@@ -6,6 +6,13 @@ import type { LiveCatalogView } from '../../src/vscode/views/liveCatalogView';
 
 export const EXTENSION_ID = 'chef-consul-ops.chef-consul-ops';
 
+/** Removes profiles a test added from the user settings: every test that adds one removes it. */
+export async function removeProfiles(...names: string[]): Promise<void> {
+  const config = vscode.workspace.getConfiguration('chefConsul');
+  const left = (config.inspect<Array<{ name: string }>>('profiles')?.globalValue ?? []).filter((p) => !names.includes(p.name));
+  await config.update('profiles', left.length ? left : undefined, vscode.ConfigurationTarget.Global);
+}
+
 export async function activateExtension(): Promise<ChefConsulApi> {
   const ext = vscode.extensions.getExtension<ChefConsulApi>(EXTENSION_ID);
   if (!ext) throw new Error(`${EXTENSION_ID} is not installed in this VS Code`);

@@ -4,7 +4,7 @@ import type { ChefConsulApi } from '../../src/extension';
 import type { NodeItem } from '../../src/vscode/views/catalogItems';
 import { consulJson, DEMO_SERVICES, SECURE_NODE, stopAgent } from '../infra/cluster';
 import { clusterFromEnv, restartAndRecord, serverAgent } from '../support/env';
-import { activateExtension, iconId, isError, isNotice, isNode, labels, viewShows } from './support';
+import { activateExtension, iconId, isError, isNotice, isNode, labels, removeProfiles, viewShows } from './support';
 
 const ICON = { passing: 'pass-filled', warning: 'warning', critical: 'error' } as const;
 
@@ -26,6 +26,8 @@ describe('Nodes and Services views in VS Code', function () {
   });
 
   it('takes its profile from CONSUL_HTTP_ADDR when none is configured', () => {
+    const configured = vscode.workspace.getConfiguration('chefConsul').inspect<unknown[]>('profiles');
+    assert.deepEqual([configured?.globalValue ?? [], configured?.workspaceValue ?? []], [[], []], 'no profile is configured');
     assert.equal(process.env.CONSUL_HTTP_ADDR, server.httpAddr);
     const profile = api.connections.activeProfile();
     assert.equal(profile.name, 'Environment');
@@ -126,6 +128,7 @@ describe('Nodes and Services views in VS Code', function () {
       await viewShows(api.nodesView, (i) => i.length === cluster.agents.length && i.every(isNode), 20_000);
     } finally {
       await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'Environment' });
+      await removeProfiles('web-1 agent');
       await restartAndRecord(cluster, agent.name);
     }
   });
@@ -135,6 +138,7 @@ describe('Nodes and Services views in VS Code', function () {
 
     after(async () => {
       await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'Environment' });
+      await removeProfiles('secure', 'secure-no-ca');
     });
 
     it('adds a profile, lists nodes with a read-only token, and shows "nothing visible" without one', async () => {
