@@ -38,6 +38,13 @@ const HAD_AN_ERROR = /^([A-Za-z_][\w:]*\[.*\]) \((\S+) line \d+\) had an error: 
 const CLASS_AND_MESSAGE = /^([A-Z][\w]*(?:::[A-Z][\w]*)*): (.*)$/;
 const EXECUTING = /^Error executing action `([^`]*)` on resource '(.*)'$/;
 const SPLIT_ID = /^([A-Za-z_][\w:]*)\[(.*)\]$/;
+/** Log lines only Chef writes: enough to know a log whose head was cut is a Chef run's. */
+const CHEF_LOG = /^Stacktrace dumped to \S*chef-stacktrace\.out$|^[A-Za-z_][\w:]*\[.*\] \(\S+ line \d+\) had an error: /;
+
+/** Lines of Chef's own structure: they end a diff or an error block that another process's line would not. */
+function isChefStructure(line: string): boolean {
+  return [START, SUCCESS, FAILED, RESOURCE, RECIPE, CONVERGING, COMPILING, HANDLERS, CHANGE, UP_TO_DATE_ALONE, BANNER, OTHER_CHEF].some((re) => re.test(line)) || /^\[[^\]]+\] [A-Z]+: /.test(line);
+}
 
 interface DiffState {
   resource: ChefResource;
@@ -162,7 +169,7 @@ export class ChefOutputParser {
     if (UP_TO_DATE_ALONE.test(line) && this.stack.length) return this.upToDateAlone();
     if ((m = CHANGE.exec(line)) && this.changeLine(m[1].length, m[2])) return;
     if (this.state.chef && (m = BANNER.exec(line))) return this.openBlock(m[1].length);
-    if (this.state.chef && (m = LOG.exec(line)) && this.logLine(m[2], m[3])) return;
+    if ((m = LOG.exec(line)) && (this.state.chef || CHEF_LOG.test(m[3])) && this.logLine(m[2], m[3])) return;
     if (OTHER_CHEF.test(line) || HANDLERS.test(line)) {
       this.syncing = false;
       return this.detected();
@@ -304,11 +311,17 @@ export class ChefOutputParser {
     const d = this.diff!;
     let body: string;
     if (line.startsWith(d.indent)) body = line.slice(d.indent.length);
-    else if (!line.trim() && (d.phase === 'hunk')) body = '';
-    else {
+    else if (!line.trim() && d.phase === 'hunk') body = '';
+    else if (line.trim() && !isChefStructure(line)) {
+      // Another process's line between a diff's lines: plain output, the diff goes on.
+      this.plain(line);
+      return true;
+    } else {
       this.closeDiff();
       return false;
     }
+    // A blank context line whose leading space was stripped on the way (trailing whitespace).
+    if (body === '' && d.phase === 'hunk') body = ' ';
     const take = () => {
       if (d.lines.length < MAX_DIFF_LINES) d.lines.push(body);
       return true;
@@ -409,17 +422,7 @@ export class ChefOutputParser {
 
   /** Chef's own next lines end an error block; anything else inside it is part of it. */
   private endsBlock(line: string): boolean {
-    return (
-      START.test(line) ||
-      SUCCESS.test(line) ||
-      FAILED.test(line) ||
-      RESOURCE.test(line) ||
-      RECIPE.test(line) ||
-      CONVERGING.test(line) ||
-      COMPILING.test(line) ||
-      HANDLERS.test(line) ||
-      /^\[[^\]]+\] [A-Z]+: /.test(line)
-    );
+    return [START, SUCCESS, FAILED, RESOURCE, RECIPE, CONVERGING, COMPILING, HANDLERS].some((re) => re.test(line)) || /^\[[^\]]+\] [A-Z]+: /.test(line);
   }
 
   private blockTitle(title: string): void {
@@ -469,6 +472,7 @@ export class ChefOutputParser {
   }
 
   private ensureFailure(): ChefFailure {
+    this.state.chef = true;
     this.state.status = 'failure';
     return (this.state.failure ??= { stage: this.state.stage, message: '', sections: [], backtrace: [], fatal: [] });
   }

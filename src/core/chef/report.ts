@@ -104,7 +104,7 @@ export interface ChefReport {
   complete: boolean;
 }
 
-export const MAX_PLAIN_LINES = 2000;
+export const MAX_PLAIN_LINES = 500;
 
 export function emptyReport(source: ChefReportSource): ChefReport {
   return { source, chef: false, status: 'unknown', stage: 'starting', resources: [], plainLines: [], plainLinesDropped: 0, complete: false };
