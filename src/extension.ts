@@ -13,6 +13,7 @@ import { RunRegistry } from './core/runs/registry';
 import { RunsView } from './vscode/views/runsView';
 import { RUN_OUTPUT_SCHEME, RunOutputProvider } from './vscode/runs/runOutput';
 import { RunCommands } from './vscode/runs/runCommands';
+import { ChefReportFeatures, registerChefReports } from './vscode/chef';
 import { persistRunOutputs, RunOutputFiles } from './core/runs/outputStore';
 
 /** What the extension hands to tests and other extensions. */
@@ -25,6 +26,8 @@ export interface ChefConsulApi {
   runs: RunRegistry;
   runsView: RunsView;
   statusBar: ConsulStatusBar;
+  /** Chef reports of runs' nodes (RunChefReports) and the Chef Report view. */
+  chef: ChefReportFeatures;
   activationMs: number;
 }
 
@@ -67,12 +70,14 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi {
     vscode.commands.registerCommand('chefConsul.runs.refresh', () => runsView.reload()),
     ...new RunCommands(connections, runs, plans.workspace, log).register(),
   );
+  const chef = registerChefReports(connections, runs, log);
+  context.subscriptions.push(...chef.disposables);
   // Not awaited: reading the token is a round trip to the window, and the views
   // and status bar show "connecting" until the connection is there.
   void connections.reconnect();
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms`);
-  return { connections, nodesView, servicesView, eventsView, plans, runs, runsView, statusBar, activationMs };
+  return { connections, nodesView, servicesView, eventsView, plans, runs, runsView, statusBar, chef: chef.features, activationMs };
 }
 
 /**
