@@ -4,7 +4,7 @@ import type { ChefReportRef } from '../../core/chef/runReports';
 import { RunChefReports } from '../../core/chef/runReports';
 import type { ChefReport } from '../../core/chef/report';
 import { resourceId } from '../../core/chef/report';
-import { readNodeLog } from '../../core/runs/history';
+import { readNodeLog, readRun } from '../../core/runs/history';
 import type { RunRegistry } from '../../core/runs/registry';
 import type { ConnectionManager } from '../connectionManager';
 import { CommandInputError, showError } from '../commands/register';
@@ -39,6 +39,9 @@ export function registerChefReports(connections: ConnectionManager, runs: RunReg
   const load = async (ref: ChefReportRef): Promise<ChefReport> => {
     const report = await reports.load(ref.id, ref.phase, ref.node);
     if (!report) throw new CommandInputError(vscode.l10n.t('No output of node {0} in phase {1} of run {2}.', ref.node, ref.phase + 1, ref.id));
+    // An empty log is also what a run that does not exist reads as: tell the two apart.
+    if (!report.chef && !report.plainLines.length && !runs.get(ref.id) && !(await readRun((await connections.connected()).connection, ref.id)))
+      throw new CommandInputError(vscode.l10n.t('No run {0} in this cluster\'s history.', ref.id));
     return report;
   };
 
