@@ -11,6 +11,7 @@ import { RunRegistry } from '../../src/core/runs/registry';
 import { consulJson, consulRequest } from '../infra/cluster';
 import { clusterFromEnv, serverAgent } from '../support/env';
 import { dbScriptYaml, planIn } from '../support/plans';
+import { limit } from '../support/timing';
 
 
 
@@ -152,7 +153,7 @@ tasks:
     const started = Date.now();
     const skipped = await start(yaml(true), 'deploy').done;
     assert.deepEqual(skipped.phases.map((p) => p.status), ['skipped', 'success']);
-    assert.ok(Date.now() - started < 5000);
+    assert.ok(Date.now() - started < limit(5000));
     const failed = await start(yaml(false), 'deploy').done;
     assert.deepEqual(failed.phases.map((p) => p.status), ['error', 'cancelled']);
     assert.match(failed.phases[0].message ?? '', /No node in the catalog has service "no-such-service"/);
@@ -166,7 +167,7 @@ tasks:
     ).done;
     assert.equal(run.status, 'timeout');
     assert.deepEqual(run.phases[0].nodes.map((n) => n.status), ['timeout']);
-    assert.ok(Date.now() - started < 8000, `returned after ${Date.now() - started} ms`);
+    assert.ok(Date.now() - started < limit(8000), `returned after ${Date.now() - started} ms`);
   });
 
   it('lets one ordered run hold the cluster at a time', async () => {
@@ -184,18 +185,21 @@ tasks:
   });
 
   it('cancels a run that waits for the lock at once, and runs nothing', async () => {
-    const yaml = dbScriptYaml('sleep 3');
-    const holder = start(yaml, 'deploy');
+    const marker = path.join(out, `waited-${Date.now()}`);
+    const holder = start(dbScriptYaml('sleep 3'), 'deploy');
     await new Promise((r) => setTimeout(r, 500));
-    const waiting = start(yaml, 'deploy', { lockWaitMs: 60_000 });
+    const waiting = start(dbScriptYaml(`touch ${marker}`), 'deploy', { lockWaitMs: 60_000 });
     await new Promise((r) => setTimeout(r, 300));
     const asked = Date.now();
     registry.cancel(waiting.run.id);
     const cancelled = await waiting.done;
-    assert.ok(Date.now() - asked < 1500, `took ${Date.now() - asked} ms to cancel`);
+    assert.ok(Date.now() - asked < limit(1500), `took ${Date.now() - asked} ms to cancel`);
     assert.equal(cancelled.status, 'cancelled');
     assert.deepEqual(cancelled.phases.map((p) => p.nodes.length), [0]);
     assert.equal((await holder.done).status, 'success');
+    // Nothing reached a node: the cancelled run's command never ran, even after the lock was free.
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(fs.existsSync(marker), false, 'the cancelled run ran its command');
   });
 
   it('retries only the failed nodes of a phase, then continues', async () => {
@@ -306,8 +310,13 @@ describe('ad-hoc commands', function () {
   });
 
   it('says so when no node matches, and runs nothing', async () => {
-    const run = await new AdhocRun(connection, registry, { command: 'true', node: '^nope$', startedBy: 'test' }).done;
+    const marker = path.join(os.tmpdir(), `cco-no-node-${Date.now()}`);
+    const run = await new AdhocRun(connection, registry, { command: `touch ${marker}`, node: '^nope$', startedBy: 'test' }).done;
     assert.equal(run.status, 'error');
     assert.match(run.message ?? '', /No node matched/);
+    assert.deepEqual(run.phases[0].nodes, []);
+    // No job was sent: no agent ran the command (the agents run on this machine).
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(fs.existsSync(marker), false);
   });
 });

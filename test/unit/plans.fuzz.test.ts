@@ -12,6 +12,7 @@ import { crossPatternDiagnostics, mergeEvents } from '../../src/core/plans/merge
 import type { PatternPlan, PlanDiagnostic, Range } from '../../src/core/plans/model';
 import { parsePlan } from '../../src/core/plans/parse';
 import { mulberry32 } from '../support/random';
+import { limit } from '../support/timing';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/plans');
 const SEEDS = ['tomcat', 'postgresql', 'haproxy', 'broken'].map((p) => fs.readFileSync(path.join(FIXTURES, p, 'task.yml'), 'utf8'));
@@ -166,7 +167,7 @@ describe('plans: fuzz', function () {
       const result = parsePlan(text, `/fuzz/p${n % 7}/task.yml`, { fileExists: (p) => p.length % 2 === 0 });
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       slowest = Math.max(slowest, ms);
-      assert.ok(ms < PER_CASE_MS, `${label}: took ${ms.toFixed(1)} ms`);
+      assert.ok(ms < limit(PER_CASE_MS), `${label}: took ${ms.toFixed(1)} ms`);
       assert.ok(Array.isArray(result.diagnostics), `${label}: no diagnostics array`);
       const lineLengths = text.split('\n').map((l) => l.length);
       for (const d of result.diagnostics) {
@@ -191,7 +192,7 @@ describe('plans: fuzz', function () {
     }
     assert.doesNotThrow(() => mergeEvents(plans.slice(0, 200)));
     assert.doesNotThrow(() => crossPatternDiagnostics(plans.slice(0, 200)));
-    assert.ok(slowest < PER_CASE_MS);
+    assert.ok(slowest < limit(PER_CASE_MS));
   });
 
   it('stays bounded on hostile inputs: alias bombs, deep nesting, huge lines', () => {
@@ -208,7 +209,7 @@ describe('plans: fuzz', function () {
     for (const text of hostile) {
       const started = Date.now();
       const r = parsePlan(text, '/fuzz/hostile/task.yml');
-      assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms on ${text.slice(0, 40)}`);
+      assert.ok(Date.now() - started < limit(2000), `took ${Date.now() - started} ms on ${text.slice(0, 40)}`);
       const lineLengths = text.split('\n').map((l) => l.length);
       for (const d of r.diagnostics) checkDiagnostic(d, lineLengths, text.slice(0, 40));
     }

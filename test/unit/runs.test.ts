@@ -90,7 +90,13 @@ describe("metronome's KV layout", () => {
     assert.equal(ev.Status, 'error');
     assert.equal(ev.OpsSession, 'sess-1');
     const task = taskResultRecord(s, s.phases[1]);
-    assert.deepEqual([task.EventID, task.No, task.Name, task.Status, task.FinishedAt], ['r1', 1, 'web', 'error', task.FinishedAt]);
+    // The phase that never started: metronome's error, with Go's zero time for both ends.
+    assert.deepEqual([task.EventID, task.No, task.Name, task.Status, task.StartedAt, task.FinishedAt], ['r1', 1, 'web', 'error', '0001-01-01T00:00:00Z', '0001-01-01T00:00:00Z']);
+    // The phase that ran: real times, in order, as the model has them.
+    const ran = taskResultRecord(s, s.phases[0]);
+    assert.equal(Date.parse(String(ran.StartedAt)), s.phases[0].startedAt);
+    assert.equal(Date.parse(String(ran.FinishedAt)), s.phases[0].endedAt);
+    assert.ok(s.phases[0].endedAt! >= s.phases[0].startedAt!);
     const node = nodeResultRecord(s, s.phases[0], s.phases[0].nodes[0], 'log text');
     assert.deepEqual([node.Node, node.Status, node.OpsStatus, node.OpsNote, node.Log], ['db-1', 'error', 'lost', 'never answered', 'log text']);
   });
