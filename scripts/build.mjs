@@ -1,4 +1,4 @@
-// Bundles the extension (and, later, the webview app) with esbuild.
+// Bundles the extension, and apart from it the run monitor's page (webview/ → dist/webview/), with esbuild.
 import { copyFileSync, mkdirSync } from 'node:fs';
 import * as esbuild from 'esbuild';
 
@@ -22,9 +22,26 @@ const options = {
 mkdirSync('dist', { recursive: true });
 copyFileSync('src/core/plans/taskSchema.json', 'dist/taskSchema.json');
 
+// The monitor page runs in a browser under a strict CSP: one script and one
+// stylesheet (xterm's CSS included), nothing evaluated at run time.
+const webview = {
+  entryPoints: ['webview/monitor.ts', 'webview/monitor.css'],
+  bundle: true,
+  outdir: 'dist/webview',
+  entryNames: '[name]',
+  platform: 'browser',
+  target: 'chrome120',
+  format: 'iife',
+  sourcemap: !production,
+  minify: production,
+  legalComments: 'linked',
+  loader: { '.woff': 'file', '.woff2': 'file', '.ttf': 'file' },
+  logLevel: 'info',
+};
+
 if (watch) {
-  const ctx = await esbuild.context(options);
-  await ctx.watch();
+  const contexts = await Promise.all([esbuild.context(options), esbuild.context(webview)]);
+  await Promise.all(contexts.map((c) => c.watch()));
 } else {
-  await esbuild.build(options);
+  await Promise.all([esbuild.build(options), esbuild.build(webview)]);
 }

@@ -15,6 +15,7 @@ import { RUN_OUTPUT_SCHEME, RunOutputProvider } from './vscode/runs/runOutput';
 import { RunCommands } from './vscode/runs/runCommands';
 import { ChefReportFeatures, registerChefReports } from './vscode/chef';
 import { persistRunOutputs, RunOutputFiles } from './core/runs/outputStore';
+import { RunMonitor } from './vscode/monitor/runMonitor';
 
 /** What the extension hands to tests and other extensions. */
 export interface ChefConsulApi {
@@ -72,6 +73,8 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi {
   );
   const chef = registerChefReports(connections, runs, log);
   context.subscriptions.push(...chef.disposables);
+  const monitor = new RunMonitor({ extensionUri: context.extensionUri, registry: runs, connections, files: outputFiles, chef: chef.features.reports, log });
+  context.subscriptions.push(...monitor.register());
   // Not awaited: reading the token is a round trip to the window, and the views
   // and status bar show "connecting" until the connection is there.
   void connections.reconnect();

@@ -168,6 +168,26 @@ export class RunOutputFiles {
     }
   }
 
+  /** The last `bytes` of a node's file (from a line start when cut), and whether it was cut. */
+  async readTail(id: string, phase: number, node: string, bytes: number): Promise<{ text: string; cut: boolean } | undefined> {
+    await this.flush();
+    let handle: fs.promises.FileHandle | undefined;
+    try {
+      handle = await fs.promises.open(this.pathOf(id, phase, node), 'r');
+      const size = (await handle.stat()).size;
+      const start = Math.max(0, size - bytes);
+      const buf = Buffer.alloc(size - start);
+      await handle.read(buf, 0, buf.length, start);
+      if (!start) return { text: buf.toString('utf8'), cut: false };
+      const nl = buf.indexOf(10);
+      return { text: buf.subarray(nl + 1).toString('utf8'), cut: true };
+    } catch {
+      return undefined;
+    } finally {
+      await handle?.close();
+    }
+  }
+
   async exists(id: string, phase: number, node: string): Promise<boolean> {
     await this.flush();
     return fs.promises.access(this.pathOf(id, phase, node)).then(
