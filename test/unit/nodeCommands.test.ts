@@ -72,6 +72,23 @@ describe('commands sent to nodes', () => {
       assert.throws(() => fillCommandTemplate('echo {{v}}', () => 'a\0b'), /`\{\{v\}\}` contains a NUL character/);
     });
 
+    it('refuses a placeholder inside ${ … }, $\' … \' or a here-document, where no quoting holds', () => {
+      const hostile = () => '$(touch pwned)';
+      for (const [template, where] of [
+        ['echo "${X:-{{v}}}"', /inside \$\{ … \}/],
+        ["echo $'{{v}}'", /inside \$' … '/],
+        ['chef-client -j /dev/stdin <<EOF\n{"run_list": "{{v}}"}\nEOF', /in a here-document/],
+      ] as const) {
+        assert.throws(() => fillCommandTemplate(template, hostile), (e: Error) => e instanceof TemplateQuoteError && where.test(e.message), template);
+      }
+      // Plain parameter expansions elsewhere in the template are fine.
+      assert.equal(fillCommandTemplate('echo ${X} {{v}}', hostile), "echo ${X} '$(touch pwned)'");
+    });
+
+    it('refuses a value starting with "-", which the command would read as an option', () => {
+      assert.throws(() => fillCommandTemplate('systemctl {{action}} {{name}}', (n) => (n === 'name' ? '--host=evil' : 'restart')), /`\{\{name\}\}` starts with "-"/);
+    });
+
     it('sends a command longer than one argument may be as a job script, and refuses what no job can carry', () => {
       const long = 'x'.repeat(MAX_ARG_BYTES);
       const sent = nodeCommand(chef([long]), { vars: {}, settings: DEFAULT_OPERATION_SETTINGS });

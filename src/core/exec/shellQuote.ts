@@ -24,7 +24,18 @@ export function commandLine(command: string, args: readonly string[] = []): stri
 export const MAX_ARG_BYTES = 128 * 1024;
 
 /** Where a `{{placeholder}}` sits in a command template, as the shell will read it. */
-type QuoteContext = { kind: 'plain' } | { kind: 'single' } | { kind: 'double' } | { kind: 'subst'; depth: number } | { kind: 'backquote' };
+type QuoteContext =
+  | { kind: 'plain' }
+  | { kind: 'single' }
+  | { kind: 'double' }
+  | { kind: 'subst'; depth: number }
+  | { kind: 'backquote' }
+  /** `${ … }`: quotes inside mean different things in different shells. */
+  | { kind: 'param'; depth: number }
+  /** `$' … '`: backslash escapes are read inside. */
+  | { kind: 'ansi' }
+  /** The body of a here-document: quotes mean nothing there. */
+  | { kind: 'heredoc' };
 
 export class TemplateQuoteError extends Error {
   constructor(message: string) {
@@ -48,6 +59,8 @@ export function fillCommandTemplate(template: string, valueOf: (name: string) =>
   const out: string[] = [];
   const stack: QuoteContext[] = [{ kind: 'plain' }];
   const top = () => stack[stack.length - 1];
+  /** Where a `<<` was seen: its body starts at the next line. */
+  let heredocAt: number | undefined;
   let i = 0;
   while (i < template.length) {
     const m = template[i] === '{' ? PLACEHOLDER.exec(template.slice(i)) : null;
@@ -57,6 +70,12 @@ export function fillCommandTemplate(template: string, valueOf: (name: string) =>
       if (ctx.kind === 'backquote') {
         throw new TemplateQuoteError(`\`{{${m[1]}}}\` sits inside backquotes in the command template, where its value cannot be quoted safely; write $( … ) instead of \` … \`.`);
       }
+      if (ctx.kind === 'param' || ctx.kind === 'ansi' || ctx.kind === 'heredoc') {
+        const where = ctx.kind === 'param' ? 'inside ${ … }' : ctx.kind === 'ansi' ? "inside $' … '" : 'in a here-document';
+        throw new TemplateQuoteError(`\`{{${m[1]}}}\` sits ${where} in the command template, where no quoting of its value is reliable; put it in a plain word, '…', "…" or $( … ).`);
+      }
+      // A value that starts with "-" would be read as an option by the command it is given to.
+      if (value.startsWith('-')) throw new TemplateQuoteError(`The value of \`{{${m[1]}}}\` starts with "-" ("${value.slice(0, 40)}"), which the command would read as an option; refused.`);
       if (value.includes('\0')) throw new TemplateQuoteError(`The value of \`{{${m[1]}}}\` contains a NUL character, which no shell command can carry.`);
       const word = shellQuote(value);
       out.push(ctx.kind === 'single' ? `'${word}'` : ctx.kind === 'double' ? `"${word}"` : word);
@@ -67,12 +86,33 @@ export function fillCommandTemplate(template: string, valueOf: (name: string) =>
     const next = template[i + 1];
     const ctx = top();
     let take = 1;
-    if (ctx.kind === 'single') {
+    if (ctx.kind === 'heredoc') {
+      // Conservative: everything after a here-document starts is its body.
+    } else if (ctx.kind === 'single') {
       if (c === "'") stack.pop();
+    } else if (ctx.kind === 'ansi') {
+      if (c === '\\') take = 2;
+      else if (c === "'") stack.pop();
+    } else if (heredocAt !== undefined && c === '\n') {
+      stack.push({ kind: 'heredoc' });
     } else if (c === '\\') {
       take = 2;
     } else if (c === '$' && next === '(') {
       stack.push({ kind: 'subst', depth: 0 });
+      take = 2;
+    } else if (c === '$' && next === '{') {
+      stack.push({ kind: 'param', depth: 0 });
+      take = 2;
+    } else if (ctx.kind === 'param' && c === '{') {
+      ctx.depth++;
+    } else if (ctx.kind === 'param' && c === '}') {
+      if (ctx.depth === 0) stack.pop();
+      else ctx.depth--;
+    } else if (c === '$' && next === "'" && ctx.kind !== 'double') {
+      stack.push({ kind: 'ansi' });
+      take = 2;
+    } else if (c === '<' && next === '<' && template[i + 2] !== '<' && ctx.kind !== 'double') {
+      heredocAt = i;
       take = 2;
     } else if (c === '`') {
       if (ctx.kind === 'backquote') stack.pop();
