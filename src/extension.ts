@@ -15,9 +15,15 @@ import { RUN_OUTPUT_SCHEME, RunOutputProvider } from './vscode/runs/runOutput';
 import { RunCommands } from './vscode/runs/runCommands';
 import { ChefReportFeatures, registerChefReports } from './vscode/chef';
 import { persistRunOutputs, RunOutputFiles } from './core/runs/outputStore';
+import { KvFeatures, registerKvFeatures } from './vscode/kv';
 import { RunMonitor } from './vscode/monitor/runMonitor';
 
-/** What the extension hands to tests and other extensions. */
+/** What other extensions get from an installed copy. */
+export interface PublicApi {
+  activationMs: number;
+}
+
+/** What the extension hands to its tests (and in development). */
 export interface ChefConsulApi {
   connections: ConnectionManager;
   nodesView: NodesView;
@@ -27,6 +33,7 @@ export interface ChefConsulApi {
   runs: RunRegistry;
   runsView: RunsView;
   statusBar: ConsulStatusBar;
+  kv: KvFeatures;
   /** Chef reports of runs' nodes (RunChefReports) and the Chef Report view. */
   chef: ChefReportFeatures;
   activationMs: number;
@@ -35,7 +42,7 @@ export interface ChefConsulApi {
 /** Set while active: ends running runs cleanly when the window closes or the extension stops. */
 let endRuns: (() => Promise<void>) | undefined;
 
-export function activate(context: vscode.ExtensionContext): ChefConsulApi {
+export function activate(context: vscode.ExtensionContext): ChefConsulApi | PublicApi {
   const started = performance.now();
   const log = vscode.window.createOutputChannel('Chef + Consul', { log: true });
   const connections = new ConnectionManager(context, log);
@@ -75,12 +82,16 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi {
   context.subscriptions.push(...chef.disposables);
   const monitor = new RunMonitor({ extensionUri: context.extensionUri, registry: runs, connections, files: outputFiles, chef: chef.features.reports, log });
   context.subscriptions.push(...monitor.register());
+  const kv = registerKvFeatures(context, connections, log);
   // Not awaited: reading the token is a round trip to the window, and the views
   // and status bar show "connecting" until the connection is there.
   void connections.reconnect();
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms`);
-  return { connections, nodesView, servicesView, eventsView, plans, runs, runsView, statusBar, chef: chef.features, activationMs };
+  const api: ChefConsulApi = { connections, nodesView, servicesView, eventsView, plans, runs, runsView, statusBar, kv, chef: chef.features, activationMs };
+  // The full API holds the connection (and so the token) and runs without any of the commands' checks:
+  // only tests and development get it; other extensions see the activation time only.
+  return context.extensionMode === vscode.ExtensionMode.Production ? { activationMs } : api;
 }
 
 /**
