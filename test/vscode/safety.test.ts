@@ -290,6 +290,22 @@ describe('Trust and safety in VS Code', function () {
       }
     });
 
+    it('asks for confirm when only the agents decide the reach, even if this token sees one node', async () => {
+      await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'safety-prod' });
+      // A regex reaching one visible node: agents this token cannot see would act too.
+      await assert.rejects(
+        Promise.resolve(vscode.commands.executeCommand('chefConsul.fireEvent', { name: `safety-regex-${Date.now()}`, node: '^consul-server' })),
+        /Profile "safety-prod" is production and this event reaches every node whose agent matches \(this token sees 1\): pass "confirm"/,
+      );
+      await assert.rejects(
+        Promise.resolve(vscode.commands.executeCommand('chefConsul.runCommand', { command: 'true', service: '^db$' })),
+        /Profile "safety-prod" is production and the command reaches every node whose agent matches \(this token sees 1\)/,
+      );
+      // An exact node name is sure of its reach: no confirmation for one node.
+      const id = (await vscode.commands.executeCommand('chefConsul.runCommand', { command: 'true', node: '^db-1$' })) as string;
+      assert.equal((await finished(id)).status, 'success');
+    });
+
     it('asks for confirm when Fire Event is the first thing that needs the connection', async () => {
       await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'safety-prod' });
       // A connection manager that has not connected yet, as right after activation.

@@ -202,3 +202,26 @@ export function eventReach<T extends ReachableNode>(nodes: readonly T[], req: Pi
       (!service || n.services.some((s) => service.test(s.id ?? s.service) && (!tag || s.tags.some((t) => tag.test(t))))),
   );
 }
+
+/**
+ * The node names a node filter names exactly (`^name$`, `^(a|b)$`, names
+ * escaped as escapeRegex writes them), else undefined. Only such a filter
+ * says for sure which agents act: anything else is decided by each agent,
+ * including agents this token cannot see in the catalog.
+ */
+export function exactNodeNames(filter: string | undefined): string[] | undefined {
+  if (!filter) return undefined;
+  const m = /^\^(?:\((.*)\)|(.*))\$$/s.exec(filter);
+  const body = m?.[1] ?? m?.[2];
+  if (body === undefined || !body) return undefined;
+  const alts = body.split(/(?<!\\)\|/);
+  // `^a|b$` is (^a)|(b$): only a parenthesised list is a list of whole names.
+  if (m?.[1] === undefined && alts.length > 1) return undefined;
+  const names: string[] = [];
+  for (const alt of alts) {
+    // Every special character escaped; nothing else may stand unescaped.
+    if (!/^(?:[^\\.*+?^${}()|[\]]|\\[.*+?^${}()|[\]\\])+$/.test(alt)) return undefined;
+    names.push(alt.replace(/\\(.)/g, '$1'));
+  }
+  return names;
+}

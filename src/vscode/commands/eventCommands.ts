@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import {
   eventReach,
+  exactNodeNames,
   FireEventRequest,
   fireEvent,
   goRegexProblem,
@@ -10,6 +11,7 @@ import {
 } from '../../core/consul/events';
 import { escapeRegex } from '../../core/util/regex';
 import type { ConnectionManager } from '../connectionManager';
+type Connected = Awaited<ReturnType<ConnectionManager['connected']>>;
 import type { InstanceItem, NodeItem, ServiceItem } from '../views/catalogItems';
 import type { EventsView } from '../views/eventsView';
 import { CommandInputError, registerCommand, showError } from './register';
@@ -70,13 +72,19 @@ async function ask(prefill: Partial<FireEventRequest>): Promise<FireEventRequest
  * profile's name typed. Connects first when nothing is connected yet, and
  * reads the catalog when the live one has not answered: never guessed.
  */
-async function confirmEvent(connections: ConnectionManager, req: FireArgs, interactive: boolean): Promise<boolean> {
+async function confirmEvent(connections: ConnectionManager, req: FireArgs, interactive: boolean): Promise<Connected | undefined> {
   const state = await connections.connected();
-  if (!state.connection.profile.production) return true;
-  const catalog = state.catalog.current;
-  const nodes = catalog.kind === 'ready' ? catalog.data.nodes : (await readCatalog(state.connection)).nodes;
+  if (!state.connection.profile.production) return state;
+  // Only an exact list of node names says for sure which agents act.
+  const named = exactNodeNames(req.node);
+  let reach = named?.length;
+  if (reach === undefined) {
+    const catalog = state.catalog.current;
+    const nodes = catalog.kind === 'ready' ? catalog.data.nodes : (await readCatalog(state.connection)).nodes;
+    reach = eventReach(nodes, req).length;
+  }
   const what = interactive ? vscode.l10n.t('event "{0}"', req.name) : vscode.l10n.t('this event');
-  return confirmProduction(state.connection.profile, what, eventReach(nodes, req).length, req.confirm, interactive);
+  return (await confirmProduction(state.connection.profile, what, reach, req.confirm, interactive, 'nodes', named !== undefined)) ? state : undefined;
 }
 
 /** Checks, confirms and fires one event; exported for the tests that need a connection manager of their own. */
@@ -84,8 +92,9 @@ export async function fire(connections: ConnectionManager, events: Pick<EventsVi
   requireTrust(vscode.l10n.t('Fire Event'));
   const problems = validateFireRequest(req);
   if (problems.length) throw new CommandInputError(problems.join(' '));
-  if (!(await confirmEvent(connections, req, interactive))) return undefined;
-  const state = await connections.connected();
+  // Fired on the connection it was confirmed for, even if the profile changes while the prompt is open.
+  const state = await confirmEvent(connections, req, interactive);
+  if (!state) return undefined;
   const { confirm, ...request } = req;
   const event = await fireEvent(state.connection, request);
   events.refresh();

@@ -1,7 +1,7 @@
 /** Starting, following, cancelling and retrying runs from the editor. */
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-import { eventReach, validateFireRequest } from '../../core/consul/events';
+import { eventReach, exactNodeNames, validateFireRequest } from '../../core/consul/events';
 import { escapeRegex } from '../../core/util/regex';
 import type { MergedEvent } from '../../core/plans/merge';
 import { phaseTargets } from '../../core/plans/targeting';
@@ -153,7 +153,10 @@ export class RunCommands {
     const problems = validateFireRequest({ name: '_rexec', node: req.node, service: req.service, tag: req.tag });
     if (problems.length) throw new CommandInputError(problems.join(' '));
     const reached = eventReach(await this.guards.catalogNodes(state), req).map((n) => n.name);
-    if (!(await this.guards.confirmProduction(state, vscode.l10n.t('the command'), reached.length, req.confirm, interactive))) return undefined;
+    // Agents decide for themselves; only an exact list of node names is sure of its reach.
+    const named = exactNodeNames(req.node);
+    const reach = named ? named.length : reached.length;
+    if (!(await this.guards.confirmProduction(state, vscode.l10n.t('the command'), reach, req.confirm, interactive, !!named))) return undefined;
     if (!(await this.guards.confirmNotBusy(state, vscode.l10n.t('The command'), reached, req.ignoreBusyNodes, interactive))) return undefined;
     const adhoc = new AdhocRun(state.connection, this.registry, { command: req.command, node: req.node, service: req.service, tag: req.tag, startedBy: startedBy() });
     this.follow(adhoc.run.id, vscode.l10n.t('Running "{0}"', req.command), adhoc.done);
@@ -212,7 +215,7 @@ export class RunCommands {
     return this.registry.cancel(id);
   }
 
-  async retryFailed(args: { id: string; phase: number; confirm?: string }, interactive: boolean): Promise<string | undefined> {
+  async retryFailed(args: { id: string; phase: number; confirm?: string; ignoreBusyNodes?: boolean }, interactive: boolean): Promise<string | undefined> {
     requireTrust(vscode.l10n.t('Retry Failed Nodes'));
     const { id, phase } = args;
     const exec = this.registry.get(id) ? this.execRuns.get(id) : undefined;
@@ -224,13 +227,30 @@ export class RunCommands {
     // A retry goes on with every later phase, on all of its targets.
     const state = await this.connections.connected();
     const nodes = await this.guards.catalogNodes(state);
-    const later = snapshot.phases.filter((p) => p.no > phase).flatMap((p) => phaseTargets({ service: p.service, tag: p.tag }, nodes));
+    const laterPhases = snapshot.phases.filter((p) => p.no > phase);
+    const later = laterPhases.flatMap((p) => phaseTargets({ service: p.service, tag: p.tag }, nodes));
     const reach = new Set([...failed, ...later]);
     const what = vscode.l10n.t('retrying phase {0} of "{1}" and the phases after it', phase + 1, snapshot.event ?? id);
-    if (!(await this.guards.confirmProduction(state, what, reach.size, args.confirm, interactive))) return undefined;
+    // The failed nodes are named exactly; later phases go wherever their services are.
+    if (!(await this.guards.confirmProduction(state, what, reach.size, args.confirm, interactive, laterPhases.length === 0))) return undefined;
+    if (!(await this.guards.confirmNotBusy(state, vscode.l10n.t('Retry of run {0}', id), [...reach], args.ignoreBusyNodes, interactive))) return undefined;
     const done = exec.retryFailed(phase);
     this.follow(id, vscode.l10n.t('Retrying phase {0} of "{1}"', phase + 1, snapshot.event ?? id), done);
     return id;
+  }
+
+  private async confirmRecordedCommand(command: string, target: { node?: string; service?: string; tag?: string }, startedBy: string): Promise<boolean> {
+    const filters = Object.entries(target)
+      .filter(([, v]) => v)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    const go = vscode.l10n.t('Run Again');
+    const choice = await vscode.window.showWarningMessage(
+      vscode.l10n.t('Run this command again, as recorded in KV by {0}?', startedBy),
+      { modal: true, detail: `${command}\n\n${filters || vscode.l10n.t('(no filter: every node)')}` },
+      go,
+    );
+    return choice === go;
   }
 
   /** Starts the run again as it was: same event, patterns and engine, or the same command on the same nodes. */
@@ -243,6 +263,8 @@ export class RunCommands {
     if (run.engine === 'adhoc') {
       // Without its recorded filters a command would go to every node: refuse instead.
       if (!run.command || !run.target) throw new CommandInputError(vscode.l10n.t('Run {0} does not record which nodes its command ran on; run it again with Run Command on Nodes.', id));
+      // The command comes from KV, which anybody with key:write on metronome/ can write: show all of it before it runs.
+      if (interactive && !(await this.confirmRecordedCommand(run.command, run.target, run.startedBy))) return undefined;
       return this.runCommand({ command: run.command, ...run.target, ...extra }, interactive);
     }
     if (!run.event) throw new CommandInputError(vscode.l10n.t('Run {0} names no event to run again.', id));
@@ -301,7 +323,7 @@ export class RunCommands {
       byItem('chefConsul.retryFailed', (a) => {
         const r = ref(a);
         if (!r.id || r.phase === undefined) throw new CommandInputError(vscode.l10n.t('"id" and "phase" are required.'));
-        return this.retryFailed({ id: r.id, phase: r.phase, confirm: (a as { confirm?: string })?.confirm }, a instanceof vscode.TreeItem);
+        return this.retryFailed({ id: r.id, phase: r.phase, confirm: (a as { confirm?: string })?.confirm, ignoreBusyNodes: (a as { ignoreBusyNodes?: boolean })?.ignoreBusyNodes }, a instanceof vscode.TreeItem);
       }),
       byItem('chefConsul.rerun', (a) => {
         const r = ref(a);

@@ -36,8 +36,9 @@ export class RunGuards {
    * Production profiles: work reaching more than one node needs the profile's
    * name typed. Asks when interactive; otherwise `confirm` must be the name.
    */
-  confirmProduction(state: Connected, what: string, reach: number, confirm: string | undefined, interactive: boolean): Promise<boolean> {
-    return confirmProduction(state.connection.profile, what, reach, confirm, interactive);
+  /** `certain`: the reach is an exact list of named nodes (see production.ts). */
+  confirmProduction(state: Connected, what: string, reach: number, confirm: string | undefined, interactive: boolean, certain = false): Promise<boolean> {
+    return confirmProduction(state.connection.profile, what, reach, confirm, interactive, 'nodes', certain);
   }
 
   /** Refuses an event whose task.yml files hold an error metronome would refuse, with a jump to the first. */
