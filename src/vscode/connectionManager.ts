@@ -3,6 +3,7 @@
  * CLI's environment), its token from SecretStorage, the datacenter chosen, and
  * the one live catalog query every view shares.
  */
+import { createHash } from 'node:crypto';
 import * as vscode from 'vscode';
 import { connect, ConsulConnection } from '../core/consul/client';
 import { CatalogSnapshot } from '../core/consul/catalog';
@@ -16,6 +17,7 @@ import {
   tokenFromEnvironment,
   validateProfile,
   ENVIRONMENT_PROFILE_NAME,
+  profileFromEnvironment,
 } from '../core/consul/profile';
 import { parseStoredToken, StoredToken, tokenBinding } from '../core/consul/tokenBinding';
 
@@ -33,6 +35,12 @@ function tokenKey(profileName: string): string {
 }
 
 const SECRET_PREFIX = 'chefConsul.';
+const MASKED_STATE_KEY = 'chefConsul.maskedPayloadDigests';
+
+/** How secret payloads are remembered for masking: a digest, never the value. */
+export function secretDigest(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex');
+}
 
 /** What the stored token of a profile means for the profile as it is configured now. */
 export type TokenLookup =
@@ -127,7 +135,9 @@ export class ConnectionManager implements vscode.Disposable {
       if (stored?.boundTo === now) return { kind: 'bound', token: stored.token };
       return { kind: 'mismatch', savedFor: stored?.boundTo, now };
     }
-    const fromEnv = profile.name === ENVIRONMENT_PROFILE_NAME ? tokenFromEnvironment(this.env) : undefined;
+    // CONSUL_HTTP_TOKEN belongs to CONSUL_HTTP_ADDR: a configured profile that took the name "Environment" elsewhere does not get it.
+    const isEnvironment = profile.name === ENVIRONMENT_PROFILE_NAME && tokenBinding(profile) === tokenBinding(profileFromEnvironment(this.env));
+    const fromEnv = isEnvironment ? tokenFromEnvironment(this.env) : undefined;
     return fromEnv ? { kind: 'bound', token: fromEnv } : { kind: 'none' };
   }
 
@@ -159,6 +169,13 @@ export class ConnectionManager implements vscode.Disposable {
       : vscode.l10n.t('The ACL token of profile "{0}" was saved before tokens were bound to an address. It was not sent to {1}.', profile.name, found.now);
     void vscode.window.showWarningMessage(message, send, forget).then(async (choice) => {
       if (choice === send) {
+        // Only to the address the user was shown: if the profile moved again meanwhile, ask again.
+        const now = this.profiles().find((p) => p.name === profile.name);
+        if (!now || tokenBinding(now) !== found.now) {
+          this.askedAbout.delete(key);
+          void vscode.window.showWarningMessage(vscode.l10n.t('Profile "{0}" changed again; its token was not sent.', profile.name));
+          return;
+        }
         const raw = await this.context.secrets.get(tokenKey(profile.name));
         const stored = raw ? parseStoredToken(raw) : undefined;
         if (stored) await this.setToken(profile.name, stored.token);
@@ -177,15 +194,39 @@ export class ConnectionManager implements vscode.Disposable {
 
   /** A per-profile secret other than the ACL token (e.g. the metronome token). */
   async secret(name: string): Promise<string | undefined> {
-    return (await this.context.secrets.get(`chefConsul.${name}.${this.activeProfile().name}`)) || undefined;
+    const profile = this.activeProfile();
+    const raw = await this.context.secrets.get(`chefConsul.${name}.${profile.name}`);
+    if (!raw) return undefined;
+    // Bound like the ACL token: a profile moved elsewhere does not get it (fired as an event payload, it would be sent there).
+    const stored = parseStoredToken(raw);
+    if (stored && stored.boundTo === tokenBinding(profile)) return stored.token;
+    this.log.warn(`Profile "${profile.name}": its ${name} was saved for ${stored?.boundTo ?? 'an unknown address'}, not ${tokenBinding(profile)}; not using it. Set it again for this address.`);
+    return undefined;
   }
 
   async setSecret(name: string, value: string | undefined): Promise<void> {
-    const key = `chefConsul.${name}.${this.activeProfile().name}`;
-    if (value) await this.context.secrets.store(key, value);
-    else await this.context.secrets.delete(key);
+    const profile = this.activeProfile();
+    const key = `chefConsul.${name}.${profile.name}`;
+    if (value) {
+      await this.rememberMasked(value);
+      await this.context.secrets.store(key, JSON.stringify({ token: value, boundTo: tokenBinding(profile) } satisfies StoredToken));
+    } else await this.context.secrets.delete(key);
     // At once, not only when secret storage says so: views that hide it must know before anyone fires it.
     this.secretEmitter.fire(name);
+  }
+
+  /**
+   * Digests of every secret payload ever set here, so that views keep hiding
+   * old values (still in agents' event buffers) after a secret was rotated or cleared.
+   */
+  maskedDigests(): ReadonlySet<string> {
+    return new Set(this.context.globalState.get<string[]>(MASKED_STATE_KEY) ?? []);
+  }
+
+  private async rememberMasked(value: string): Promise<void> {
+    const digest = secretDigest(value);
+    const known = (this.context.globalState.get<string[]>(MASKED_STATE_KEY) ?? []).filter((d) => d !== digest);
+    await this.context.globalState.update(MASKED_STATE_KEY, [digest, ...known].slice(0, 50));
   }
 
   /** Drops the current connection and builds one from the settings in force. */

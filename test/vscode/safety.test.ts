@@ -371,6 +371,12 @@ describe('Trust and safety in VS Code', function () {
       assert.ok(!String(item.description).includes(token), String(item.description));
       assert.ok(!tooltip.includes(token), tooltip);
       assert.match(String(item.description), /the metronome token/);
+      // Cleared (or rotated), the old token may still be valid: the event in the buffer stays masked.
+      await vscode.commands.executeCommand('chefConsul.setMetronomeToken', { token: '' });
+      await eventually('the view redrawn without a current token', () => {
+        const again = api.eventsView.getChildren().find((i) => (i as { event?: { id: string } }).event?.id === id);
+        return again && /the metronome token/.test(String(again.description)) ? true : undefined;
+      }, 10_000);
     } finally {
       await vscode.commands.executeCommand('chefConsul.setMetronomeToken', { token: '' });
     }

@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { EVENT_LIST_PATH, eventListMethod, eventsFromList, UserEvent } from '../../core/consul/events';
 import { LiveQuery } from '../../core/consul/liveQuery';
-import { ConnectionManager, METRONOME_TOKEN_SECRET } from '../connectionManager';
+import { ConnectionManager, METRONOME_TOKEN_SECRET, secretDigest } from '../connectionManager';
 import { MessageItem } from './catalogItems';
 import { VisibleFollower } from './visibleFollower';
 
@@ -155,8 +155,11 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
 
   /** A payload that is (or holds) the metronome token; every payload while the token cannot be read. */
   isSecret(e: UserEvent): boolean {
-    if (this.secretUnknown) return !!e.payload;
-    return !!this.secretPayload && !!e.payload && e.payload.includes(this.secretPayload);
+    if (!e.payload) return false;
+    if (this.secretUnknown) return true;
+    if (this.secretPayload && e.payload.includes(this.secretPayload)) return true;
+    // Earlier values too: a rotated or cleared token may still be valid, and the buffer keeps it.
+    return this.connections.maskedDigests().has(secretDigest(e.payload));
   }
 
   /** What the view shows now (tests read it). */
