@@ -210,6 +210,17 @@ export function readPatternFile(patternFolder: string | undefined, file: string)
     if (!opened.isFile() || opened.ino !== before.ino || opened.dev !== before.dev) {
       throw new OperationRefusedError(`${named} changed while it was being opened (now ${opened.isFile() ? 'another file' : kindOf(opened)}); not read. Nothing was sent.`);
     }
+    // A folder on the way swapped for a symbolic link after the check would lead elsewhere:
+    // where the open descriptor really points is asked of the kernel (Linux).
+    let openedAt: string | undefined;
+    try {
+      openedAt = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      openedAt = undefined; // no /proc: the checks above stand
+    }
+    if (openedAt !== undefined && !isInside(realFolder, openedAt)) {
+      throw new OperationRefusedError(`${named} led outside the pattern folder while it was being opened (to ${openedAt}); not read. Nothing was sent.`);
+    }
     const bytes = Buffer.alloc(Math.min(opened.size, MAX_SCRIPT_BYTES + 1));
     let got = 0;
     while (got < bytes.length) {
