@@ -121,6 +121,14 @@ describe('Chef reports in VS Code', function () {
     assert.equal(report.resources.length, 8);
     assert.equal(api.chef.view.treeView.message, undefined);
     assert.equal(api.chef.view.getChildren()[0].description, '4/8 updated');
+    // From the Runs view's node item, as its inline action passes it (an item whose own `id` is its tree ID).
+    await api.runsView.reload();
+    const runRow = (await api.runsView.getChildren()).find((i) => (i as { run?: RunSnapshot }).run?.id === id)!;
+    const phaseRow = (await api.runsView.getChildren(runRow))[0];
+    const nodeRow = (await api.runsView.getChildren(phaseRow)).find((i) => label(i) === 'web-1')!;
+    assert.ok(nodeRow.id && nodeRow.id !== id);
+    const fromItem = (await vscode.commands.executeCommand('chefConsul.openChefReport', nodeRow)) as ChefReport;
+    assert.equal(fromItem.updatedResources, 4);
     const opened = (await vscode.commands.executeCommand('chefConsul.openChefDiff', { id, phase: 0, node: 'web-1', resource: 2, diff: 0 })) as { before: string; after: string };
     const after = await vscode.workspace.openTextDocument(vscode.Uri.parse(opened.after));
     assert.match(after.getText(), /listen 8080;/);

@@ -21,7 +21,8 @@ export interface ChefReportFeatures {
 /** From a caller: `{ id, phase, node }`; from a Runs view node item: the item, which carries run, phase and node. */
 function refOf(a: unknown): ChefReportRef {
   const x = a as { id?: unknown; run?: { id?: unknown }; phase?: unknown; node?: unknown } | undefined;
-  const id = typeof x?.id === 'string' ? x.id : typeof x?.run?.id === 'string' ? x.run.id : undefined;
+  // A tree item's own `id` is its tree ID, not the run's: the item's run comes first.
+  const id = typeof x?.run?.id === 'string' ? x.run.id : typeof x?.id === 'string' ? x.id : undefined;
   const phase = typeof x?.phase === 'number' ? x.phase : (x?.phase as { no?: unknown } | undefined)?.no;
   const node = typeof x?.node === 'string' ? x.node : (x?.node as { node?: unknown } | undefined)?.node;
   if (!id || typeof phase !== 'number' || !Number.isInteger(phase) || phase < 0 || typeof node !== 'string' || !node)
