@@ -25,14 +25,21 @@ export class KvConnections implements vscode.Disposable {
     return { profile: profile.name, ...(dc && dc !== profile.datacenter ? { datacenter: dc } : {}) };
   }
 
+  /**
+   * The profile a URI names. The workbench lowercases a URI's authority, so a
+   * name is matched exactly first, then case-insensitively when that is unique.
+   */
   profile(name: string): ConnectionProfile {
-    const profile = this.manager.profiles().find((p) => p.name === name);
+    const all = this.manager.profiles();
+    const loose = all.filter((p) => p.name.toLowerCase() === name.toLowerCase());
+    const profile = all.find((p) => p.name === name) ?? (loose.length === 1 ? loose[0] : undefined);
     if (!profile) throw vscode.FileSystemError.Unavailable(vscode.l10n.t('No connection profile is named "{0}".', name));
     return profile;
   }
 
   async connection(target: KvTarget): Promise<ConsulConnection> {
     const active = this.activeTarget();
+    target = { ...target, profile: this.profile(target.profile).name };
     if (target.profile === active.profile && (target.datacenter ?? undefined) === (active.datacenter ?? undefined)) {
       return (await this.manager.connected()).connection;
     }

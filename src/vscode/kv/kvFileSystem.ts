@@ -15,7 +15,10 @@ import { KvLocation, parseKvUri } from './kvUri';
 
 /** What a document was read at. */
 interface ReadBase {
+  /** The CAS index of the next save. */
   index: number;
+  /** What stat reports to the editor (the read), kept when the user chose to overwrite a newer value. */
+  shownIndex: number;
   size: number;
   flags: number;
   binary: boolean;
@@ -70,7 +73,7 @@ export class KvFileSystemProvider implements vscode.FileSystemProvider, vscode.D
         return {
           type: vscode.FileType.File,
           ctime: entry.createIndex,
-          mtime: base?.index ?? entry.modifyIndex,
+          mtime: base?.shownIndex ?? entry.modifyIndex,
           size: base?.size ?? entry.value.length,
         };
       }
@@ -107,6 +110,7 @@ export class KvFileSystemProvider implements vscode.FileSystemProvider, vscode.D
     if (!entry) throw vscode.FileSystemError.FileNotFound(uri);
     this.bases.set(uri.toString(), {
       index: entry.modifyIndex,
+      shownIndex: entry.modifyIndex,
       size: entry.value.length,
       flags: entry.flags,
       binary: !isUtf8(entry.value),
@@ -137,7 +141,7 @@ export class KvFileSystemProvider implements vscode.FileSystemProvider, vscode.D
       }
       const written = await writeEntry(connection, loc.key, value, { cas, flags });
       this.recreate.delete(id);
-      this.bases.set(id, { index: written.modifyIndex, size: value.length, flags: written.flags, binary: !isUtf8(value), writable: Promise.resolve(true) });
+      this.bases.set(id, { index: written.modifyIndex, shownIndex: written.modifyIndex, size: value.length, flags: written.flags, binary: !isUtf8(value), writable: Promise.resolve(true) });
       this.changes.fire([{ type: base || cas !== 0 ? vscode.FileChangeType.Changed : vscode.FileChangeType.Created, uri }]);
     } catch (e) {
       if (e instanceof KvConflictError) {
@@ -236,7 +240,16 @@ export class KvFileSystemProvider implements vscode.FileSystemProvider, vscode.D
       this.recreate.add(id);
       return;
     }
-    this.bases.set(id, { index: current.modifyIndex, size: current.value.length, flags: current.flags, binary: b?.binary ?? false, writable: b?.writable });
+    // Only the CAS index moves: the editor still holds what it read, and a stat saying
+    // otherwise would make it refuse the save as "newer on disk".
+    this.bases.set(id, {
+      index: current.modifyIndex,
+      shownIndex: b?.shownIndex ?? current.modifyIndex,
+      size: b?.size ?? current.value.length,
+      flags: current.flags,
+      binary: b?.binary ?? false,
+      writable: b?.writable,
+    });
   }
 
   /** Forgets the read index (the document is read again). */

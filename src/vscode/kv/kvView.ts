@@ -235,13 +235,27 @@ export class KvView implements vscode.TreeDataProvider<KvNode>, vscode.Disposabl
     this.changed.fire(undefined);
   }
 
-  /** Reveals a key or folder (expanding its parents). */
+  /** Resolves once a folder's listing is there (or failed), within a few seconds. */
+  private async whenListed(prefix: string): Promise<void> {
+    const state = this.folder(prefix);
+    if (!state) return;
+    const sub = state.subscription ? undefined : state.query.subscribe();
+    try {
+      for (let i = 0; i < 100 && !['ready', 'error'].includes(state.query.current.kind); i++) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      sub?.dispose();
+    }
+  }
+
+  /** Reveals a key or folder (expanding its parents, each listed first). */
   async reveal(key: string): Promise<void> {
     const parts = key.split('/');
     let prefix = '';
+    await this.whenListed('');
     for (let i = 0; i < parts.length - 1; i++) {
       prefix += `${parts[i]}/`;
       if (!this.nodes.has(prefix)) this.nodes.set(prefix, { kind: 'folder', key: prefix, name: parts[i] });
+      if (prefix !== key) await this.whenListed(prefix);
     }
     const node = this.nodes.get(key) ?? { kind: key.endsWith('/') ? 'folder' : 'key', key, name: parts[parts.length - 1] || parts[parts.length - 2] };
     this.nodes.set(key, node);
