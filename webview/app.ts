@@ -60,7 +60,7 @@ export class MonitorApp {
   private readonly toolbar = el('div', { class: 'toolbar', attrs: { role: 'toolbar', 'aria-label': 'Output' } });
   private readonly status = el('div', { class: 'status', attrs: { role: 'status', 'aria-live': 'polite' } });
   private readonly notice = el('div', { class: 'notice', attrs: { role: 'alert' } });
-  private readonly terminalHost = el('div', { class: 'terminal', attrs: { tabindex: '0', role: 'log', 'aria-label': 'Run output' } });
+  private readonly terminalHost = el('div', { class: 'output-host', attrs: { tabindex: '0', role: 'log', 'aria-label': 'Run output' } });
   private searchCount = el('span', { class: 'search-count', attrs: { 'aria-live': 'polite' } });
   private elapsedTimer: number | undefined;
   private focusedCell: string | undefined;
@@ -107,6 +107,7 @@ export class MonitorApp {
         this.renderToolbar();
         this.applyFilter();
         this.output.append(m.lines);
+        this.updateStatus();
         this.pull();
         break;
       case 'batch': {
@@ -199,7 +200,7 @@ export class MonitorApp {
       actions.append(button(t('Retry Failed Nodes'), () => this.act({ type: 'retryFailed', phase: failed.no }), { id: 'retry', aria: t('Retry the failed nodes of phase {0}', failed.no + 1) }));
     }
     if (this.trusted && FINISHED.includes(run.status)) actions.append(button(t('Re-run'), () => this.act({ type: 'rerun' }), { id: 'rerun' }));
-    const title = el('h1', { text: what });
+    const title = el('h1', { text: what, attrs: { title: what } });
     const meta = el(
       'div',
       { class: 'meta' },
@@ -225,7 +226,7 @@ export class MonitorApp {
         'li',
         { class: `phase st-${p.status}`, attrs: { 'aria-label': t('Phase {0}, {1}: {2}; {3}', p.no + 1, p.task, p.status, summary) } },
         el('span', { class: 'dot', attrs: { 'aria-hidden': 'true' } }),
-        el('strong', { text: `${p.no + 1}. ${p.task}` }),
+        el('strong', { class: 'task', text: `${p.no + 1}. ${p.task}`, attrs: { title: p.task } }),
         el('span', { class: 'muted', text: ` ${target}` }),
         el('span', { text: ` · ${p.status} · ${summary}${took ? ` · ${took}` : ''}` }),
       );
@@ -240,7 +241,7 @@ export class MonitorApp {
     const nodes = this.nodeNames().filter((n) => run.phases.some((p) => p.nodes.some((x) => x.node === n) && this.statusMatches(p.no, n)));
     const table = el('table', { attrs: { role: 'grid', 'aria-label': t('Nodes by phase: Enter shows a cell\'s output, Shift+Enter opens its full log') } });
     const head = el('tr', { attrs: { role: 'row' } }, el('th', { text: t('Node'), attrs: { role: 'columnheader' } }));
-    for (const p of run.phases) head.append(el('th', { text: `${p.no + 1}. ${p.task}`, attrs: { role: 'columnheader' } }));
+    for (const p of run.phases) head.append(el('th', { text: `${p.no + 1}. ${p.task}`, attrs: { role: 'columnheader', title: p.task } }));
     table.append(el('thead', {}, head));
     const body = el('tbody');
     const cells: HTMLElement[][] = [];
@@ -368,19 +369,19 @@ export class MonitorApp {
       return c;
     };
     const nodes = this.nodeNames();
-    const nodeSelect = dropdown('node-filter', t('Node'), [['', t('All nodes, merged')], ...nodes.map((n): [string, string] => [`n:${n}`, n])], this.state.node !== undefined ? `n:${this.state.node}` : '', (v) => {
-      this.state.node = v ? v.slice(2) : undefined;
+    const nodeSelect = dropdown('node-filter', t('Node'), [['all', t('All nodes, merged')], ...nodes.map((n): [string, string] => [`n:${n}`, n])], this.state.node !== undefined ? `n:${this.state.node}` : 'all', (v) => {
+      this.state.node = v.startsWith('n:') ? v.slice(2) : undefined;
       this.applyFilter();
       if (this.run) this.renderGrid(this.run);
     });
-    const phaseSelect = dropdown('phase-filter', t('Phase'), [['', t('All phases')], ...run.phases.map((p): [string, string] => [String(p.no), `${p.no + 1}. ${p.task}`])], this.state.phase !== undefined ? String(this.state.phase) : '', (v) => {
-      this.state.phase = v === '' ? undefined : Number(v);
+    const phaseSelect = dropdown('phase-filter', t('Phase'), [['all', t('All phases')], ...run.phases.map((p): [string, string] => [`p:${p.no}`, `${p.no + 1}. ${p.task}`])], this.state.phase !== undefined ? `p:${this.state.phase}` : 'all', (v) => {
+      this.state.phase = v.startsWith('p:') ? Number(v.slice(2)) : undefined;
       this.applyFilter();
       if (this.run) this.renderGrid(this.run);
     });
-    const statuses: Array<[string, string]> = [['', t('Any status')], ['failed', t('Failed')], ['running', t('Running')], ['success', t('Succeeded')], ['pending', t('Pending')], ['cancelled', t('Cancelled')]];
-    const statusSelect = dropdown('status-filter', t('Status'), statuses, this.state.status ?? '', (v) => {
-      this.state.status = v as MonitorViewState['status'];
+    const statuses: Array<[string, string]> = [['any', t('Any status')], ['failed', t('Failed')], ['running', t('Running')], ['success', t('Succeeded')], ['pending', t('Pending')], ['cancelled', t('Cancelled')]];
+    const statusSelect = dropdown('status-filter', t('Status'), statuses, this.state.status || 'any', (v) => {
+      this.state.status = v === 'any' ? '' : (v as MonitorViewState['status']);
       this.applyFilter();
       if (this.run) this.renderGrid(this.run);
     });

@@ -7,6 +7,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startCluster, stopCluster } from '../infra/cluster';
 import { benchExec } from './exec.bench';
+import { benchKv } from './kv.bench';
+import { benchMonitor } from './monitor.bench';
 import { benchNodes } from './nodes.bench';
 import { benchPhases } from './phases.bench';
 import { BenchResults, median, recordResults, round } from './stats';
@@ -53,13 +55,15 @@ async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const want = (name: string) => !only.length || only.includes(name);
   const results: BenchResults = {};
-  if (want('nodes') || want('exec') || want('phases')) {
-    const cluster = await startCluster({ basePort: 28500, withSecure: false });
+  if (want('nodes') || want('exec') || want('phases') || want('monitor') || want('kv')) {
+    const cluster = await startCluster({ basePort: Number(process.env.CCO_BENCH_BASE_PORT ?? 28500), withSecure: false });
     const server = cluster.agents.find((a) => a.role === 'server')!.httpAddr;
     try {
       // exec first: the 5,000 nodes of the nodes benchmark stay in the catalog afterwards.
       if (want('exec')) Object.assign(results, await benchExec(server, cluster.consulBin, cluster.agents));
       if (want('phases')) Object.assign(results, await benchPhases(server));
+      if (want('kv')) Object.assign(results, await benchKv(server));
+      if (want('monitor')) Object.assign(results, await benchMonitor(server));
       if (want('nodes')) Object.assign(results, await benchNodes(server));
     } finally {
       await stopCluster(cluster, { removeBaseDir: true });

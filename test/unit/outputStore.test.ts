@@ -7,6 +7,8 @@ import { OutputTail, persistRunOutputs, RunOutputFiles, safeName, TAIL_BYTES } f
 import { truncateTail } from '../../src/core/runs/recorder';
 import { LOG_LIMIT_BYTES, truncateLog } from '../../src/core/runs/metronomeLayout';
 import { RunRegistry } from '../../src/core/runs/registry';
+import { lastLines, LineSplitter, sanitizeLine } from '../../src/vscode/monitor/lines';
+import { MAX_LINES_PER_NODE, MonitorSession } from '../../src/vscode/monitor/monitorSession';
 import { mulberry32 } from '../support/random';
 
 function tempDir(): string {
@@ -174,5 +176,60 @@ describe('bounded run output', () => {
       const s = safeName(n);
       assert.ok(!/[/\\]/.test(s) && s !== '.' && s !== '..' && s.length > 0, s);
     }
+  });
+});
+
+describe('monitor lines and session', () => {
+  it('keeps SGR colours and drops every other escape and control', () => {
+    assert.equal(sanitizeLine('\u001b[31mred\u001b[0m'), '\u001b[31mred\u001b[0m');
+    assert.equal(sanitizeLine('\u001b]8;;javascript:alert(1)\u001b\\link\u001b]8;;\u001b\\'), 'link');
+    assert.equal(sanitizeLine('a\u001b[2Jb\u001b[10;1Hc\u001bcd'), 'abcd');
+    assert.equal(sanitizeLine('t\u001b]0;title\u0007x\u001b]52;c;aGk=\u0007y'), 'txy');
+    assert.equal(sanitizeLine('bell\u0007 nul\u0000 del\u007f c1\u009b31m'), 'bell nul del c1');
+    assert.equal(sanitizeLine('<img src=x onerror=alert(1)>'), '<img src=x onerror=alert(1)>', 'markup is text to a terminal: kept as is');
+    assert.equal(sanitizeLine('\u001b[38;5;196mx\u001b[?25l'), '\u001b[38;5;196mx');
+  });
+
+  it('splits streams cut anywhere into the same lines, CRLF and progress CRs included', () => {
+    const text = 'one\r\ntwo\nprogress 10%\rprogress 100%\nlast';
+    for (let cut = 0; cut <= text.length; cut++) {
+      const s = new LineSplitter();
+      assert.deepEqual([...s.push(text.slice(0, cut)), ...s.push(text.slice(cut)), ...s.end()], ['one', 'two', 'progress 100%', 'last']);
+    }
+  });
+
+  it('lastLines numbers the last lines of a block from its start', () => {
+    const text = Array.from({ length: 200_000 }, (_, i) => `line ${i + 1}`).join('\n') + '\n';
+    const { lines, cut } = lastLines(text, 0, 'n', 3);
+    assert.equal(cut, true);
+    assert.deepEqual(lines.map((l) => [l.no, l.text]), [[199_998, 'line 199998'], [199_999, 'line 199999'], [200_000, 'line 200000']]);
+    assert.deepEqual(lastLines('a\nb', 0, 'n', 5).lines.map((l) => [l.no, l.text]), [[1, 'a'], [2, 'b']]);
+    assert.deepEqual(lastLines('\n\nc\n', 0, 'n', 5).lines.map((l) => l.text), ['', '', 'c']);
+    assert.deepEqual(lastLines('', 0, 'n', 5).lines, []);
+  });
+
+  it('a session batches what happened since the last pull, bounded, and drops a retried node', () => {
+    const run = sampleRun();
+    const session = new MonitorSession('r1');
+    let queued = 0;
+    session.onQueued = () => queued++;
+    run.startPhase(0, ['a']);
+    session.snapshot(run.snapshot());
+    session.output(0, 'a', 'x1\nx');
+    session.output(0, 'a', '2\n');
+    const batch = session.takeBatch()!;
+    assert.deepEqual(batch.lines.map((l) => [l.no, l.text]), [[1, 'x1'], [2, 'x2']]);
+    assert.ok(batch.run && queued > 0);
+    assert.equal(session.takeBatch(), undefined, 'nothing new, no message');
+    for (let i = 0; i < MAX_LINES_PER_NODE * 2; i++) session.output(0, 'a', `l${i}\n`);
+    const init = session.initial();
+    assert.ok(init.lines.length <= MAX_LINES_PER_NODE * 1.25, `${init.lines.length} lines held`);
+    assert.deepEqual(init.cut, ['0/a']);
+    assert.equal(init.lines[init.lines.length - 1].text, `l${MAX_LINES_PER_NODE * 2 - 1}`);
+    run.startPhase(0, ['a'], true); // a retry: the node starts over
+    session.snapshot(run.snapshot());
+    const reset = session.takeBatch()!;
+    assert.deepEqual(reset.reset, ['0/a']);
+    assert.equal(session.initial().lines.length, 0);
   });
 });
