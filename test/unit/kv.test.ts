@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { chunkOps, splitLevel, TxnOp } from '../../src/core/kv/kvStore';
 import { detectLanguage } from '../../src/core/kv/language';
-import { childrenOf, pageOf } from '../../src/core/kv/listing';
+import { childrenOf, levelPage, pageOf } from '../../src/core/kv/listing';
 import { baseName, checkKey, folderPrefix, isUtf8, parentFolder } from '../../src/core/kv/model';
 import { planTargets } from '../../src/core/kv/subtree';
 import { parseExportJson, retarget, toExportJson } from '../../src/core/kv/transfer';
@@ -30,6 +30,7 @@ describe('KV model', () => {
     const page = pageOf(childrenOf(level), 2);
     assert.deepEqual(page.children.map((c) => `${c.kind}:${c.name}`), ['folder:b', 'key:a']);
     assert.equal(page.more, 1);
+    assert.deepEqual(levelPage(level, 2), page);
   });
 
   it('chunks transactions by operation count and by size', () => {

@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { kvKeysMethod } from '../../core/consul/kvMethods';
 import { LiveQuery } from '../../core/consul/liveQuery';
 import { FolderLevel, getEntries, sessionNode, splitLevel } from '../../core/kv/kvStore';
-import { childrenOf, DEFAULT_PAGE_SIZE, KvChild, pageOf } from '../../core/kv/listing';
+import { DEFAULT_PAGE_SIZE, KvChild, levelPage } from '../../core/kv/listing';
 import { KvEntry, parentFolder } from '../../core/kv/model';
 import type { ConnectionManager } from '../connectionManager';
 import { MessageItem } from '../views/catalogItems';
@@ -180,10 +180,9 @@ export class KvView implements vscode.TreeDataProvider<KvNode>, vscode.Disposabl
     const s = state.query.current;
     if (s.kind === 'error') return [this.message(new MessageItem(s.error.message, 'error', vscode.l10n.t('retrying')))];
     if (s.kind !== 'ready') return [this.message(new MessageItem(vscode.l10n.t('Loading keys…'), 'loading'))];
-    const children = childrenOf(s.data);
-    if (prefix === '') void vscode.commands.executeCommand('setContext', 'chefConsul.kv.empty', children.length === 0);
-    if (!children.length) return prefix === '' ? [] : [this.message(new MessageItem(vscode.l10n.t('No keys here any more'), 'info'))];
-    const page = pageOf(children, state.shown);
+    const page = levelPage(s.data, state.shown);
+    if (prefix === '') void vscode.commands.executeCommand('setContext', 'chefConsul.kv.empty', page.total === 0);
+    if (!page.total) return prefix === '' ? [] : [this.message(new MessageItem(vscode.l10n.t('No keys here any more'), 'info'))];
     this.loadDetails(state, page.children, s.meta.index);
     const nodes = page.children.map((c) => this.node(c));
     if (page.more > 0) nodes.push({ kind: 'more', folder: prefix, remaining: page.more });
@@ -267,7 +266,7 @@ export class KvView implements vscode.TreeDataProvider<KvNode>, vscode.Disposabl
     const s = this.folders.get(prefix);
     const q = s?.query.current;
     if (!s || q?.kind !== 'ready') return { names: [], more: 0, entries: new Map(), state: q?.kind ?? 'none' };
-    const page = pageOf(childrenOf(q.data), s.shown);
+    const page = levelPage(q.data, s.shown);
     return { names: page.children.map((c) => c.name), more: page.more, entries: s.entries, state: 'ready' };
   }
 
