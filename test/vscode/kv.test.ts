@@ -58,7 +58,7 @@ describe('Key/Value in VS Code', function () {
     assert.ok(Date.now() - t0 <= 2000);
     const item = view.getTreeItem({ kind: 'key', key: `${root}app/config.json`, name: 'config.json' });
     assert.equal(item.description, '12 B');
-    assert.equal((item.iconPath as vscode.ThemeIcon).id, 'symbol-key');
+    assert.equal((item.iconPath as vscode.ThemeIcon).id, 'key');
     assert.equal(item.contextValue, 'chefConsul.kvKey');
   });
 

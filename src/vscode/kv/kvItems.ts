@@ -43,7 +43,7 @@ export class KvKeyItem extends vscode.TreeItem {
     super(name, vscode.TreeItemCollapsibleState.None);
     this.id = `kv:${key}`;
     const locked = !!entry?.session;
-    this.iconPath = new vscode.ThemeIcon(locked ? 'lock' : 'symbol-key');
+    this.iconPath = new vscode.ThemeIcon(locked ? 'lock' : 'key');
     this.contextValue = locked ? 'chefConsul.kvKey.locked' : 'chefConsul.kvKey';
     this.resourceUri = kvUri(target, key);
     this.command = { command: 'vscode.open', title: vscode.l10n.t('Open'), arguments: [this.resourceUri] };

@@ -167,22 +167,24 @@ export class KvView implements vscode.TreeDataProvider<KvNode>, vscode.Disposabl
     return undefined;
   }
 
-  private message(item: MessageItem): KvNode {
+  /** A notice in place of a folder's children; its id names the folder, so two folders loading at once do not clash. */
+  private message(item: MessageItem, prefix: string): KvNode {
+    item.id = `kv-message:${prefix}:${item.id ?? ''}`;
     return { kind: 'message', item };
   }
 
   private childrenOfFolder(prefix: string): KvNode[] {
     const connectionState = this.connections.state;
-    if (!connectionState) return [this.message(new MessageItem(vscode.l10n.t('Connecting…'), 'loading'))];
+    if (!connectionState) return [this.message(new MessageItem(vscode.l10n.t('Connecting…'), 'loading'), prefix)];
     if (connectionState.kind === 'invalid') return [];
     const state = this.folder(prefix);
     if (!state) return [];
     const s = state.query.current;
-    if (s.kind === 'error') return [this.message(new MessageItem(s.error.message, 'error', vscode.l10n.t('retrying')))];
-    if (s.kind !== 'ready') return [this.message(new MessageItem(vscode.l10n.t('Loading keys…'), 'loading'))];
+    if (s.kind === 'error') return [this.message(new MessageItem(s.error.message, 'error', vscode.l10n.t('retrying')), prefix)];
+    if (s.kind !== 'ready') return [this.message(new MessageItem(vscode.l10n.t('Loading keys…'), 'loading'), prefix)];
     const page = levelPage(s.data, state.shown);
     if (prefix === '') void vscode.commands.executeCommand('setContext', 'chefConsul.kv.empty', page.total === 0);
-    if (!page.total) return prefix === '' ? [] : [this.message(new MessageItem(vscode.l10n.t('No keys here any more'), 'info'))];
+    if (!page.total) return prefix === '' ? [] : [this.message(new MessageItem(vscode.l10n.t('No keys here any more'), 'info'), prefix)];
     this.loadDetails(state, page.children, s.meta.index);
     const nodes = page.children.map((c) => this.node(c));
     if (page.more > 0) nodes.push({ kind: 'more', folder: prefix, remaining: page.more });
