@@ -116,7 +116,7 @@ describe('metronome engine: diagnosis', () => {
     const phase = { no: 2, task: 'lb', service: 'haproxy', tag: 'edge' };
     assert.equal(
       noNodeSentence(phase, false),
-      'Phase 3 (lb) matches no node in the Consul catalog (service "haproxy" with tag "edge"): it is not skippable, so metronome will hold its queue on it until its 1800 s task timeout, then mark it skip and go on.',
+      'Phase 3 (lb) matches no node in the Consul catalog (service "haproxy" with tag "edge"): it is not skippable, so metronome will hold its queue on it for 120 s, then end it timeout and stop the event.',
     );
     assert.match(noNodeSentence({ no: 0, task: 'x', service: 'db' }, true), /\(service "db"\): metronome will skip it\.$/);
   });
@@ -124,7 +124,7 @@ describe('metronome engine: diagnosis', () => {
   it('names the unknown node and the catalog nodes metronome waits for', () => {
     const s = unknownNodeSentence({ no: 0, task: 'web' }, 'web-1.example.com', ['web-1']);
     assert.match(s, /^Phase 1 \(web\) has a result under node "web-1\.example\.com", which is not a node in the Consul catalog: .*hostname/);
-    assert.match(s, /waits for a result under "web-1" instead, so the phase will not finish before its 1800 s task timeout\.$/);
+    assert.match(s, /waits for a result under "web-1" instead, so the phase will not finish before its 120 s start timeout \(3600 s once started\)\.$/);
     assert.doesNotMatch(unknownNodeSentence({ no: 0, task: 'web' }, 'h', []), /waits/);
   });
 

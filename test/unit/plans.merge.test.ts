@@ -191,6 +191,6 @@ tasks:
       ['phase-no-node', 'warning', 5],
       ['phase-no-node', 'info', 7],
     ]);
-    assert.match(found[0].message, /service "nosuch".*task timeout/);
+    assert.match(found[0].message, /service "nosuch".*for 120 s, then end this one timeout and stop the event/);
   });
 });

@@ -9,6 +9,13 @@ export async function readValue(connection: ConsulConnection, key: string): Prom
   return typeof item?.Value === 'string' && item.Value !== '' ? item.Value : undefined;
 }
 
+/** A key's value with its ModifyIndex; undefined when the key does not exist. */
+export async function readIndexed(connection: ConsulConnection, key: string): Promise<{ value: string | undefined; modifyIndex: number } | undefined> {
+  const item = (await call(connection, `/v1/kv/${key}`, () => connection.client.kv.get({ key }))) as { Value?: unknown; ModifyIndex?: unknown } | undefined;
+  if (!item) return undefined;
+  return { value: typeof item.Value === 'string' && item.Value !== '' ? item.Value : undefined, modifyIndex: Number(item.ModifyIndex) || 0 };
+}
+
 /** The keys under a prefix (one level with a separator); none when nothing is there. */
 export async function listKeys(connection: ConsulConnection, prefix: string, separator?: string): Promise<string[]> {
   try {

@@ -44,8 +44,8 @@ export function phaseTargets(filter: PhaseFilter, nodes: readonly TargetNode[]):
 
 /**
  * Warnings for phases the catalog gives no node right now: metronome would
- * skip such a phase when it is skippable; otherwise its queue waits for the
- * task timeout (TASK_TIMEOUT, 1800 s) and then marks the phase skip.
+ * skip such a phase when it is skippable; otherwise its queue waits 120 s for
+ * a node to start it (scheduler/run.go), then ends it timeout and stops the event.
  */
 export function unreachedPhases(plan: PatternPlan, nodes: readonly TargetNode[]): PlanDiagnostic[] {
   const found: PlanDiagnostic[] = [];
@@ -59,7 +59,7 @@ export function unreachedPhases(plan: PatternPlan, nodes: readonly TargetNode[])
         range: phase.serviceRange ?? phase.range,
         message: phase.skippable
           ? `No node in the catalog has ${filter || 'any service'} right now: this phase of "${event.name}" would be skipped.`
-          : `No node in the catalog has ${filter || 'any service'} right now: metronome would hold every later phase of "${event.name}" until this one's task timeout (1800 s by default), then skip it.`,
+          : `No node in the catalog has ${filter || 'any service'} right now: metronome would hold every later phase of "${event.name}" for 120 s, then end this one timeout and stop the event.`,
       });
     }
   }

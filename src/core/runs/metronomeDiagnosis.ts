@@ -8,8 +8,10 @@ import { EVENT_QUEUE_KEY } from './metronomeLayout';
 import type { MetronomeOutcome } from './metronomeResults';
 import type { PhaseStatus } from './model';
 
-/** metronome's TASK_TIMEOUT: how long its queue head may wait for nodes. */
-export const METRONOME_TASK_TIMEOUT_S = 1800;
+/** metronome (scheduler/run.go): how long the head phase of its queue may wait for a node to start it. */
+export const METRONOME_START_TIMEOUT_S = 120;
+/** metronome (scheduler/run.go): how long a started phase may take before metronome times it out. */
+export const METRONOME_TASK_TIMEOUT_S = 3600;
 
 export type MetronomeDiagnosticKind =
   /** (a) the head phase (or the event itself) has not started in time. */
@@ -100,13 +102,13 @@ export function noNodeSentence(phase: PhaseLabel, skippable: boolean): string {
   const filter = phase.service ? `service "${phase.service}"${phase.tag ? ` with tag "${phase.tag}"` : ''}` : 'any service';
   const then = skippable
     ? 'metronome will skip it.'
-    : `it is not skippable, so metronome will hold its queue on it until its ${METRONOME_TASK_TIMEOUT_S} s task timeout, then mark it skip and go on.`;
+    : `it is not skippable, so metronome will hold its queue on it for ${METRONOME_START_TIMEOUT_S} s, then end it timeout and stop the event.`;
   return `${cap(label(phase))} matches no node in the Consul catalog (${filter}): ${then}`;
 }
 
 export function unknownNodeSentence(phase: PhaseLabel, node: string, waitingFor: readonly string[]): string {
   const wait = waitingFor.length
-    ? ` metronome waits for a result under ${list(waitingFor)} instead, so the phase will not finish before its ${METRONOME_TASK_TIMEOUT_S} s task timeout.`
+    ? ` metronome waits for a result under ${list(waitingFor)} instead, so the phase will not finish before its ${METRONOME_START_TIMEOUT_S} s start timeout (${METRONOME_TASK_TIMEOUT_S} s once started).`
     : '';
   return `${cap(label(phase))} has a result under node "${node}", which is not a node in the Consul catalog: metronome names results after the agent's hostname, and that agent's hostname is not its Consul node name.${wait}`;
 }

@@ -14,10 +14,11 @@
  *   - the key names under metronome/results/<id>, once an agent took the
  *     event: a recursive read would send every finished log again on every
  *     change; names say what to read, and only records not final are read.
- * A node's log is taken once, from its final record, where metronome puts it
- * whole (its /log copy is written after the record and may still be empty).
+ * A node's log is taken once: from its final record where that holds it, else
+ * from /log once /log was written after the final record (metronome writes it
+ * second, so a read in between finds the empty /log of the node's start).
  */
-import { listKeys, readValue } from '../consul/kv';
+import { listKeys, mapLimited, readIndexed, readValue } from '../consul/kv';
 import { kvKeysMethod } from '../consul/kvMethods';
 import type { ConsulConnection } from '../consul/client';
 import { fireEvent } from '../consul/events';
@@ -334,12 +335,21 @@ export class MetronomeRun {
       if (outcome === 'inprogress') this.run.nodeStarted(no, node);
       else ended.push({ no, node, outcome, ...(typeof rec.Log === 'string' ? { log: rec.Log } : {}) });
     }
-    // Only records not written by metronome lack the inline log; then /log is the text.
+    // metronome keeps the log out of the final record and writes /log after it: a /log not
+    // written since the record is still the empty one from the node's start. Such a node stays
+    // running; the write of its /log wakes the results watch again.
     const missing = ended.filter((e) => e.log === undefined && logs.has(`${e.no}/${e.node}`));
-    const logValues = await readValues(this.connection, missing.map((e) => logKey(id, e.no, e.node)));
+    const logValues = new Map<string, string | undefined>();
+    const notYet = new Set<string>();
+    await mapLimited(missing, 8, async (e) => {
+      const [rec, log] = await Promise.all([readIndexed(this.connection, `${runKey(id)}/${e.no}/${e.node}`), readIndexed(this.connection, logKey(id, e.no, e.node))]);
+      if (log && rec && log.modifyIndex <= rec.modifyIndex) notYet.add(`${e.no}/${e.node}`);
+      else logValues.set(logKey(id, e.no, e.node), log?.value);
+    });
     if (this.finished) return;
     for (const e of ended) {
       this.run.nodeStarted(e.no, e.node);
+      if (notYet.has(`${e.no}/${e.node}`)) continue;
       this.run.appendOutput(e.no, e.node, e.log ?? logValues.get(logKey(id, e.no, e.node)) ?? '');
       this.run.nodeEnded(e.no, e.node, nodeStatusOf(e.outcome));
       this.nodeFinals.add(`${e.no}/${e.node}`);

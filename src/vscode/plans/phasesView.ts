@@ -85,7 +85,7 @@ export class PlanPhaseItem extends vscode.TreeItem {
     this.tooltip = none
       ? phase.skippable
         ? vscode.l10n.t('No node in the catalog matches right now: metronome would skip this phase.')
-        : vscode.l10n.t('No node in the catalog matches right now: metronome would hold its queue on this phase until the task timeout (1800 s by default), then skip it.')
+        : vscode.l10n.t('No node in the catalog matches right now: metronome would hold its queue on this phase for 120 s, then end it timeout and stop the event.')
       : targets?.length
         ? vscode.l10n.t('Would run on: {0}', targets.join(', '))
         : undefined;

@@ -283,7 +283,8 @@ export class RunCommands {
     const ref = (a: unknown): Partial<Ref> => {
       const x = a as { run?: { id: string }; phase?: { no: number } | number; node?: { node: string } | string; id?: string } | undefined;
       return {
-        id: x?.id ?? x?.run?.id,
+        // A tree item's own `id` is its place in the tree (run:<id>/phase:…), not the run's ID.
+        id: a instanceof vscode.TreeItem ? x?.run?.id : x?.id ?? x?.run?.id,
         phase: typeof x?.phase === 'number' ? x.phase : x?.phase?.no,
         node: typeof x?.node === 'string' ? x.node : x?.node?.node,
       };
