@@ -79,6 +79,7 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi | Publ
     ...new RunCommands(connections, runs, plans.workspace, log).register(),
   );
   const chef = registerChefReports(connections, runs, log);
+  context.subscriptions.push(runsView.useChefReports(chef.features.reports));
   context.subscriptions.push(...chef.disposables);
   const monitor = new RunMonitor({ extensionUri: context.extensionUri, registry: runs, connections, files: outputFiles, chef: chef.features.reports, log });
   context.subscriptions.push(...monitor.register());

@@ -129,6 +129,10 @@ describe('Chef reports in VS Code', function () {
     assert.ok(nodeRow.id && nodeRow.id !== id);
     const fromItem = (await vscode.commands.executeCommand('chefConsul.openChefReport', nodeRow)) as ChefReport;
     assert.equal(fromItem.updatedResources, 4);
+    // The Runs view's node items carry the Chef summary, read from history on demand.
+    const dbRow = async () => (await api.runsView.getChildren(phaseRow)).find((i) => label(i) === 'db-1');
+    await eventually('the Chef summary on the db-1 node item', async () => (/Chef: 4\/8 updated/.test(String((await dbRow())?.description)) ? true : undefined), 10_000);
+    assert.match(String(nodeRow.description), /^success · exit 0 · Chef: 4\/8 updated/);
     const opened = (await vscode.commands.executeCommand('chefConsul.openChefDiff', { id, phase: 0, node: 'web-1', resource: 2, diff: 0 })) as { before: string; after: string };
     const after = await vscode.workspace.openTextDocument(vscode.Uri.parse(opened.after));
     assert.match(after.getText(), /listen 8080;/);

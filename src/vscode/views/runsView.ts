@@ -14,6 +14,8 @@ import { RUN_LOCK_KEY } from '../../core/runs/runLock';
 import type { ConnectionManager } from '../connectionManager';
 import { MessageItem } from './catalogItems';
 import { VisibleFollower } from './visibleFollower';
+import type { RunChefReports } from '../../core/chef/runReports';
+import { chefNodeDescription } from '../chef/chefNodeDescription';
 
 const ICONS: Record<string, [string, string | undefined]> = {
   pending: ['circle-outline', undefined],
@@ -75,10 +77,12 @@ export class NodeRunItem extends vscode.TreeItem {
     readonly run: RunSnapshot,
     readonly phase: PhaseRun,
     readonly node: NodeRun,
+    /** The node's Chef summary ("Chef: 3/12 updated"), when its output is a Chef run. */
+    chef = '',
   ) {
     super(node.node, vscode.TreeItemCollapsibleState.None);
     this.id = `run:${run.id}/phase:${phase.no}/node:${node.node}`;
-    this.description = [node.status, node.exitCode !== undefined ? `exit ${node.exitCode}` : '', node.note ?? ''].filter(Boolean).join(' · ');
+    this.description = [node.status, node.exitCode !== undefined ? `exit ${node.exitCode}` : '', chef, node.note ?? ''].filter(Boolean).join(' · ');
     this.iconPath = statusIcon(node.status);
     this.contextValue = 'chefConsul.nodeRun';
     this.command = { command: 'chefConsul.openNodeOutput', title: vscode.l10n.t('Open Output'), arguments: [{ id: run.id, phase: phase.no, node: node.node }] };
@@ -103,6 +107,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
   private readonly lockFollower: VisibleFollower<unknown>;
   private readonly details = new Map<string, RunSnapshot>();
   private readonly disposables: vscode.Disposable[] = [];
+  private chef: RunChefReports | undefined;
 
   constructor(
     private readonly connections: ConnectionManager,
@@ -184,8 +189,28 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
       const run = await this.detail(element.run);
       return run.phases.map((p) => new PhaseItem(run, p));
     }
-    if (element instanceof PhaseItem) return element.phase.nodes.map((n) => new NodeRunItem(element.run, element.phase, n));
+    if (element instanceof PhaseItem) {
+      const chef = this.chef;
+      if (chef && !this.registry.get(element.run.id)) {
+        // A run from history: its logs are parsed once, on demand; each report redraws the view when ready.
+        for (const n of element.phase.nodes) if (!chef.summaryOf(element.run.id, element.phase.no, n.node)) void chef.load(element.run.id, element.phase.no, n.node).catch(() => undefined);
+      }
+      return element.phase.nodes.map((n) => new NodeRunItem(element.run, element.phase, n, chefNodeDescription(chef?.summaryOf(element.run.id, element.phase.no, n.node))));
+    }
     return [];
+  }
+
+  /** Chef summaries on node items, from the one report model; redrawn at most every 500 ms as reports grow. */
+  useChefReports(reports: RunChefReports): vscode.Disposable {
+    this.chef = reports;
+    let timer: NodeJS.Timeout | undefined;
+    const sub = reports.onDidChange(() => {
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        this.changed.fire();
+      }, 500);
+    });
+    return { dispose: () => (clearTimeout(timer), sub.dispose()) };
   }
 
   private async detail(run: RunSnapshot): Promise<RunSnapshot> {
