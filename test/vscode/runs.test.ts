@@ -79,6 +79,12 @@ describe('Runs in VS Code', function () {
     assert.match(String(row.description), /^exec · success · /);
     const phases = await api.runsView.getChildren(row);
     assert.deepEqual(phases.map((p) => p.label), ['1. migrate', '2. release']);
+    // The inline "Open Output" action passes the node's tree item, whose own `id` is its place in the tree.
+    const nodeRow = (await api.runsView.getChildren(phases[0]))[0];
+    assert.notEqual(nodeRow.id, id);
+    const fromItem = (await vscode.commands.executeCommand('chefConsul.openNodeOutput', nodeRow)) as vscode.TextEditor;
+    assert.equal(fromItem.document.getText(), 'migrating shop\nschema ok\n');
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 
   it('runs an ad-hoc command on a service', async () => {
