@@ -7,6 +7,7 @@ import { ServicesView } from './vscode/views/servicesView';
 import { EventsView } from './vscode/views/eventsView';
 import { registerConnectionCommands } from './vscode/commands/connectionCommands';
 import { registerViewCommands } from './vscode/commands/viewCommands';
+import { registerCopyCommands } from './vscode/commands/copyCommands';
 import { registerEventCommands } from './vscode/commands/eventCommands';
 import { PlanFeatures, registerPlanFeatures } from './vscode/plans';
 import { RunRegistry } from './core/runs/registry';
@@ -60,6 +61,7 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi | Publ
     ...registerConnectionCommands(connections, log),
     ...registerViewCommands('nodes', nodesView, log),
     ...registerViewCommands('services', servicesView, log),
+    ...registerCopyCommands(log),
     ...registerEventCommands(connections, eventsView, log),
   );
   const plans = registerPlanFeatures(context, connections);

@@ -191,6 +191,8 @@ export class RunCommands {
       vscode.l10n.t('Run "{0}" ended {1}: {2}', run.event ?? run.command ?? run.id, run.status, run.message ?? ''),
       show,
     );
+    // The failed node (or phase), selected in the Runs view, then its output.
+    if (choice === show && failedPhase) await Promise.resolve(vscode.commands.executeCommand('chefConsul.runs.reveal', { id: run.id, phase: failedPhase.no, node: failedNode?.node })).catch(() => undefined);
     if (choice === show && failedPhase && failedNode) await this.openOutput({ id: run.id, phase: failedPhase.no, node: failedNode.node });
   }
 

@@ -120,6 +120,9 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
         'The event buffer of the agent at {0}: its last 256 events; events with filters reach only matching agents.',
         agent,
       );
+    } else {
+      // The buffer's note belongs to a connected agent: without one, the reason (or nothing) stands above the welcome.
+      this.treeView.message = state?.kind === 'invalid' ? state.message : undefined;
     }
     this.follower.follow(this.query);
     this.changed.fire();

@@ -65,6 +65,8 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
 
   private attach(): void {
     const state: ConnectionState | undefined = this.connections.state;
+    // Why the profile is unusable, above the welcome content; nothing while connected.
+    this.treeView.message = state?.kind === 'invalid' ? state.message : undefined;
     this.follower.follow(state?.kind === 'connected' ? state.catalog : undefined);
     this.changed.fire(undefined);
   }

@@ -16,6 +16,7 @@ import { MessageItem } from './catalogItems';
 import { VisibleFollower } from './visibleFollower';
 import type { RunChefReports } from '../../core/chef/runReports';
 import { chefNodeDescription } from '../chef/chefNodeDescription';
+import { CommandInputError, showError } from '../commands/register';
 
 const ICONS: Record<string, [string, string | undefined]> = {
   pending: ['circle-outline', undefined],
@@ -42,6 +43,24 @@ export function formatDuration(ms: number | undefined): string {
   return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
 
+/** An untrusted Markdown tooltip: every value from a run, a node or a report goes in as text. */
+function tooltip(title: string, rows: Array<[string, string | number | undefined]>, note?: string): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(undefined, false);
+  md.isTrusted = false;
+  md.supportHtml = false;
+  md.appendMarkdown('**').appendText(title).appendMarkdown('**  \n');
+  for (const [label, value] of rows) {
+    if (value === undefined || value === '') continue;
+    md.appendText(`${label}: ${value}`).appendMarkdown('  \n');
+  }
+  if (note) md.appendMarkdown('\n').appendText(note);
+  return md;
+}
+
+function time(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : new Date(ms).toLocaleString();
+}
+
 export class RunItem extends vscode.TreeItem {
   readonly kind = 'run';
   constructor(readonly run: RunSnapshot) {
@@ -50,8 +69,21 @@ export class RunItem extends vscode.TreeItem {
     const duration = formatDuration((run.endedAt ?? (isFinished(run.status) ? undefined : Date.now())) !== undefined ? (run.endedAt ?? Date.now()) - run.startedAt : undefined);
     this.description = [run.engine, run.status, duration, new Date(run.startedAt).toLocaleString(), run.startedBy].filter(Boolean).join(' · ');
     this.iconPath = statusIcon(run.status);
-    this.contextValue = `chefConsul.run.${isFinished(run.status) ? 'finished' : 'running'}`;
-    this.tooltip = [`${run.id}`, run.message ?? ''].filter(Boolean).join('\n');
+    // chefConsul.run.<running|finished>.<engine>: menus match the prefix, Follow only a metronome run.
+    this.contextValue = `chefConsul.run.${isFinished(run.status) ? 'finished' : 'running'}.${run.engine}`;
+    this.tooltip = tooltip(
+      run.event ?? run.command ?? run.id,
+      [
+        [vscode.l10n.t('Run ID'), run.id],
+        [vscode.l10n.t('Status'), run.status],
+        [vscode.l10n.t('Engine'), run.engine],
+        [vscode.l10n.t('Started'), time(run.startedAt)],
+        [vscode.l10n.t('Ended'), time(run.endedAt)],
+        [vscode.l10n.t('Duration'), duration],
+        [vscode.l10n.t('Started by'), run.startedBy],
+      ],
+      run.message,
+    );
   }
 }
 
@@ -66,7 +98,18 @@ export class PhaseItem extends vscode.TreeItem {
     const target = [phase.service && `service ${phase.service}`, phase.tag && `tag ${phase.tag}`].filter(Boolean).join(', ') || vscode.l10n.t('all nodes');
     this.description = [phase.status, target, formatDuration(phase.endedAt && phase.startedAt ? phase.endedAt - phase.startedAt : undefined)].filter(Boolean).join(' · ');
     this.iconPath = statusIcon(phase.status);
-    this.tooltip = phase.message;
+    this.tooltip = tooltip(
+      `${phase.no + 1}. ${phase.task}`,
+      [
+        [vscode.l10n.t('Status'), phase.status],
+        [vscode.l10n.t('Target'), target],
+        [vscode.l10n.t('Pattern'), phase.pattern],
+        [vscode.l10n.t('Started'), time(phase.startedAt)],
+        [vscode.l10n.t('Ended'), time(phase.endedAt)],
+        [vscode.l10n.t('Nodes'), phase.nodes.length],
+      ],
+      phase.message,
+    );
     this.contextValue = phase.status === 'error' || phase.status === 'timeout' ? 'chefConsul.phase.failed' : 'chefConsul.phase';
   }
 }
@@ -86,7 +129,19 @@ export class NodeRunItem extends vscode.TreeItem {
     this.iconPath = statusIcon(node.status);
     this.contextValue = 'chefConsul.nodeRun';
     this.command = { command: 'chefConsul.openNodeOutput', title: vscode.l10n.t('Open Output'), arguments: [{ id: run.id, phase: phase.no, node: node.node }] };
-    this.tooltip = node.note;
+    this.tooltip = tooltip(
+      node.node,
+      [
+        [vscode.l10n.t('Status'), node.status],
+        [vscode.l10n.t('Exit code'), node.exitCode],
+        [vscode.l10n.t('Chef'), chef],
+        [vscode.l10n.t('Started'), time(node.startedAt)],
+        [vscode.l10n.t('Ended'), time(node.endedAt)],
+        [vscode.l10n.t('Duration'), formatDuration(node.endedAt && node.startedAt ? node.endedAt - node.startedAt : undefined)],
+        [vscode.l10n.t('Run ID'), run.id],
+      ],
+      node.note,
+    );
   }
 }
 
@@ -108,6 +163,8 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
   private readonly details = new Map<string, RunSnapshot>();
   private readonly disposables: vscode.Disposable[] = [];
   private chef: RunChefReports | undefined;
+  /** Last value of the chefConsul.runs.empty context key (the "no runs yet" welcome). */
+  private empty: boolean | undefined;
 
   constructor(
     private readonly connections: ConnectionManager,
@@ -125,7 +182,21 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
     this.lockFollower = new VisibleFollower(this.treeView, (s) => {
       if (s.kind === 'ready') void this.reload();
     });
-    this.disposables.push(this.treeView, this.follower, this.lockFollower, { dispose: () => live.dispose() }, connections.onDidChange(() => this.reset()));
+    this.disposables.push(
+      this.treeView,
+      this.follower,
+      this.lockFollower,
+      { dispose: () => live.dispose() },
+      connections.onDidChange(() => this.reset()),
+      vscode.commands.registerCommand('chefConsul.runs.reveal', async (a?: { id?: string; phase?: number; node?: string }) => {
+        try {
+          return await this.reveal(a ?? {});
+        } catch (e) {
+          showError(e);
+          throw e;
+        }
+      }),
+    );
     this.reset();
   }
 
@@ -139,6 +210,8 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
     this.details.clear();
     this.loaded = false;
     const state = this.connections.state;
+    // The reason a profile is unusable stands above the welcome content; a connected view has no message.
+    this.treeView.message = state?.kind === 'invalid' ? state.message : undefined;
     if (state?.kind === 'connected') {
       // Any write under metronome/results moves this index: one long-poll tells when to re-read.
       this.query = new LiveQuery(state.connection, { method: kvKeysMethod(`${RESULTS_PREFIX}/`, '/'), path: `/v1/kv/${RESULTS_PREFIX}/?keys`, transform: (b) => b, coalesceMs: 500 });
@@ -181,8 +254,10 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
   async getChildren(element?: RunsViewItem): Promise<RunsViewItem[]> {
     if (!element) {
       const runs = this.runs();
+      // No runs yet: the welcome content says how to start one.
+      this.setEmpty(this.loaded && !this.historyError && !runs.length && this.connections.state?.kind === 'connected');
       if (this.historyError) return [new MessageItem(this.historyError, 'error'), ...runs.map((r) => new RunItem(r))];
-      if (!runs.length) return this.loaded ? [new MessageItem(vscode.l10n.t('No runs recorded in {0}/ yet', RESULTS_PREFIX), 'info')] : [];
+      if (!runs.length) return this.loaded || this.connections.state?.kind !== 'connected' ? [] : [new MessageItem(vscode.l10n.t('Reading runs from {0}/…', RESULTS_PREFIX), 'loading')];
       return runs.map((r) => new RunItem(r));
     }
     if (element instanceof RunItem) {
@@ -198,6 +273,53 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
       return element.phase.nodes.map((n) => new NodeRunItem(element.run, element.phase, n, chefNodeDescription(chef?.summaryOf(element.run.id, element.phase.no, n.node))));
     }
     return [];
+  }
+
+  getParent(element: RunsViewItem): RunsViewItem | undefined {
+    if (element instanceof NodeRunItem) return new PhaseItem(element.run, element.phase);
+    if (element instanceof PhaseItem) return new RunItem(element.run);
+    return undefined;
+  }
+
+  private setEmpty(empty: boolean): void {
+    if (this.empty === empty) return;
+    this.empty = empty;
+    void vscode.commands.executeCommand('setContext', 'chefConsul.runs.empty', empty);
+  }
+
+  /** Whether the view shows the "no runs yet" welcome (tests read it). */
+  get showsNoRuns(): boolean {
+    return this.empty === true;
+  }
+
+  /**
+   * Shows a run, one of its phases, or one node of a phase in the view, selected.
+   * Returns the revealed item's tree ID (run:<id>[/phase:<no>[/node:<name>]]).
+   */
+  async reveal(ref: { id?: string; phase?: number; node?: string }): Promise<string> {
+    if (!ref.id || typeof ref.id !== 'string') throw new CommandInputError(vscode.l10n.t('"id" is required.'));
+    if (ref.phase !== undefined && typeof ref.phase !== 'number') throw new CommandInputError(vscode.l10n.t('"phase" must be a number.'));
+    if (ref.node !== undefined && ref.phase === undefined) throw new CommandInputError(vscode.l10n.t('"node" needs "phase".'));
+    let head = this.runs().find((r) => r.id === ref.id);
+    if (!head) {
+      await this.reload();
+      head = this.runs().find((r) => r.id === ref.id);
+    }
+    if (!head) throw new CommandInputError(vscode.l10n.t('No run {0} in the Runs view.', ref.id));
+    const run = await this.detail(head);
+    let item: RunsViewItem = new RunItem(run);
+    if (ref.phase !== undefined) {
+      const phase = run.phases.find((p) => p.no === ref.phase);
+      if (!phase) throw new CommandInputError(vscode.l10n.t('Run {0} has no phase {1}.', run.id, ref.phase));
+      item = new PhaseItem(run, phase);
+      if (ref.node !== undefined) {
+        const node = phase.nodes.find((n) => n.node === ref.node);
+        if (!node) throw new CommandInputError(vscode.l10n.t('Phase {0} of run {1} has no node {2}.', ref.phase, run.id, ref.node));
+        item = new NodeRunItem(run, phase, node);
+      }
+    }
+    await this.treeView.reveal(item, { select: true, focus: true });
+    return item.id ?? '';
   }
 
   /** Chef summaries on node items, from the one report model; redrawn at most every 500 ms as reports grow. */
