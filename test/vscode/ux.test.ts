@@ -137,6 +137,17 @@ describe('Everyday UX: icons, menus, welcome states, copy, reveal, tooltips', fu
     assert.equal(await vscode.env.clipboard.readText(), id);
   });
 
+  it('has a status bar hover in Markdown with leader, version, latency and command links, and an accessible label', async () => {
+    await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'Environment' });
+    const md = await eventually('the hover with the cluster info', () => (/Latency/.test(api.statusBar.tooltipMarkdown) ? api.statusBar.tooltipMarkdown : undefined), 10_000);
+    const text = md.replace(/&nbsp;/g, ' ');
+    assert.match(text, /Leader: [\d.]+:\d+/);
+    assert.match(text, /Consul version: \d+\.\d+/);
+    assert.match(text, /Latency: \d+ ms/);
+    for (const id of ['chefConsul.selectDatacenter', 'chefConsul.testConnection', 'chefConsul.showLog']) assert.ok(md.includes(`(command:${id})`), `${id} link in ${md}`);
+    assert.match(api.statusBar.accessibilityLabel ?? '', /^Consul profile Environment, datacenter \S+, leader [\d.]+:\d+; cluster checks: \d+ critical, \d+ warning$/);
+  });
+
   it('writes run, phase and node tooltips as untrusted Markdown with every value escaped', () => {
     const run: RunSnapshot = {
       id: 'r-1',
