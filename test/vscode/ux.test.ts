@@ -91,7 +91,10 @@ describe('Everyday UX: icons, menus, welcome states, copy, reveal, tooltips', fu
         assert.match(view.message ?? '', /Cannot read the CA file "\/nonexistent\/ux-ca\.pem"/);
       }
       assert.deepEqual(api.nodesView.rootItems(), [], 'an empty tree, so the welcome content shows');
-      assert.deepEqual(await api.runsView.getChildren(), []);
+      // No history without a connection: only the runs this editor started, if any.
+      const live = new Set(api.runs.all().map((r) => r.id));
+      const rows = await api.runsView.getChildren();
+      assert.ok(rows.every((r) => live.has((r as { run?: RunSnapshot }).run?.id ?? '')), JSON.stringify(rows.map((r) => r.label)));
     } finally {
       await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'Environment' });
       await removeProfiles('ux-bad-ca');
@@ -146,6 +149,29 @@ describe('Everyday UX: icons, menus, welcome states, copy, reveal, tooltips', fu
     assert.match(text, /Latency: \d+ ms/);
     for (const id of ['chefConsul.selectDatacenter', 'chefConsul.testConnection', 'chefConsul.showLog']) assert.ok(md.includes(`(command:${id})`), `${id} link in ${md}`);
     assert.match(api.statusBar.accessibilityLabel ?? '', /^Consul profile Environment, datacenter \S+, leader [\d.]+:\d+; cluster checks: \d+ critical, \d+ warning$/);
+  });
+
+  it('has a walkthrough whose steps complete on the extension\'s real commands and views', async () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+    const contributes = ext.packageJSON.contributes as {
+      walkthroughs: Array<{ steps: Array<{ id: string; media: { markdown: string }; completionEvents: string[] }> }>;
+      views: Record<string, Array<{ id: string }>>;
+    };
+    const steps = contributes.walkthroughs[0].steps;
+    assert.deepEqual(steps.map((s) => s.id), ['connect', 'nodes', 'taskyml', 'run', 'watch']);
+    const commands = new Set(await vscode.commands.getCommands(true));
+    const views = new Set(contributes.views.chefConsul.map((v) => v.id));
+    for (const step of steps) {
+      assert.ok(step.completionEvents.length, step.id);
+      for (const event of step.completionEvents) {
+        const [kind, what] = event.split(/:(.*)/s);
+        if (kind === 'onCommand') assert.ok(commands.has(what), `${step.id}: ${what} is not a registered command`);
+        else if (kind === 'onView') assert.ok(views.has(what), `${step.id}: ${what} is not a view`);
+        else assert.equal(kind, 'onContext', event);
+      }
+      const media = vscode.Uri.joinPath(ext.extensionUri, step.media.markdown);
+      assert.ok((await vscode.workspace.fs.readFile(media)).byteLength > 100, step.media.markdown);
+    }
   });
 
   it('writes run, phase and node tooltips as untrusted Markdown with every value escaped', () => {
