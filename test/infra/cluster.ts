@@ -567,7 +567,8 @@ function assertPortFree(host: string, port: number): Promise<void> {
 function spawnAgent(consulBin: string, agent: AgentInfo): number {
   const fd = fs.openSync(agent.logFile, 'a');
   try {
-    const child = spawn(consulBin, ['agent', `-config-dir=${agent.configDir}`], { detached: true, stdio: ['ignore', fd, fd] });
+    // Its own data dir as working directory: remote exec runs commands there, and the caller's may be deleted later.
+    const child = spawn(consulBin, ['agent', `-config-dir=${agent.configDir}`], { cwd: agent.dataDir, detached: true, stdio: ['ignore', fd, fd] });
     // Spawn failures arrive as an event; the missing pid below reports them.
     child.on('error', () => undefined);
     child.unref();
