@@ -8,23 +8,12 @@ import { connect } from '../../src/core/consul/client';
 import { AdhocRun } from '../../src/core/runs/adhocEngine';
 import { RunRegistry } from '../../src/core/runs/registry';
 import { clusterFromEnv, eventually, serverAgent } from '../support/env';
-import { activateExtension } from './support';
+import { activateExtension, finished } from './support';
 
 // Compiled layout: out/test/vscode → the repository's test/fixtures. The agents run on this machine: `cat` reaches the file.
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'chef');
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-async function finished(id: string): Promise<RunSnapshot> {
-  return eventually(
-    `run ${id} to finish`,
-    async () => {
-      const run = (await vscode.commands.executeCommand('chefConsul.getRun', { id })) as RunSnapshot | undefined;
-      return run && ['success', 'error', 'timeout', 'cancelled'].includes(run.status) ? run : undefined;
-    },
-    30_000,
-    200,
-  );
-}
 
 const label = (i: vscode.TreeItem) => (typeof i.label === 'string' ? i.label : (i.label?.label ?? ''));
 

@@ -8,7 +8,7 @@ import { connect } from '../../src/core/consul/client';
 import { AdhocRun } from '../../src/core/runs/adhocEngine';
 import { RunRegistry } from '../../src/core/runs/registry';
 import { clusterFromEnv, eventually, serverAgent } from '../support/env';
-import { activateExtension } from './support';
+import { activateExtension, finished } from './support';
 
 const DEMO = `events:
   ext-deploy:
@@ -32,17 +32,6 @@ variables:
   app: shop
 `;
 
-async function finished(id: string): Promise<RunSnapshot> {
-  return eventually(
-    `run ${id} to finish`,
-    async () => {
-      const run = (await vscode.commands.executeCommand('chefConsul.getRun', { id })) as RunSnapshot | undefined;
-      return run && ['success', 'error', 'timeout', 'cancelled'].includes(run.status) ? run : undefined;
-    },
-    30_000,
-    200,
-  );
-}
 
 describe('Runs in VS Code', function () {
   this.timeout(60_000);

@@ -16,7 +16,7 @@ import { ConnectionManager } from '../../src/vscode/connectionManager';
 import { fire } from '../../src/vscode/commands/eventCommands';
 import { consulJson } from '../infra/cluster';
 import { clusterFromEnv, eventually, serverAgent } from '../support/env';
-import { activateExtension, removeProfiles } from './support';
+import { activateExtension, finished, removeProfiles } from './support';
 
 const PLANS: Record<string, string> = {
   safety: `events:
@@ -81,19 +81,6 @@ tasks:
 `,
 };
 
-const FINAL = ['success', 'error', 'timeout', 'cancelled', 'interrupted'];
-
-async function finished(id: string, timeoutMs = 30_000): Promise<RunSnapshot> {
-  return eventually(
-    `run ${id} to finish`,
-    async () => {
-      const run = (await vscode.commands.executeCommand('chefConsul.getRun', { id })) as RunSnapshot | undefined;
-      return run && FINAL.includes(run.status) ? run : undefined;
-    },
-    timeoutMs,
-    200,
-  );
-}
 
 const config = () => vscode.workspace.getConfiguration('chefConsul');
 

@@ -3,6 +3,8 @@ import * as vscode from 'vscode';
 import type { ChefConsulApi } from '../../src/extension';
 import type { CatalogItem, MessageItem, NodeItem } from '../../src/vscode/views/catalogItems';
 import type { LiveCatalogView } from '../../src/vscode/views/liveCatalogView';
+import type { RunSnapshot } from '../../src/core/runs/model';
+import { eventually } from '../support/env';
 
 export const EXTENSION_ID = 'chef-consul-ops.chef-consul-ops';
 
@@ -54,4 +56,17 @@ export function viewShows(view: LiveCatalogView, accept: (items: CatalogItem[]) 
     };
     subs.push(view.onDidRender(check), view.onDidChangeTreeData(check));
   });
+}
+
+/** Polls chefConsul.getRun until the run has ended (any final status), as a caller of the command would. */
+export async function finished(id: string, timeoutMs = 30_000): Promise<RunSnapshot> {
+  return eventually(
+    `run ${id} to finish`,
+    async () => {
+      const run = (await vscode.commands.executeCommand('chefConsul.getRun', { id })) as RunSnapshot | undefined;
+      return run && ['success', 'error', 'timeout', 'cancelled', 'interrupted'].includes(run.status) ? run : undefined;
+    },
+    timeoutMs,
+    200,
+  );
 }

@@ -4,7 +4,7 @@ import type { ChefConsulApi } from '../../src/extension';
 import type { RunSnapshot } from '../../src/core/runs/model';
 import { NodeRunItem, PhaseItem, RunItem } from '../../src/vscode/views/runsView';
 import { clusterFromEnv, eventually } from '../support/env';
-import { activateExtension, EXTENSION_ID, isNode, removeProfiles, viewShows } from './support';
+import { activateExtension, EXTENSION_ID, finished, isNode, removeProfiles, viewShows } from './support';
 
 interface MenuEntry {
   command: string;
@@ -20,17 +20,6 @@ function manifest(): {
   return vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON.contributes;
 }
 
-async function finished(id: string): Promise<RunSnapshot> {
-  return eventually(
-    `run ${id} to finish`,
-    async () => {
-      const run = (await vscode.commands.executeCommand('chefConsul.getRun', { id })) as RunSnapshot | undefined;
-      return run && ['success', 'error', 'timeout', 'cancelled'].includes(run.status) ? run : undefined;
-    },
-    30_000,
-    200,
-  );
-}
 
 const HOSTILE = '**bold** [click](command:workbench.action.quit) <img src=x> `code`';
 
