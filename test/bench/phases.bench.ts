@@ -59,5 +59,5 @@ export async function benchPhases(serverAddr: string): Promise<BenchResults> {
     connection.dispose();
     fs.rmSync(folder, { recursive: true, force: true });
   }
-  return { 'phases.overhead_ms_per_phase': { value: round(median(overheads)), unit: 'ms', target: '<= 300' } };
+  return { 'phases.overhead_ms_per_phase': { value: round(median(overheads)), unit: 'ms', target: '<= 50' } };
 }

@@ -69,6 +69,11 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Aborting stops the agents started so far and rejects. */
   signal?: AbortSignal;
+  /**
+   * More server agents in dc1 (consul-server-2, … on 127.0.0.6, 127.0.0.7, …),
+   * so that agents' stale reads can land on a follower. Default 0.
+   */
+  extraServers?: number;
 }
 
 export interface DemoService {
@@ -111,7 +116,7 @@ export async function startCluster(opts: StartOptions = {}): Promise<ClusterStat
   const baseDir = prepareBaseDir(opts.baseDir);
   const consulBin = opts.consulBin ?? (await provisionConsul());
   const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  const ctx: StartContext = { consulBin, baseDir, basePort, deadline, started: [], signal: opts.signal };
+  const ctx: StartContext = { consulBin, baseDir, basePort, deadline, started: [], signal: opts.signal, extraServers: opts.extraServers ?? 0 };
   const { main, secure } = await startBoth(ctx, opts.withSecure !== false);
   return {
     consulBin,
@@ -382,15 +387,21 @@ interface StartContext {
   deadline: number;
   started: AgentInfo[];
   signal?: AbortSignal;
+  extraServers?: number;
 }
 
 async function startMainCluster(ctx: StartContext): Promise<{ agents: AgentInfo[]; readyMs: number }> {
   const { baseDir, basePort } = ctx;
   const server = prepareAgent(baseDir, SERVER_NODE, '127.0.0.2', basePort, DATACENTER, 'server');
   const clients = CLIENT_NODES.map((name, i) => prepareAgent(baseDir, name, `127.0.0.${3 + i}`, basePort, DATACENTER, 'client'));
-  const agents = [server, ...clients];
+  // After 127.0.0.5, the secure cluster's address.
+  const more = Array.from({ length: ctx.extraServers ?? 0 }, (_, i) => prepareAgent(baseDir, `consul-server-${2 + i}`, `127.0.0.${6 + i}`, basePort, DATACENTER, 'server'));
+  const agents = [server, ...more, ...clients];
 
-  writeConfig(server, 'agent.json', { ...baseConfig(server, basePort), server: true, bootstrap_expect: 1 });
+  writeConfig(server, 'agent.json', { ...baseConfig(server, basePort), server: true, bootstrap_expect: 1 + more.length });
+  for (const s of more) {
+    writeConfig(s, 'agent.json', { ...baseConfig(s, basePort), server: true, bootstrap_expect: 1 + more.length, retry_join: [`${server.host}:${basePort + 2}`], retry_interval: '1s' });
+  }
   for (const client of clients) {
     writeConfig(client, 'agent.json', {
       ...baseConfig(client, basePort),

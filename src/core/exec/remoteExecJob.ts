@@ -15,8 +15,6 @@ import { NodeExecResult, planJob, RemoteExecEvents, RemoteExecSpec, RexecPlan } 
 export type { NodeExecResult, NodeExecStatus, RemoteExecEvents, RemoteExecSpec } from './rexecSpec';
 
 const RENEW_EVERY_MS = 5_000;
-/** The CLI's pause so that agents find the job with a stale read. */
-const REPLICATION_WAIT_MS = 200;
 const READ_RETRY_MS = 250;
 /** How long an exit that is listed but unreadable may outlive the timeout. */
 const EXIT_READ_GRACE_MS = 10_000;
@@ -125,8 +123,11 @@ export class RemoteExecJob {
     // Listening before the event fires: the first answer then sets the index
     // that every agent write moves past.
     this.startWatch(sid);
-    await new Promise((r) => setTimeout(r, REPLICATION_WAIT_MS));
-    if (this.ended) return;
+    // Fired as soon as the job is written, without the CLI's 200 ms
+    // "replication" pause: an agent reads the job with a stale read and, when
+    // a lagging server answers with nothing, reads it again consistently from
+    // the leader, which has the write the PUT above waited for (Consul's
+    // agent/remote_exec.go, remoteExecGetSpec, 1.8 and later).
     await fireRexecEvent(this.connection, sid, plan.filters);
     this.firedAt = Date.now();
     this.sweep();
