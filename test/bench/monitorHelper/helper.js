@@ -5,7 +5,8 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const vscode = require('vscode');
-const { Run } = require(path.join(__dirname, '..', '..', '..', 'out', 'src', 'core', 'runs', 'model.js'));
+// Installed from a .vsix, the helper finds the checkout through the environment.
+const { Run } = require(path.join(process.env.CCO_REPO_ROOT, 'out', 'src', 'core', 'runs', 'model.js'));
 
 const out = process.env.CCO_BENCH_OUT;
 const seconds = Number(process.env.CCO_BENCH_MONITOR_S || 60);
