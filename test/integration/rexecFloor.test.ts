@@ -55,7 +55,9 @@ describe('remote exec at the protocol floor (three servers)', function () {
     if (cluster) await stopCluster(cluster, { removeBaseDir: true });
   });
 
-  it(`every agent acks and exits each of ${ROUNDS} jobs fired without a replication pause`, async () => {
+  it(`every agent acks and exits each of ${ROUNDS} jobs fired without a replication pause`, async function () {
+    // About 45 s on an idle 2-core machine; the limit only guards against a hang.
+    this.timeout(150_000);
     const state = cluster!;
     const targets = state.agents.map((a) => a.name);
     assert.equal(targets.length, 5);

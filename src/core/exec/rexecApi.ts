@@ -68,24 +68,22 @@ export async function readValues(c: ConsulConnection, keys: readonly string[]): 
   return values;
 }
 
-/** Both steps run even if the first fails; the first failure is rethrown. `timeoutMs` bounds each step. */
+/**
+ * Both steps run side by side, each even if the other fails; the first
+ * failure is rethrown. `timeoutMs` bounds each step. Their order does not
+ * matter: every key an agent writes is locked by the session, whose
+ * "delete" behavior removes it when the session is destroyed, and once the
+ * session is gone no agent can write under it again.
+ */
 export async function removeJob(c: ConsulConnection, sessionId: string, timeoutMs?: number): Promise<void> {
-  const failures: unknown[] = [];
   const limit = timeoutMs ? { timeout: timeoutMs } : {};
-  try {
-    // Destroying first: the agents' next lock-write then fails, so nothing is
-    // written after the delete below.
-    await call(c, `/v1/session/destroy/${sessionId}`, () => c.client.session.destroy({ id: sessionId, ...limit } as never), 'PUT');
-  } catch (e) {
-    failures.push(e);
-  }
   const dir = jobDir(sessionId);
-  try {
-    await call(c, `/v1/kv/${dir}?recurse`, () => c.client.kv.del({ key: dir, recurse: true, ...limit } as never), 'DELETE');
-  } catch (e) {
-    failures.push(e);
-  }
-  if (failures.length) throw failures[0];
+  const [destroyed, deleted] = await Promise.allSettled([
+    call(c, `/v1/session/destroy/${sessionId}`, () => c.client.session.destroy({ id: sessionId, ...limit } as never), 'PUT'),
+    call(c, `/v1/kv/${dir}?recurse`, () => c.client.kv.del({ key: dir, recurse: true, ...limit } as never), 'DELETE'),
+  ]);
+  if (destroyed.status === 'rejected') throw destroyed.reason;
+  if (deleted.status === 'rejected') throw deleted.reason;
 }
 
 /** A client method over the job directory's key list, for `Watch`'s blocking queries. */
