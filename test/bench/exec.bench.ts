@@ -13,7 +13,7 @@ const WARMUP = 1;
 /** Far above the CLI's ~2.3 s: a hung CLI must not hang the benchmark. */
 const CLI_LIMIT_MS = 30_000;
 
-function runCli(consulBin: string, serverAddr: string, nodes: number): Promise<void> {
+export function runCli(consulBin: string, serverAddr: string, nodes: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(consulBin, ['exec', `-http-addr=${serverAddr}`, 'echo', 'hi'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startCluster, stopCluster } from '../infra/cluster';
 import { benchExec } from './exec.bench';
+import { benchExec30 } from './exec30.bench';
 import { benchKv } from './kv.bench';
 import { benchMonitor } from './monitor.bench';
 import { benchNodes } from './nodes.bench';
@@ -69,6 +70,8 @@ async function main(): Promise<void> {
       await stopCluster(cluster, { removeBaseDir: true });
     }
   }
+  // Its own 30-agent cluster, on the next ports, once the first one is gone.
+  if (want('exec30')) Object.assign(results, await benchExec30(Number(process.env.CCO_BENCH_BASE_PORT ?? 28500) + 10));
   if (want('activation')) Object.assign(results, await benchActivation());
   recordResults(RESULTS, results);
   console.log('');

@@ -74,6 +74,8 @@ export interface StartOptions {
    * so that agents' stale reads can land on a follower. Default 0.
    */
   extraServers?: number;
+  /** More client agents in dc1 with no services (agent-1, … on 127.0.0.70, 127.0.0.71, …), for scale benchmarks. Default 0. */
+  extraClients?: number;
 }
 
 export interface DemoService {
@@ -116,7 +118,7 @@ export async function startCluster(opts: StartOptions = {}): Promise<ClusterStat
   const baseDir = prepareBaseDir(opts.baseDir);
   const consulBin = opts.consulBin ?? (await provisionConsul());
   const deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  const ctx: StartContext = { consulBin, baseDir, basePort, deadline, started: [], signal: opts.signal, extraServers: opts.extraServers ?? 0 };
+  const ctx: StartContext = { consulBin, baseDir, basePort, deadline, started: [], signal: opts.signal, extraServers: opts.extraServers ?? 0, extraClients: opts.extraClients ?? 0 };
   const { main, secure } = await startBoth(ctx, opts.withSecure !== false);
   return {
     consulBin,
@@ -388,6 +390,7 @@ interface StartContext {
   started: AgentInfo[];
   signal?: AbortSignal;
   extraServers?: number;
+  extraClients?: number;
 }
 
 async function startMainCluster(ctx: StartContext): Promise<{ agents: AgentInfo[]; readyMs: number }> {
@@ -396,7 +399,9 @@ async function startMainCluster(ctx: StartContext): Promise<{ agents: AgentInfo[
   const clients = CLIENT_NODES.map((name, i) => prepareAgent(baseDir, name, `127.0.0.${3 + i}`, basePort, DATACENTER, 'client'));
   // After 127.0.0.5, the secure cluster's address.
   const more = Array.from({ length: ctx.extraServers ?? 0 }, (_, i) => prepareAgent(baseDir, `consul-server-${2 + i}`, `127.0.0.${6 + i}`, basePort, DATACENTER, 'server'));
-  const agents = [server, ...more, ...clients];
+  if ((ctx.extraClients ?? 0) > 180) throw new Error('at most 180 extra clients (127.0.0.70-249)');
+  const plain = Array.from({ length: ctx.extraClients ?? 0 }, (_, i) => prepareAgent(baseDir, `agent-${1 + i}`, `127.0.0.${70 + i}`, basePort, DATACENTER, 'client'));
+  const agents = [server, ...more, ...clients, ...plain];
 
   writeConfig(server, 'agent.json', { ...baseConfig(server, basePort), server: true, bootstrap_expect: 1 + more.length });
   for (const s of more) {
@@ -411,6 +416,7 @@ async function startMainCluster(ctx: StartContext): Promise<{ agents: AgentInfo[
     });
     writeConfig(client, 'services.json', { services: DEMO_SERVICES.filter((s) => s.node === client.name).map(serviceDefinition) });
   }
+  for (const client of plain) writeConfig(client, 'agent.json', { ...baseConfig(client, basePort), retry_join: [`${server.host}:${basePort + 2}`], retry_interval: '1s' });
 
   const t0 = Date.now();
   for (const agent of agents) await launch(ctx, agent);
