@@ -19,6 +19,7 @@ import { requireTrust } from '../trust';
 import { RunGuards } from './runGuards';
 import type { PlanWorkspace } from '../plans/planWorkspace';
 import { runOutputUri } from './runOutput';
+import { RunMonitor } from '../monitor/runMonitor';
 
 const startedBy = () => `${os.userInfo().username}@${os.hostname()}`;
 
@@ -165,6 +166,8 @@ export class RunCommands {
 
   /** Progress while it runs (with Cancel), a notification with a jump to the failure when it fails. */
   private follow(id: string, title: string, done: Promise<RunSnapshot>): void {
+    // Opens the monitor beside the editor when chefConsul.openMonitorOnRun is on.
+    RunMonitor.openAfterStart(id);
     void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => {
       token.onCancellationRequested(() => this.registry.cancel(id));
       this.progressNotes.set(id, (message) => progress.report({ message }));
@@ -187,10 +190,16 @@ export class RunCommands {
     const failedPhase = run.phases.find((p) => p.status === 'error' || p.status === 'timeout');
     const failedNode = failedPhase?.nodes.find((n) => n.status !== 'success');
     const show = vscode.l10n.t('Show Failure');
+    const monitor = vscode.l10n.t('Open Run Monitor');
     const choice = await vscode.window.showErrorMessage(
       vscode.l10n.t('Run "{0}" ended {1}: {2}', run.event ?? run.command ?? run.id, run.status, run.message ?? ''),
       show,
+      monitor,
     );
+    if (choice === monitor) {
+      await Promise.resolve(vscode.commands.executeCommand('chefConsul.openRunMonitor', { id: run.id })).catch(() => undefined);
+      return;
+    }
     // The failed node (or phase), selected in the Runs view, then its output.
     if (choice === show && failedPhase) await Promise.resolve(vscode.commands.executeCommand('chefConsul.runs.reveal', { id: run.id, phase: failedPhase.no, node: failedNode?.node })).catch(() => undefined);
     if (choice === show && failedPhase && failedNode) await this.openOutput({ id: run.id, phase: failedPhase.no, node: failedNode.node });
