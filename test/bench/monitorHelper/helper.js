@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-require-imports -- a plain CommonJS extension that VS Code loads as it is */
 // Benchmark helper loaded next to the packaged extension (as a development
 // extension): it puts synthetic runs into the extension's own RunRegistry —
 // the Run class is the compiled one from out/, the same source as the bundle —
