@@ -92,10 +92,18 @@ describe('UI: Chef + Consul views in the browser workbench', function () {
     await collapsePane(wb.page, 'Services');
     await expandPane(wb.page, 'Phases');
     await viewRow(wb.page, 'Phases', 'tomcat').waitFor({ timeout: 30_000 });
+    // The other patterns folded, so tomcat's events and phases are in the pane's view.
+    for (const other of ['broken', 'haproxy', 'postgresql']) {
+      const row = viewPane(wb.page, 'Phases').locator('.monaco-list-row[aria-expanded="true"]').filter({ hasText: `${other}/task.yml` }).first();
+      if (await row.count()) await row.locator('.monaco-tl-twistie').click();
+    }
     // tomcat's deploy (priority 60) aims at a service no test node has.
     // The row's own click opens task.yml at the event; the twistie expands it.
     await viewRow(wb.page, 'Phases', 'priority 60').locator('.monaco-tl-twistie').click();
-    await viewRow(wb.page, 'Phases', 'no node').waitFor({ timeout: 10_000 });
+    await viewRow(wb.page, 'Phases', 'no node').waitFor({ timeout: 10_000 }).catch(async (e) => {
+      await wb.page.screenshot({ path: path.join(RESULTS, 'phases-view-FAILED.png') });
+      throw e;
+    });
     await wb.page.screenshot({ path: path.join(RESULTS, 'phases-view.png') });
   });
 

@@ -15,6 +15,8 @@ export const MAX_LINES_PER_NODE = 5000;
 export const MAX_INIT_LINES = 60_000;
 /** Lines one batch carries at most: beyond that the oldest of the batch are dropped (the page would scroll past them). */
 export const MAX_BATCH_LINES = 20_000;
+/** The most lines one batch carries: one frame's work for the page stays small; the rest waits for the next pull. */
+export const LINES_PER_BATCH = 2_000;
 
 interface Held {
   split: LineSplitter;
@@ -126,17 +128,18 @@ export class MonitorSession {
   /** Everything since the last batch, in one message; undefined when nothing happened. */
   takeBatch(): MonitorBatch | undefined {
     if (!this.hasQueued) return undefined;
-    const batch: MonitorBatch = { type: 'batch', lines: this.queuedLines.map(strip) };
+    const batch: MonitorBatch = { type: 'batch', lines: this.queuedLines.splice(0, LINES_PER_BATCH).map(strip) };
     if (this.queuedRun && this.run) batch.run = this.run;
     if (this.queuedReset.size) batch.reset = [...this.queuedReset];
     if (this.queuedChef.size) batch.chef = [...this.queuedChef].map((k) => this.chefCells.get(k)!).filter(Boolean);
     if (this.queuedAverage) batch.averageMs = this.averageMs;
-    this.clearQueue();
+    this.clearQueue(false);
     return batch;
   }
 
-  private clearQueue(): void {
-    this.queuedLines = [];
+  /** `lines`: also the queued lines (a batch leaves the ones past its cap queued). */
+  private clearQueue(lines = true): void {
+    if (lines) this.queuedLines = [];
     this.queuedReset = new Set();
     this.queuedChef = new Set();
     this.queuedRun = false;
