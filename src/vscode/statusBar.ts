@@ -62,29 +62,34 @@ export class ConsulStatusBar implements vscode.Disposable {
   private render(state: Extract<ConnectionState, { kind: 'connected' }>, live: LiveState<CatalogSnapshot>): void {
     const profile = state.connection.profile;
     const dc = this.datacenter ?? state.connection.datacenter ?? '…';
-    const prod = profile.production ? ' $(shield)' : '';
     this.item.backgroundColor = undefined;
     const where: Array<[string, string | undefined]> = [
       [vscode.l10n.t('Address'), state.connection.address],
       [vscode.l10n.t('Datacenter'), dc],
     ];
     if (live.kind === 'error') {
-      this.item.text = `$(debug-disconnect) ${profile.name} · ${dc}${prod}`;
+      this.item.text = `$(debug-disconnect) ${profile.name} · ${dc}`;
       this.item.tooltip = this.tooltip(vscode.l10n.t('Profile "{0}": Consul does not answer', profile.name), where, live.error.message);
       this.item.accessibilityInformation = { label: vscode.l10n.t('Consul profile {0}, datacenter {1}: failing. {2}', profile.name, dc, live.error.message) };
       this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
       return;
     }
     if (live.kind !== 'ready') {
-      this.item.text = `$(sync~spin) ${profile.name} · ${dc}${prod}`;
+      this.item.text = `$(sync~spin) ${profile.name} · ${dc}`;
       this.item.tooltip = this.tooltip(vscode.l10n.t('Connecting to {0}…', state.connection.address), where);
       this.item.accessibilityInformation = { label: vscode.l10n.t('Consul profile {0}: connecting', profile.name) };
       return;
     }
     const { critical, warning } = live.data.counts;
-    const leader = live.meta.knownLeader === false ? ` $(alert) ${vscode.l10n.t('no leader')}` : '';
-    const health = critical || warning ? ` $(error) ${critical} $(warning) ${warning}` : ' $(pass)';
-    this.item.text = `$(server-environment) ${profile.name} · ${dc}${prod}${leader}${health}`;
+    // One icon, then words: counts next to $(error)/$(warning) would read as VS Code's Problems.
+    const parts = [profile.name, dc];
+    if (live.meta.knownLeader === false) parts.push(vscode.l10n.t('no leader'));
+    const health = [
+      ...(critical ? [vscode.l10n.t('{0} critical', critical)] : []),
+      ...(warning ? [vscode.l10n.t('{0} warning', warning)] : []),
+    ];
+    if (health.length) parts.push(health.join(', '));
+    this.item.text = `$(${profile.production ? 'shield' : 'server-environment'}) ${parts.join(' · ')}`;
     const leaderText = live.meta.knownLeader === false ? vscode.l10n.t('none known') : (this.leaderAddress ?? vscode.l10n.t('known'));
     this.item.tooltip = this.tooltip(
       vscode.l10n.t('Consul profile "{0}"', profile.name),

@@ -84,7 +84,11 @@ describe('UI: Chef + Consul views in the browser workbench', function () {
   it('shows the connection in the status bar', async () => {
     const item = wb.page.locator('.statusbar-item', { hasText: 'Environment' }).first();
     await item.waitFor({ timeout: 10_000 });
-    assert.match(await item.innerText(), /Environment · dc1/);
+    // The check counts arrive with the catalog; they read as words, not as the Problems counts' icons.
+    await wb.page.locator('.statusbar-item', { hasText: /Environment · dc1 · .*critical/ }).first().waitFor({ timeout: 30_000 });
+    assert.match((await item.innerText()).trim(), /^Environment · dc1 · [1-9]\d* critical, [1-9]\d* warning$/);
+    assert.equal(await item.locator('.codicon').count(), 1);
+    assert.equal(await item.locator('.codicon-server-environment').count(), 1);
   });
 
   it('shows the patterns, events and phases of the workspace in the Phases view', async () => {
