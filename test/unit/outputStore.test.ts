@@ -8,6 +8,7 @@ import { truncateTail } from '../../src/core/runs/recorder';
 import { LOG_LIMIT_BYTES, truncateLog } from '../../src/core/runs/metronomeLayout';
 import { RunRegistry } from '../../src/core/runs/registry';
 import { lastLines, LineSplitter, sanitizeLine } from '../../src/vscode/monitor/lines';
+import { ChefOutputParser } from '../../src/core/chef/outputParser';
 import { MAX_LINES_PER_NODE, MonitorSession } from '../../src/vscode/monitor/monitorSession';
 import { mulberry32 } from '../support/random';
 
@@ -231,5 +232,28 @@ describe('monitor lines and session', () => {
     const reset = session.takeBatch()!;
     assert.deepEqual(reset.reset, ['0/a']);
     assert.equal(session.initial().lines.length, 0);
+  });
+});
+
+describe('a stream without newlines (a binary dump, a progress bar)', () => {
+  it('keeps a bounded partial line in the monitor and splits only what arrives', () => {
+    const split = new LineSplitter();
+    const chunk = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 200; i++) assert.deepEqual(split.push(chunk), []);
+    assert.equal(split.pending.length, 16 * 1024);
+    const lines = split.push('tail\nnext');
+    assert.equal(lines.length, 1);
+    assert.ok(lines[0].endsWith('tail') && lines[0].length <= 16 * 1024);
+    assert.equal(split.pending, 'next');
+  });
+
+  it('lets the Chef parser read a run after 13 MB on one line, and cuts that line', () => {
+    const parser = new ChefOutputParser();
+    for (let i = 0; i < 200; i++) parser.push('y'.repeat(64 * 1024));
+    parser.push('\nStarting Chef Infra Client, version 18.2.7\nChef Infra Client finished, 0/3 resources updated in 02 seconds\n');
+    parser.end();
+    assert.equal(parser.report.status, 'success');
+    assert.equal(parser.report.totalResources, 3);
+    assert.ok(parser.report.plainLines.every((l) => l.length <= 64 * 1024));
   });
 });

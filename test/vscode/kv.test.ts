@@ -193,6 +193,12 @@ describe('Key/Value in VS Code', function () {
       await put(`${root}prod/b`, '2');
       await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.kv.delete', { key: `${root}prod/` })), /production.*"confirm": "kv-prod"/);
       assert.ok(await get(`${root}prod/a`));
+      // The file system cannot ask: folder deletes and moves through it are refused on production.
+      const folder = vscode.Uri.parse(`consul-kv://kv-prod/${root}prod`);
+      await assert.rejects(Promise.resolve(vscode.workspace.fs.delete(folder, { recursive: true })), /Profile "kv-prod" is production: folders are not changed through the file system/);
+      await assert.rejects(Promise.resolve(vscode.workspace.fs.rename(folder, vscode.Uri.parse(`consul-kv://kv-prod/${root}prod2`), { overwrite: false })), /is production/);
+      assert.ok(await get(`${root}prod/a`));
+      assert.ok(await get(`${root}prod/b`));
       const r = await vscode.commands.executeCommand<{ deleted: number }>('chefConsul.kv.delete', { key: `${root}prod/`, confirm: 'kv-prod' });
       assert.equal(r.deleted, 2);
     } finally {

@@ -95,9 +95,15 @@ export class ChefOutputParser {
     if (this.ended) return;
     const text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
     if (!text) return;
-    const parts = (this.partial + text).split('\n');
-    this.partial = parts.pop() ?? '';
-    for (const line of parts) this.line(line);
+    // Only the new text is searched for line ends: output without newlines must not cost quadratic time.
+    if (!text.includes('\n')) {
+      this.partial = keepTail(this.partial + text);
+      return;
+    }
+    const parts = text.split('\n');
+    parts[0] = this.partial + parts[0];
+    this.partial = keepTail(parts.pop() ?? '');
+    for (const line of parts) this.line(line.length > MAX_LINE_CHARS ? line.slice(0, MAX_LINE_CHARS) : line);
   }
 
   /** The output is over: the last partial line counts, and a Chef run that did not say how it ended is 'unknown'. */
@@ -575,4 +581,12 @@ function trimBlank(lines: string[]): string[] {
   while (start < end && !lines[start].trim()) start++;
   while (end > start && !lines[end - 1].trim()) end--;
   return lines.slice(start, end);
+}
+
+/** No line Chef prints is longer; longer "lines" (binary output, progress bars) are cut to this. */
+const MAX_LINE_CHARS = 64 * 1024;
+
+/** A partial line past the limit keeps its end: a progress bar's latest state. */
+function keepTail(partial: string): string {
+  return partial.length > MAX_LINE_CHARS ? partial.slice(-MAX_LINE_CHARS) : partial;
 }

@@ -174,6 +174,8 @@ export class KvFileSystemProvider implements vscode.FileSystemProvider, vscode.D
         const prefix = folderPrefix(loc.key);
         const below = await listKeys(connection, prefix);
         if (!below.length) throw vscode.FileSystemError.FileNotFound(uri);
+        // The file system cannot ask for the typed confirmation (any extension may call it): the view's Delete does.
+        if (connection.profile.production) throw vscode.FileSystemError.NoPermissions(productionRefusal(connection.profile.name, vscode.l10n.t('Delete')));
         if (!options.recursive && below.some((k) => k !== prefix)) throw vscode.FileSystemError.NoPermissions(vscode.l10n.t('"{0}" holds {1} keys: delete it recursively.', prefix, below.length));
         await deleteTree(connection, prefix);
       }
@@ -201,6 +203,7 @@ export class KvFileSystemProvider implements vscode.FileSystemProvider, vscode.D
     }
     const stat = await this.stat(from);
     const folder = stat.type === vscode.FileType.Directory;
+    if (folder && a.connection.profile.production) throw vscode.FileSystemError.NoPermissions(productionRefusal(a.connection.profile.name, move ? vscode.l10n.t('Move') : vscode.l10n.t('Copy')));
     try {
       if (!folder && options.overwrite) {
         const existing = await getEntry(a.connection, b.key);
@@ -279,4 +282,13 @@ export function toFsError(e: unknown, uri: vscode.Uri): Error {
   if (e instanceof KvValueTooLargeError) return new vscode.FileSystemError(e.message);
   if (e instanceof KvError || e instanceof ConsulError) return new vscode.FileSystemError(e.message);
   return new vscode.FileSystemError(e instanceof Error ? e.message : String(e) || uri.toString());
+}
+
+/** Why a folder operation through the file system is refused on a production profile, and where it can be done. */
+function productionRefusal(profile: string, action: string): string {
+  return vscode.l10n.t(
+    'Profile "{0}" is production: folders are not changed through the file system, which cannot ask for the typed confirmation. Use {1} in the Key/Value view (or its command with "confirm").',
+    profile,
+    action,
+  );
 }

@@ -37,9 +37,15 @@ export class LineSplitter {
   private partial = '';
 
   push(text: string): string[] {
-    const parts = (this.partial + text).split('\n');
-    this.partial = parts.pop() ?? '';
-    return parts.map(finish);
+    // Only the new text is searched: a stream without newlines must not cost quadratic time or unbounded memory.
+    if (!text.includes('\n')) {
+      this.partial = capLine(this.partial + text);
+      return [];
+    }
+    const parts = text.split('\n');
+    parts[0] = this.partial + parts[0];
+    this.partial = capLine(parts.pop() ?? '');
+    return parts.map((p) => finish(capLine(p)));
   }
 
   /** The partial line, if any (shown as is; it is completed by later output). */
@@ -84,4 +90,11 @@ export function lastLines(text: string, phase: number, node: string, max: number
   const split = new LineSplitter();
   const lines = [...split.push(body), ...split.end()];
   return { lines: lines.map((t, i) => ({ phase, node, no: from + i + 1, text: t })), cut: from > 0 };
+}
+
+/** The most of one line the monitor keeps: the end, which a progress bar's redraws leave current. */
+const MAX_LINE_CHARS = 16 * 1024;
+
+function capLine(line: string): string {
+  return line.length > MAX_LINE_CHARS ? line.slice(-MAX_LINE_CHARS) : line;
 }

@@ -253,10 +253,10 @@ export class MonitorPanel {
         await vscode.commands.executeCommand('chefConsul.cancelRun', { id });
         return;
       case 'retryFailed':
-        await vscode.commands.executeCommand('chefConsul.retryFailed', { id, phase: action.phase });
+        await vscode.commands.executeCommand('chefConsul.retryFailedFromEditor', { id, phase: action.phase });
         return;
       case 'rerun': {
-        const newId = await vscode.commands.executeCommand<string | undefined>('chefConsul.rerun', { id });
+        const newId = await vscode.commands.executeCommand<string | undefined>('chefConsul.rerunFromEditor', { id });
         if (newId) await vscode.commands.executeCommand('chefConsul.openRunMonitor', { id: newId });
         return;
       }

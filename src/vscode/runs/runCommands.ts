@@ -343,6 +343,18 @@ export class RunCommands {
         const x = a as { confirm?: string; ignoreBusyNodes?: boolean };
         return this.rerun({ id: r.id, confirm: x?.confirm, ignoreBusyNodes: x?.ignoreBusyNodes }, a instanceof vscode.TreeItem);
       }),
+      // The run monitor's buttons: clicks, so they ask what a click must ask (production confirmation,
+      // busy nodes, a recorded command shown before it runs again). Any caller of these gets the prompts.
+      byItem('chefConsul.retryFailedFromEditor', (a) => {
+        const r = ref(a);
+        if (!r.id || r.phase === undefined) throw new CommandInputError(vscode.l10n.t('"id" and "phase" are required.'));
+        return this.retryFailed({ id: r.id, phase: r.phase }, true);
+      }),
+      byItem('chefConsul.rerunFromEditor', (a) => {
+        const r = ref(a);
+        if (!r.id) throw new CommandInputError(vscode.l10n.t('"id" is required.'));
+        return this.rerun({ id: r.id }, true);
+      }),
       byItem('chefConsul.openNodeOutput', (a) => {
         const r = ref(a);
         if (!r.id || r.phase === undefined || !r.node) throw new CommandInputError(vscode.l10n.t('"id", "phase" and "node" are required.'));
