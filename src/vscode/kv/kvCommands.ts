@@ -334,7 +334,9 @@ export class KvCommands {
       out = uri.fsPath;
     }
     const { connection } = await this.active();
-    const items = await exportItems(connection, prefix);
+    // A key chosen in the tree is that key (and what is under it as a folder), not every key its name begins (app/db → app/db-password).
+    const all = await exportItems(connection, prefix);
+    const items = node?.kind === 'key' ? all.filter((i) => i.key === prefix || i.key.startsWith(`${prefix}/`)) : all;
     if (!items.length) throw new CommandInputError(vscode.l10n.t('"{0}" holds no key: nothing to export.', prefix || '/'));
     if (format === 'json') {
       await fs.writeFile(out!, toExportJson(items));
