@@ -1,0 +1,165 @@
+/**
+ * One multi-step input flow in a single quick input: step counts ("n/m"),
+ * a Back button to the previous step with every value kept, and validation
+ * as the user types. Steps read and write a state object, so a step shows
+ * what was entered (or prefilled) before, whichever way the user got there.
+ */
+import * as vscode from 'vscode';
+
+/** What a step's validation says: a message (string = error), or nothing. */
+export type StepValidation = string | vscode.InputBoxValidationMessage | undefined;
+
+/** An extra title-bar button on a step (a link to settings, say). */
+export interface StepButton {
+  button: vscode.QuickInputButton;
+  run(): void | Thenable<unknown>;
+}
+
+interface StepBase<S> {
+  /** Skipped (and not counted) when this says false for the state so far. */
+  when?(state: S): boolean;
+  buttons?: StepButton[];
+}
+
+export interface TextStep<S> extends StepBase<S> {
+  kind: 'text';
+  prompt: string;
+  placeholder?: string;
+  get(state: S): string | undefined;
+  set(state: S, value: string): void;
+  /** Runs on every keystroke; an error (a string or Error severity) blocks Enter, Info and Warning do not. */
+  validate?(value: string, state: S): StepValidation;
+}
+
+export interface PickStep<S> extends StepBase<S> {
+  kind: 'pick';
+  placeholder: string;
+  items: Array<vscode.QuickPickItem & { value: string }>;
+  get(state: S): string | undefined;
+  set(state: S, value: string): void;
+}
+
+export type Step<S> = TextStep<S> | PickStep<S>;
+
+/** The quick input factories the flow uses (vscode.window; tests may pass their own). */
+export interface QuickInputFactory {
+  createInputBox(): vscode.InputBox;
+  createQuickPick<T extends vscode.QuickPickItem>(): vscode.QuickPick<T>;
+}
+
+/** Back keeps what the step shows (a text step's typed value), or the state's value when it says nothing. */
+type Outcome = { kind: 'next'; value: string } | { kind: 'back'; value?: string } | { kind: 'cancel' };
+
+export function blocks(v: StepValidation): boolean {
+  if (v === undefined) return false;
+  if (typeof v === 'string') return v.length > 0;
+  return v.severity === vscode.InputBoxValidationSeverity.Error;
+}
+
+/**
+ * Runs the steps over `state`, from the first; returns the state when the
+ * last step is accepted, undefined when the user cancels (Escape or focus lost).
+ */
+export async function runSteps<S>(title: string, steps: Array<Step<S>>, state: S, ui: QuickInputFactory = vscode.window): Promise<S | undefined> {
+  let index = 0;
+  while (index < steps.length) {
+    const shown = steps.filter((s) => s.when?.(state) ?? true);
+    const step = steps[index];
+    if (!shown.includes(step)) {
+      index++;
+      continue;
+    }
+    const position = { step: shown.indexOf(step) + 1, total: shown.length };
+    const outcome = step.kind === 'text' ? await showText(ui, title, step, state, position) : await showPick(ui, title, step, state, position);
+    if (outcome.kind === 'cancel') return undefined;
+    if (outcome.value !== undefined) step.set(state, outcome.value);
+    if (outcome.kind === 'next') {
+      index++;
+      continue;
+    }
+    // Back: to the nearest earlier step that applies.
+    do index--;
+    while (index > 0 && !(steps[index].when?.(state) ?? true));
+  }
+  return state;
+}
+
+interface Position {
+  step: number;
+  total: number;
+}
+
+function setUp(input: vscode.InputBox | vscode.QuickPick<vscode.QuickPickItem>, title: string, step: Step<unknown>, at: Position): void {
+  input.title = title;
+  input.step = at.step;
+  input.totalSteps = at.total;
+  input.ignoreFocusOut = true;
+  input.buttons = [...(at.step > 1 ? [vscode.QuickInputButtons.Back] : []), ...(step.buttons ?? []).map((b) => b.button)];
+}
+
+function settle(
+  input: vscode.InputBox | vscode.QuickPick<vscode.QuickPickItem>,
+  step: Step<unknown>,
+  current: () => string | undefined,
+  accept: (done: (o: Outcome) => void) => void,
+): Promise<Outcome> {
+  return new Promise<Outcome>((resolve) => {
+    const disposables: vscode.Disposable[] = [];
+    let finished = false;
+    const done = (o: Outcome) => {
+      if (finished) return;
+      finished = true;
+      disposables.forEach((d) => d.dispose());
+      input.hide();
+      input.dispose();
+      resolve(o);
+    };
+    disposables.push(
+      input.onDidTriggerButton((b) => {
+        if (b === vscode.QuickInputButtons.Back) {
+          done({ kind: 'back', value: current() });
+          return;
+        }
+        void step.buttons?.find((x) => x.button === b)?.run();
+      }),
+      input.onDidAccept(() => accept(done)),
+      input.onDidHide(() => done({ kind: 'cancel' })),
+    );
+    input.show();
+  });
+}
+
+function showText<S>(ui: QuickInputFactory, title: string, step: TextStep<S>, state: S, at: Position): Promise<Outcome> {
+  const box = ui.createInputBox();
+  setUp(box, title, step as Step<unknown>, at);
+  box.prompt = step.prompt;
+  box.placeholder = step.placeholder;
+  box.value = step.get(state) ?? '';
+  const check = (v: string) => {
+    const result = step.validate?.(v, state);
+    box.validationMessage = result;
+    return result;
+  };
+  const changed = box.onDidChangeValue(check);
+  check(box.value);
+  return settle(box, step as Step<unknown>, () => box.value, (done) => {
+    if (!blocks(check(box.value))) done({ kind: 'next', value: box.value });
+  }).finally(() => changed.dispose());
+}
+
+function showPick<S>(ui: QuickInputFactory, title: string, step: PickStep<S>, state: S, at: Position): Promise<Outcome> {
+  const pick = ui.createQuickPick<vscode.QuickPickItem & { value: string }>();
+  setUp(pick as vscode.QuickPick<vscode.QuickPickItem>, title, step as Step<unknown>, at);
+  pick.placeholder = step.placeholder;
+  const currentValue = step.get(state);
+  // The current value is marked in its description and selected.
+  pick.items = step.items.map((i) =>
+    i.value === currentValue ? { ...i, description: [i.description, vscode.l10n.t('current')].filter(Boolean).join(' · ') } : i,
+  );
+  const current = pick.items.find((i) => i.value === currentValue);
+  if (current) pick.activeItems = [current];
+  return settle(pick as vscode.QuickPick<vscode.QuickPickItem>, step as Step<unknown>, () => undefined, (done) => {
+    const chosen = pick.selectedItems[0] ?? pick.activeItems[0];
+    if (chosen) done({ kind: 'next', value: chosen.value });
+  });
+}

@@ -1,0 +1,165 @@
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { FireEventRequest } from '../../src/core/consul/events';
+import { ask } from '../../src/vscode/commands/eventCommands';
+import type { QuickInputFactory } from '../../src/vscode/multiStepInput';
+import { eventually } from '../support/env';
+import { activateExtension } from './support';
+
+/*
+ * The flow runs in the workbench's real quick input, driven with the workbench's
+ * own commands (Enter: acceptSelectedQuickOpenItem, the Back button:
+ * quickInputBack). code-server 4.100 has no command that types into a quick
+ * input from the extension host (default:type and paste reach editors only),
+ * and a value set by an extension does not fire onDidChangeValue; so "typing"
+ * sets the box's value and calls the flow's onDidChangeValue listeners with it,
+ * as the workbench does on a keystroke.
+ */
+
+interface Recording extends QuickInputFactory {
+  boxes: vscode.InputBox[];
+  /** What a keystroke does: the new value, then onDidChangeValue. */
+  type(box: vscode.InputBox, text: string): void;
+}
+
+/** vscode.window's factories, keeping every box the flow creates. */
+function recording(): Recording {
+  const boxes: vscode.InputBox[] = [];
+  const listeners = new Map<vscode.InputBox, Array<(v: string) => unknown>>();
+  return {
+    boxes,
+    createInputBox() {
+      const real = vscode.window.createInputBox();
+      const heard: Array<(v: string) => unknown> = [];
+      const box = new Proxy(real, {
+        get(target, prop) {
+          if (prop === 'onDidChangeValue') {
+            return (listener: (v: string) => unknown, thisArg?: unknown) => {
+              const bound = (v: string) => listener.call(thisArg, v);
+              heard.push(bound);
+              const sub = real.onDidChangeValue(bound);
+              return { dispose: () => (heard.splice(heard.indexOf(bound), 1), sub.dispose()) };
+            };
+          }
+          const value = Reflect.get(target, prop, target) as unknown;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+        set: (target, prop, value) => Reflect.set(target, prop, value, target),
+      });
+      listeners.set(box, heard);
+      boxes.push(box);
+      return box;
+    },
+    createQuickPick: <T extends vscode.QuickPickItem>() => vscode.window.createQuickPick<T>(),
+    type(box, text) {
+      box.value = text;
+      for (const l of [...(listeners.get(box) ?? [])]) l(text);
+    },
+  };
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('Multi-step inputs: Fire Event with step counts, Back and validation as you type', function () {
+  this.timeout(60_000);
+
+  before(async () => {
+    await activateExtension();
+  });
+
+  afterEach(async () => {
+    await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+  });
+
+  function driver(ui: Recording) {
+    const box = () => ui.boxes[ui.boxes.length - 1];
+    /** Waits for the n-th box the flow shows (1-based) and checks its step. */
+    const shown = async (n: number, step: number, value: string) => {
+      const b = await eventually(`box ${n} (step ${step})`, () => (ui.boxes.length === n ? ui.boxes[n - 1] : undefined), 5_000);
+      assert.equal(b.step, step, `box ${n} is step ${step}`);
+      assert.equal(b.totalSteps, 5);
+      assert.equal(b.title, 'Fire Consul Event');
+      assert.equal(b.value, value, `step ${step} shows "${value}"`);
+      assert.equal(b.buttons.includes(vscode.QuickInputButtons.Back), step > 1, `Back on step ${step}`);
+      await pause(200);
+    };
+    /** Sets the value as typing does and waits for the validation to answer. */
+    const type = async (text: string, expect: RegExp | undefined) => {
+      const b = box();
+      ui.type(b, text);
+      const message = () => {
+        const m = b.validationMessage;
+        return typeof m === 'string' ? m : m?.message;
+      };
+      await eventually(`validation of "${text}"`, () => (expect ? expect.test(message() ?? '') : message() === undefined) || undefined, 5_000);
+    };
+    const enter = async () => {
+      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+      await pause(300);
+    };
+    const back = async () => {
+      await vscode.commands.executeCommand('workbench.action.quickInputBack');
+      await pause(300);
+    };
+    return { box, shown, type, enter, back };
+  }
+
+  it('goes Back with values kept both ways, validates as the user types, and blocks Enter on an error', async () => {
+    const ui = recording();
+    const { shown, type, enter, back } = driver(ui);
+    const result: Promise<FireEventRequest | undefined> = ask({}, ui);
+
+    await shown(1, 1, '');
+    await type('has space', /must not contain/);
+    await enter();
+    assert.equal(ui.boxes.length, 1, 'Enter does nothing while the name is invalid');
+    await type('ux2-deploy', undefined);
+    await enter();
+
+    await shown(2, 2, '');
+    await type('pay-1', /bytes left of the 512-byte event/); // Info: does not block
+    await back();
+    await shown(3, 1, 'ux2-deploy');
+    await enter();
+    await shown(4, 2, 'pay-1');
+    await type('x'.repeat(600), /bytes over the 512-byte event limit/);
+    await enter();
+    assert.equal(ui.boxes.length, 4, 'Enter does nothing while the payload is too big');
+    await type('pay-2', /bytes left/);
+    await enter();
+
+    await shown(5, 3, '');
+    await type('web-(', /./); // not a Go regular expression
+    await enter();
+    assert.equal(ui.boxes.length, 5);
+    await type('^web-1$', undefined);
+    await enter();
+    await shown(6, 4, '');
+    await enter();
+    await shown(7, 5, '');
+    await type('v2', /needs a service filter/);
+    await back();
+    await shown(8, 4, '');
+    await type('^api$', undefined);
+    await enter();
+    await shown(9, 5, 'v2');
+    await eventually('the tag validated again', () => (ui.boxes[8].validationMessage === undefined ? true : undefined), 5_000);
+    await enter();
+
+    assert.deepEqual(await result, { name: 'ux2-deploy', payload: 'pay-2', node: '^web-1$', service: '^api$', tag: 'v2' });
+  });
+
+  it('starts from the tree item prefill and cancels with Escape', async () => {
+    const ui = recording();
+    const { shown, type, enter } = driver(ui);
+    const result = ask({ node: '^db-1$' }, ui);
+    await shown(1, 1, '');
+    await type('ux2-cancel', undefined);
+    await enter();
+    await shown(2, 2, '');
+    await enter();
+    await shown(3, 3, '^db-1$');
+    await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+    assert.equal(await result, undefined);
+  });
+});
