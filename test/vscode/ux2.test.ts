@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { FireEventRequest } from '../../src/core/consul/events';
+import { askProfile } from '../../src/vscode/commands/connectionCommands';
 import { ask } from '../../src/vscode/commands/eventCommands';
 import type { QuickInputFactory } from '../../src/vscode/multiStepInput';
 import { eventually } from '../support/env';
@@ -18,6 +19,7 @@ import { activateExtension } from './support';
 
 interface Recording extends QuickInputFactory {
   boxes: vscode.InputBox[];
+  picks: Array<vscode.QuickPick<vscode.QuickPickItem>>;
   /** What a keystroke does: the new value, then onDidChangeValue. */
   type(box: vscode.InputBox, text: string): void;
 }
@@ -25,9 +27,11 @@ interface Recording extends QuickInputFactory {
 /** vscode.window's factories, keeping every box the flow creates. */
 function recording(): Recording {
   const boxes: vscode.InputBox[] = [];
+  const picks: Array<vscode.QuickPick<vscode.QuickPickItem>> = [];
   const listeners = new Map<vscode.InputBox, Array<(v: string) => unknown>>();
   return {
     boxes,
+    picks,
     createInputBox() {
       const real = vscode.window.createInputBox();
       const heard: Array<(v: string) => unknown> = [];
@@ -50,7 +54,11 @@ function recording(): Recording {
       boxes.push(box);
       return box;
     },
-    createQuickPick: <T extends vscode.QuickPickItem>() => vscode.window.createQuickPick<T>(),
+    createQuickPick<T extends vscode.QuickPickItem>() {
+      const pick = vscode.window.createQuickPick<T>();
+      picks.push(pick as unknown as vscode.QuickPick<vscode.QuickPickItem>);
+      return pick;
+    },
     type(box, text) {
       box.value = text;
       for (const l of [...(listeners.get(box) ?? [])]) l(text);
@@ -60,7 +68,7 @@ function recording(): Recording {
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('Multi-step inputs: Fire Event with step counts, Back and validation as you type', function () {
+describe('Multi-step inputs (Fire Event, Add Profile): step counts, Back, validation as the user types', function () {
   this.timeout(60_000);
 
   before(async () => {
@@ -161,5 +169,52 @@ describe('Multi-step inputs: Fire Event with step counts, Back and validation as
     await shown(3, 3, '^db-1$');
     await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
     assert.equal(await result, undefined);
+  });
+
+  it('Add Profile: four steps, a Settings button for TLS, production as a pick marking the current value, Back kept', async () => {
+    const ui = recording();
+    const { type, enter, back } = driver(ui);
+    const box = async (n: number, step: number, value: string) => {
+      const b = await eventually(`box ${n}`, () => (ui.boxes.length === n ? ui.boxes[n - 1] : undefined), 5_000);
+      assert.deepEqual([b.title, b.step, b.totalSteps, b.value], ['Add Consul Profile', step, 4, value]);
+      await pause(200);
+      return b;
+    };
+    const pick = async (n: number) => {
+      const p = await eventually(`pick ${n}`, () => (ui.picks.length === n ? ui.picks[n - 1] : undefined), 5_000);
+      assert.deepEqual([p.title, p.step, p.totalSteps], ['Add Consul Profile', 4, 4]);
+      assert.ok(p.buttons.includes(vscode.QuickInputButtons.Back));
+      await pause(200);
+      return p;
+    };
+    const result = askProfile(['Environment'], ui);
+    await box(1, 1, '');
+    await type('Environment', /exists/);
+    await enter();
+    assert.equal(ui.boxes.length, 1);
+    await type('ux2-new', undefined);
+    await enter();
+    const address = await box(2, 2, '127.0.0.1:8500');
+    assert.ok(address.buttons.some((b) => b.iconPath instanceof vscode.ThemeIcon && b.iconPath.id === 'settings-gear' && /TLS/.test(b.tooltip ?? '')));
+    await type('https://127.0.0.1:8501', undefined);
+    await enter();
+    await box(3, 3, '');
+    await enter();
+    const first = await pick(1);
+    assert.deepEqual(first.activeItems.map((i) => i.label), ['Not production']);
+    assert.match(first.activeItems[0].description ?? '', /current/);
+    await back();
+    await box(4, 3, '');
+    await type('dc9', undefined);
+    await back();
+    await box(5, 2, 'https://127.0.0.1:8501');
+    await enter();
+    await box(6, 3, 'dc9');
+    await enter();
+    const second = await pick(2);
+    second.activeItems = [second.items[1]];
+    await pause(300);
+    await enter();
+    assert.deepEqual(await result, { name: 'ux2-new', address: 'https://127.0.0.1:8501', datacenter: 'dc9', production: true });
   });
 });

@@ -4,6 +4,7 @@ import { ClusterInfo, readClusterInfo } from '../../core/consul/status';
 import { ConnectionProfile, parseAddress, validateProfile } from '../../core/consul/profile';
 import { CONFIG_SECTION, ConnectionManager } from '../connectionManager';
 import { CommandInputError, registerCommand } from './register';
+import { QuickInputFactory, runSteps, Step, StepButton } from '../multiStepInput';
 
 const PROFILE_FIELDS = ['name', 'address', 'datacenter', 'caFile', 'certFile', 'keyFile', 'serverName', 'insecureSkipVerify', 'production'] as const;
 
@@ -37,6 +38,69 @@ function requireProfile(connections: ConnectionManager, name: string): Connectio
   return profile;
 }
 
+interface ProfileDraft {
+  name: string;
+  address: string;
+  datacenter: string;
+  production: string;
+}
+
+/** Opens the profiles setting, where TLS files, server name and the rest are edited. */
+const TLS_SETTINGS: StepButton = {
+  button: { iconPath: new vscode.ThemeIcon('settings-gear'), tooltip: vscode.l10n.t('TLS (CA file, client certificate, server name): edit the profile in Settings') },
+  run: () => vscode.commands.executeCommand('workbench.action.openSettings', `@id:${CONFIG_SECTION}.profiles`),
+};
+
+/** Add Profile's steps in one quick input with Back: name, address, datacenter, production. Exported for the tests. */
+export async function askProfile(existing: readonly string[], ui: QuickInputFactory = vscode.window): Promise<Partial<ConnectionProfile> | undefined> {
+  const draft: ProfileDraft = { name: '', address: '127.0.0.1:8500', datacenter: '', production: 'no' };
+  const field = (key: keyof ProfileDraft) => ({ get: (d: ProfileDraft) => d[key], set: (d: ProfileDraft, v: string) => void (d[key] = v) });
+  const steps: Array<Step<ProfileDraft>> = [
+    {
+      kind: 'text',
+      prompt: vscode.l10n.t('Profile name'),
+      ...field('name'),
+      validate: (v) => (!v.trim() ? vscode.l10n.t('A name is required') : existing.includes(v.trim()) ? vscode.l10n.t('A profile with this name exists') : undefined),
+    },
+    {
+      kind: 'text',
+      prompt: vscode.l10n.t('Address of a Consul agent (host:port or https://host:port); TLS files and server name: the gear button opens Settings'),
+      ...field('address'),
+      buttons: [TLS_SETTINGS],
+      validate: (v) => {
+        try {
+          parseAddress(v);
+          return undefined;
+        } catch (e) {
+          return (e as Error).message;
+        }
+      },
+    },
+    { kind: 'text', prompt: vscode.l10n.t("Datacenter (empty: the agent's own)"), ...field('datacenter') },
+    {
+      kind: 'pick',
+      placeholder: vscode.l10n.t('Is this a production cluster?'),
+      ...field('production'),
+      items: [
+        { label: vscode.l10n.t('Not production'), value: 'no' },
+        {
+          label: `$(shield) ${vscode.l10n.t('Production')}`,
+          detail: vscode.l10n.t('Events, exec and runs that reach more than one node ask for the profile name, typed.'),
+          value: 'yes',
+        },
+      ],
+    },
+  ];
+  const done = await runSteps(vscode.l10n.t('Add Consul Profile'), steps, draft, ui);
+  if (!done) return undefined;
+  return {
+    name: done.name.trim(),
+    address: done.address.trim(),
+    ...(done.datacenter.trim() ? { datacenter: done.datacenter.trim() } : {}),
+    ...(done.production === 'yes' ? { production: true } : {}),
+  };
+}
+
 export function registerConnectionCommands(connections: ConnectionManager, log: vscode.LogOutputChannel): vscode.Disposable[] {
   return [
     registerCommand<{ name: string }, string | undefined>(
@@ -59,33 +123,8 @@ export function registerConnectionCommands(connections: ConnectionManager, log: 
         let profile: Partial<ConnectionProfile> | undefined = args ? pickProfileFields(args) : undefined;
         const activate = args?.activate ?? true;
         if (!profile) {
-          const name = await vscode.window.showInputBox({
-            title: vscode.l10n.t('Add Consul Profile (1/3)'),
-            prompt: vscode.l10n.t('Profile name'),
-            validateInput: (v) =>
-              !v.trim() ? vscode.l10n.t('A name is required') : connections.configuredProfiles().some((p) => p.name === v.trim()) ? vscode.l10n.t('A profile with this name exists') : undefined,
-          });
-          if (!name) return undefined;
-          const address = await vscode.window.showInputBox({
-            title: vscode.l10n.t('Add Consul Profile (2/3)'),
-            prompt: vscode.l10n.t('Address of a Consul agent (host:port or https://host:port)'),
-            value: '127.0.0.1:8500',
-            validateInput: (v) => {
-              try {
-                parseAddress(v);
-                return undefined;
-              } catch (e) {
-                return (e as Error).message;
-              }
-            },
-          });
-          if (!address) return undefined;
-          const datacenter = await vscode.window.showInputBox({
-            title: vscode.l10n.t('Add Consul Profile (3/3)'),
-            prompt: vscode.l10n.t('Datacenter (empty: the agent\'s own)'),
-          });
-          if (datacenter === undefined) return undefined;
-          profile = { name: name.trim(), address: address.trim(), ...(datacenter.trim() ? { datacenter: datacenter.trim() } : {}) };
+          profile = await askProfile(connections.configuredProfiles().map((p) => p.name));
+          if (!profile) return undefined;
         }
         const problems = validateProfile(profile);
         if (problems.length) throw new CommandInputError(vscode.l10n.t('Invalid profile: {0}.', problems.join('; ')));
