@@ -15,13 +15,11 @@ export interface StepButton {
   run(): void | Thenable<unknown>;
 }
 
-interface StepBase<S> {
-  /** Skipped (and not counted) when this says false for the state so far. */
-  when?(state: S): boolean;
+interface StepBase {
   buttons?: StepButton[];
 }
 
-export interface TextStep<S> extends StepBase<S> {
+export interface TextStep<S> extends StepBase {
   kind: 'text';
   prompt: string;
   placeholder?: string;
@@ -31,7 +29,7 @@ export interface TextStep<S> extends StepBase<S> {
   validate?(value: string, state: S): StepValidation;
 }
 
-export interface PickStep<S> extends StepBase<S> {
+export interface PickStep<S> extends StepBase {
   kind: 'pick';
   placeholder: string;
   items: Array<vscode.QuickPickItem & { value: string }>;
@@ -63,23 +61,12 @@ export function blocks(v: StepValidation): boolean {
 export async function runSteps<S>(title: string, steps: Array<Step<S>>, state: S, ui: QuickInputFactory = vscode.window): Promise<S | undefined> {
   let index = 0;
   while (index < steps.length) {
-    const shown = steps.filter((s) => s.when?.(state) ?? true);
     const step = steps[index];
-    if (!shown.includes(step)) {
-      index++;
-      continue;
-    }
-    const position = { step: shown.indexOf(step) + 1, total: shown.length };
+    const position = { step: index + 1, total: steps.length };
     const outcome = step.kind === 'text' ? await showText(ui, title, step, state, position) : await showPick(ui, title, step, state, position);
     if (outcome.kind === 'cancel') return undefined;
     if (outcome.value !== undefined) step.set(state, outcome.value);
-    if (outcome.kind === 'next') {
-      index++;
-      continue;
-    }
-    // Back: to the nearest earlier step that applies.
-    do index--;
-    while (index > 0 && !(steps[index].when?.(state) ?? true));
+    index += outcome.kind === 'next' ? 1 : -1;
   }
   return state;
 }
