@@ -145,7 +145,8 @@ try {
   for (const layer of layers) {
     step(`layer: ${layer}`);
     // --forbid-only: a stray .only fails the run instead of narrowing it.
-    const mochaArgs = [mocha, '--forbid-only', '--reporter', reporter];
+    // --exit: a layer ends when its tests have, even if a test left a socket or timer open behind it.
+    const mochaArgs = [mocha, '--forbid-only', '--exit', '--reporter', reporter];
     if (layer === 'unit') results.push(await runLayer(layer, process.execPath, [...mochaArgs, 'out/test/unit/**/*.test.js'], env));
     if (layer === 'integration') results.push(await runLayer(layer, process.execPath, [...mochaArgs, '--timeout', '30000', 'out/test/integration/**/*.test.js'], env));
     if (layer === 'vscode') results.push(await runLayer(layer, process.execPath, ['scripts/run-vscode-tests.mjs'], env));
