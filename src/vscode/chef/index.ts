@@ -7,7 +7,7 @@ import { resourceId } from '../../core/chef/report';
 import { readNodeLog, readRun } from '../../core/runs/history';
 import type { RunRegistry } from '../../core/runs/registry';
 import type { ConnectionManager } from '../connectionManager';
-import { CommandInputError, showError } from '../commands/register';
+import { CommandInputError, registerItemCommand } from '../commands/register';
 import { CHEF_REPORT_SCHEME, ChefDocumentProvider, chefDocumentUri } from './chefDocuments';
 import { ChefReportView } from './chefReportView';
 
@@ -46,16 +46,7 @@ export function registerChefReports(connections: ConnectionManager, runs: RunReg
     return report;
   };
 
-  const command = (id: string, fn: (a: unknown) => Promise<unknown>) =>
-    vscode.commands.registerCommand(id, async (a?: unknown) => {
-      try {
-        return await fn(a);
-      } catch (e) {
-        log.error(`${id}: ${(e as Error).message}`);
-        showError(e);
-        throw e;
-      }
-    });
+  const command = (id: string, fn: (a: unknown) => Promise<unknown>) => registerItemCommand(id, fn, log);
 
   const disposables: vscode.Disposable[] = [
     { dispose: () => reports.dispose() },

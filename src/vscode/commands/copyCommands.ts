@@ -4,7 +4,7 @@
  * object ({ name } / { address } / { id }), and returns the text it copied.
  */
 import * as vscode from 'vscode';
-import { CommandInputError, showError } from './register';
+import { CommandInputError, registerItemCommand } from './register';
 
 /** What the copy commands read from a tree item; items are told apart by `kind`, not class. */
 interface ItemLike {
@@ -46,16 +46,10 @@ function runIdOf(a: unknown): string {
 
 export function registerCopyCommands(log: vscode.LogOutputChannel): vscode.Disposable[] {
   const copy = (id: string, read: (a: unknown) => string) =>
-    vscode.commands.registerCommand(id, async (a?: unknown) => {
-      try {
-        const text = read(a);
-        await vscode.env.clipboard.writeText(text);
-        return text;
-      } catch (e) {
-        log.error(`${id}: ${(e as Error).message}`);
-        showError(e);
-        throw e;
-      }
-    });
+    registerItemCommand(id, async (a) => {
+      const text = read(a);
+      await vscode.env.clipboard.writeText(text);
+      return text;
+    }, log);
   return [copy('chefConsul.copyName', nameOf), copy('chefConsul.copyAddress', addressOf), copy('chefConsul.copyRunId', runIdOf)];
 }

@@ -10,14 +10,20 @@ export function registerCommand<A extends object, R>(
   handler: (args: Partial<A> | undefined) => Promise<R> | R,
   log: vscode.LogOutputChannel,
 ): vscode.Disposable {
+  // Invoked from a tree's context menu the first argument is a tree item, not options.
+  return registerItemCommand(id, (raw) => handler(raw && typeof raw === 'object' && !(raw instanceof vscode.TreeItem) ? (raw as Partial<A>) : undefined), log);
+}
+
+/**
+ * Registers a command that takes a tree item or an argument object as it
+ * comes; errors are logged, shown to the user and passed to the caller.
+ */
+export function registerItemCommand<R>(id: string, handler: (raw: unknown) => Promise<R> | R, log: vscode.LogOutputChannel): vscode.Disposable {
   return vscode.commands.registerCommand(id, async (raw?: unknown) => {
-    // Invoked from a tree's context menu the first argument is a tree item, not options.
-    const args = raw && typeof raw === 'object' && !(raw instanceof vscode.TreeItem) ? (raw as Partial<A>) : undefined;
     try {
-      return await handler(args);
+      return await handler(raw);
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      log.error(`${id}: ${message}`);
+      log.error(`${id}: ${e instanceof Error ? e.message : String(e)}`);
       showError(e);
       throw e;
     }

@@ -14,7 +14,7 @@ import { isFinished } from '../../core/runs/model';
 import { DEFAULT_OPERATION_SETTINGS, OperationSettings } from '../../core/runs/phaseRunner';
 import type { RunRegistry } from '../../core/runs/registry';
 import { CONFIG_SECTION, ConnectionManager, METRONOME_TOKEN_SECRET } from '../connectionManager';
-import { CommandInputError, registerCommand, showError } from '../commands/register';
+import { CommandInputError, registerCommand, registerItemCommand } from '../commands/register';
 import { requireTrust } from '../trust';
 import { RunGuards } from './runGuards';
 import type { PlanWorkspace } from '../plans/planWorkspace';
@@ -300,16 +300,7 @@ export class RunCommands {
         node: typeof x?.node === 'string' ? x.node : x?.node?.node,
       };
     };
-    const byItem = (id: string, fn: (a: unknown) => unknown) =>
-      vscode.commands.registerCommand(id, async (a?: unknown) => {
-        try {
-          return await fn(a);
-        } catch (e) {
-          log.error(`${id}: ${(e as Error).message}`);
-          showError(e);
-          throw e;
-        }
-      });
+    const byItem = (id: string, fn: (a: unknown) => unknown) => registerItemCommand(id, fn, log);
     return [
       byItem('chefConsul.runEvent', (a) => {
         // From the Phases view the argument is the event's row: run that event, asking as the palette does.
