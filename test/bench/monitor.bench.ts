@@ -18,6 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { BenchResults, round } from './stats';
+import { runFromPalette } from '../ui/workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const HELPER = path.join(ROOT, 'test', 'bench', 'monitorHelper');
@@ -46,14 +47,6 @@ async function monitorFrame(page: Page, runPrefix: string): Promise<Frame> {
   );
 }
 
-async function palette(page: Page, command: string): Promise<void> {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(`>${command}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: command }).first().waitFor({ timeout: 10_000 });
-  await page.keyboard.press('Enter');
-}
 
 const readOut = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, number | string | boolean>;
 
@@ -94,7 +87,7 @@ async function measure(page: Page, out: string): Promise<BenchResults> {
     await page.locator('.statusbar-item', { hasText: 'bench' }).first().waitFor({ timeout: 60_000 });
 
     // --- 20 nodes × 1,000 lines/s
-    await palette(page, 'CCO Bench: Monitor Load');
+    await runFromPalette(page, 'CCO Bench: Monitor Load');
     let frame = await monitorFrame(page, 'bench-load-');
     await frame.locator('.status[data-received]').waitFor({ timeout: 30_000 });
     await frame.evaluate(`(() => {
@@ -115,7 +108,7 @@ async function measure(page: Page, out: string): Promise<BenchResults> {
     const r = readOut(out);
 
     // --- a finished run with a 200,000-line log
-    await palette(page, 'CCO Bench: Monitor Open 200k');
+    await runFromPalette(page, 'CCO Bench: Monitor Open 200k');
     frame = await monitorFrame(page, 'bench-200k-');
     // Polled from outside: the page's CSP (rightly) refuses the eval that waitForFunction needs.
     await until('the last line to show', async () => (await frame.evaluate<boolean>('(document.querySelector(".xterm-rows")?.textContent ?? "").includes("line 200000 of")')) || undefined, 60_000);

@@ -15,6 +15,7 @@ import { connect } from '../../src/core/consul/client';
 import { listRuns } from '../../src/core/runs/history';
 import { isFinished } from '../../src/core/runs/model';
 import { clusterFromEnv, eventually, serverAgent } from '../support/env';
+import { openFile, runFromPalette as runFromWorkbenchPalette } from './workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS = path.join(ROOT, 'test-results');
@@ -281,20 +282,6 @@ async function focusWorkbench(page: Page): Promise<void> {
 
 async function runFromPalette(page: Page, command: string): Promise<void> {
   await focusWorkbench(page);
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(`>${command}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: command }).first().waitFor({ timeout: 10_000 });
-  await page.keyboard.press('Enter');
+  await runFromWorkbenchPalette(page, command);
 }
 
-async function openFile(page: Page, name: string): Promise<void> {
-  await page.keyboard.press('Control+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(name);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 15_000 });
-  await page.keyboard.press('Enter');
-  await page.locator('.monaco-editor .view-lines').first().waitFor({ timeout: 15_000 });
-}

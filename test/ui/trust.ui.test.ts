@@ -12,6 +12,7 @@ import { connect } from '../../src/core/consul/client';
 import { listRuns } from '../../src/core/runs/history';
 import { isFinished } from '../../src/core/runs/model';
 import { clusterFromEnv, eventually, serverAgent } from '../support/env';
+import { openFile, runFromPalette } from './workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS = path.join(ROOT, 'test-results');
@@ -93,24 +94,7 @@ describe('UI: workspace trust and the production confirmation', function () {
   });
 });
 
-async function runFromPalette(page: Workbench['page'], command: string): Promise<void> {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(`>${command}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: command }).first().waitFor({ timeout: 10_000 });
-  await page.keyboard.press('Enter');
-}
 
-async function openFile(page: Workbench['page'], name: string): Promise<void> {
-  await page.keyboard.press('Control+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(name);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 15_000 });
-  await page.keyboard.press('Enter');
-  await page.locator('.monaco-editor .view-lines').first().waitFor({ timeout: 15_000 });
-}
 
 /** Workspaces: Manage Workspace Trust, then its Trust button, as a user would. */
 async function trustWorkspace(page: Workbench['page']): Promise<void> {

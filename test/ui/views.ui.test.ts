@@ -12,7 +12,7 @@ import { AdhocRun } from '../../src/core/runs/adhocEngine';
 import { RunRegistry } from '../../src/core/runs/registry';
 import { consulJson } from '../infra/cluster';
 import { clusterFromEnv, serverAgent } from '../support/env';
-import { collapsePane, expandPane, openChefConsulContainer, rowLabels, viewPane, viewRow } from './workbench';
+import { collapsePane, expandPane, openChefConsulContainer, rowLabels, viewPane, viewRow, runFromPalette } from './workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS = path.join(ROOT, 'test-results');
@@ -160,16 +160,3 @@ describe('UI: Chef + Consul views in the browser workbench', function () {
   });
 });
 
-/** Runs a command from the palette; `pick` answers the quick pick it opens. */
-async function runFromPalette(page: Workbench['page'], command: string, pick?: string): Promise<void> {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(`>${command}`);
-  await page.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: 10_000 });
-  await page.keyboard.press('Enter');
-  if (pick === undefined) return;
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: pick }).first().waitFor({ timeout: 15_000 });
-  await input.fill(pick);
-  await page.keyboard.press('Enter');
-}

@@ -33,3 +33,28 @@ export async function collapsePane(page: Page, title: string): Promise<void> {
 export async function rowLabels(page: Page, title: string): Promise<string[]> {
   return viewPane(page, title).locator('.monaco-list-row .label-name').allInnerTexts();
 }
+
+/** Runs a command from the palette (F1); `pick` answers the quick pick it opens. */
+export async function runFromPalette(page: Page, command: string, pick?: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ timeout: 10_000 });
+  await input.fill(`>${command}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: command }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+  if (pick === undefined) return;
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: pick }).first().waitFor({ timeout: 15_000 });
+  await input.fill(pick);
+  await page.keyboard.press('Enter');
+}
+
+/** Opens a workspace file by name through Quick Open (Ctrl+P) and waits for its editor. */
+export async function openFile(page: Page, name: string): Promise<void> {
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ timeout: 10_000 });
+  await input.fill(name);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 15_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.monaco-editor .view-lines').first().waitFor({ timeout: 15_000 });
+}
