@@ -13,7 +13,7 @@ import { canWrite, deleteKey, deleteTree, getEntry, getSubtree, listLevel, runTx
 import { levelPage } from '../../src/core/kv/listing';
 import { KvConflictError, KvEntry, KvValueTooLargeError, MAX_VALUE_BYTES } from '../../src/core/kv/model';
 import { searchKv } from '../../src/core/kv/search';
-import { copySubtree, countKeys, KvTransferError, moveSubtree } from '../../src/core/kv/subtree';
+import { copySubtree, countKeys, deleteUnchanged, KvTransferError, moveSubtree, overwriteKey } from '../../src/core/kv/subtree';
 import { applyImport, exportItems, exportToFolder, parseExportJson, planImport, readFolder, retarget, toExportJson } from '../../src/core/kv/transfer';
 import { clusterFromEnv, eventually, serverAgent } from '../support/env';
 
@@ -379,6 +379,54 @@ describe('KV against the real cluster', function () {
       }
     });
   });
+
+  it('deletes only what was read: a key changed after the read is kept and named', async () => {
+    const p = `${root}del-cas/`;
+    await seed(c, p, 70);
+    const read = await getSubtree(c, p);
+    await writeEntry(c, `${p}k000003`, Buffer.from('changed after the read'));
+    await writeEntry(c, `${p}k000069`, Buffer.from('also changed'));
+    await writeEntry(c, `${p}new-after-read`, Buffer.from('appeared'));
+    const r = await deleteUnchanged(c, read);
+    assert.equal(r.deleted, 68);
+    assert.deepEqual(r.changed.sort(), [`${p}k000003`, `${p}k000069`]);
+    assert.deepEqual(r.failed, []);
+    assert.deepEqual([...(await snapshot(c, p)).keys()].sort(), [`${p}k000003`, `${p}k000069`, `${p}new-after-read`]);
+  });
+
+  it('moves a key onto an existing one without a moment where the destination is gone; a missing source changes nothing', async () => {
+    const src = `${root}ow/src`;
+    const dst = `${root}ow/dst`;
+    await writeEntry(c, src, Buffer.from('new'), { flags: 7 });
+    await writeEntry(c, dst, Buffer.from('old'));
+    await overwriteKey(c, src, dst, true);
+    const moved = await getEntry(c, dst);
+    assert.equal(moved?.value.toString(), 'new');
+    assert.equal(moved?.flags, 7);
+    assert.equal(await getEntry(c, src), undefined);
+    // A source that is missing loses nothing at the destination.
+    await assert.rejects(overwriteKey(c, `${root}ow/missing`, dst, true), /does not exist/);
+    assert.equal((await getEntry(c, dst))?.value.toString(), 'new');
+  });
+
+  it('reads a folder for import without its hidden files, and refuses an oversized file before reading it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-kv-hidden-'));
+    try {
+      fs.mkdirSync(path.join(dir, '.git'));
+      fs.writeFileSync(path.join(dir, '.git', 'HEAD'), 'ref: refs/heads/main');
+      fs.writeFileSync(path.join(dir, '.DS_Store'), 'x');
+      fs.mkdirSync(path.join(dir, 'app'));
+      fs.writeFileSync(path.join(dir, 'app', 'port'), '8080');
+      const items = await readFolder(dir, 'p/');
+      assert.deepEqual(items.map((i) => i.key), ['p/app/port']);
+      assert.deepEqual(items.skipped, ['.DS_Store', '.git/']);
+      fs.writeFileSync(path.join(dir, 'app', 'big'), Buffer.alloc(MAX_VALUE_BYTES + 1));
+      await assert.rejects(readFolder(dir, 'p/'), (e: unknown) => e instanceof KvValueTooLargeError && /p\/app\/big/.test((e as Error).message));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
 });
 
 describe('a 100,000-key folder', function () {

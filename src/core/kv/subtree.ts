@@ -14,7 +14,7 @@
  */
 import type { ConsulConnection } from '../consul/client';
 import { checkKey, folderPrefix, isFolderKey, KvEntry, KvError } from './model';
-import { chunkOps, getEntry, getSubtree, listAllKeys, runTxn, tooBigForTxn, TxnOp, writeEntry } from './kvStore';
+import { chunkOps, deleteKey, getEntry, getSubtree, listAllKeys, runTxn, tooBigForTxn, TxnOp, TxnResult, writeEntry } from './kvStore';
 import { KvConflictError } from './model';
 
 export interface SubtreeProgress {
@@ -155,61 +155,101 @@ async function transfer(connection: ConsulConnection, source: string, destinatio
   if (!move) return result;
 
   // 3. Delete the source, each key only if it still holds what was copied.
-  const deleteOps: TxnOp[] = pairs.map((p) => ({ verb: 'delete-cas', key: p.entry.key, index: p.entry.modifyIndex }));
-  let deleted = 0;
-  let deleteChunk = 0;
-  for (const chunk of chunkOps(deleteOps, options.chunkSize)) {
-    let pending = chunk;
-    // A refused delete-cas rolls its whole chunk back: drop the keys that changed and go again.
-    for (let attempt = 0; pending.length && attempt <= chunk.length; attempt++) {
-      const r = await runTxn(connection, pending);
-      if (r.ok) {
-        deleted += pending.length;
-        break;
-      }
-      const bad = new Set(r.errors.map((x) => x.opIndex));
-      if (!bad.size) throw new KvError(`Consul refused deleting the source without saying which key: ${pending.length} key(s) of "${sourcePrefix}" are still there and also at the destination.`);
-      for (const i of bad) if (pending[i]) result.keptChanged.push(pending[i].key);
-      pending = pending.filter((_, i) => !bad.has(i));
-    }
-    await progress({ phase: 'delete', done: deleted, total: deleteOps.length, chunk: deleteChunk++ });
-  }
-  result.deleted = deleted;
-  result.chunks += deleteChunk;
+  const removal = await deleteUnchanged(
+    connection,
+    pairs.map((p) => ({ key: p.entry.key, modifyIndex: p.entry.modifyIndex })),
+    { chunkSize: options.chunkSize, onChunk: (done, total, chunk) => progress({ phase: 'delete', done, total, chunk }) },
+  );
+  if (removal.failed.length) throw new KvError(`Consul refused deleting the source without saying which key: ${removal.failed.length} key(s) of "${sourcePrefix}" are still there and also at the destination.`);
+  result.keptChanged.push(...removal.changed);
+  result.deleted = removal.deleted;
+  result.chunks += removal.chunks;
   return result;
 }
 
 /** Removes what a failed copy wrote, each key only if it still holds our write. Returns the keys left. */
 async function rollback(connection: ConsulConnection, written: Map<string, number>, progress: (p: SubtreeProgress) => Promise<void>): Promise<string[]> {
   if (!written.size) return [];
-  const ops: TxnOp[] = [...written].map(([key, index]) => ({ verb: 'delete-cas', key, index }));
-  const left: string[] = [];
+  const r = await deleteUnchanged(connection, [...written].map(([key, modifyIndex]) => ({ key, modifyIndex })), {
+    tolerateErrors: true,
+    onChunk: (done, total) => progress({ phase: 'rollback', done, total }),
+  });
+  return [...r.changed, ...r.failed];
+}
+
+export interface DeleteUnchangedResult {
+  deleted: number;
+  /** Keys that changed (or went) since they were read: kept. */
+  changed: string[];
+  /** Keys of a transaction that failed otherwise (only with `tolerateErrors`; without it the error is thrown). */
+  failed: string[];
+  chunks: number;
+}
+
+/**
+ * Deletes each key only if its ModifyIndex is still the one read (`delete-cas`
+ * in transactions of up to 64): what changed since is kept and named, never
+ * lost. A refused transaction applies none of its operations, so the keys that
+ * changed are dropped from it and it goes again.
+ */
+export async function deleteUnchanged(
+  connection: ConsulConnection,
+  entries: ReadonlyArray<{ key: string; modifyIndex: number }>,
+  options: { chunkSize?: number; signal?: AbortSignal; tolerateErrors?: boolean; onChunk?: (done: number, total: number, chunk: number) => unknown } = {},
+): Promise<DeleteUnchangedResult> {
+  const ops: TxnOp[] = entries.map((e) => ({ verb: 'delete-cas', key: e.key, index: e.modifyIndex }));
+  const result: DeleteUnchangedResult = { deleted: 0, changed: [], failed: [], chunks: 0 };
   let done = 0;
-  for (const chunk of chunkOps(ops)) {
+  for (const chunk of chunkOps(ops, options.chunkSize)) {
+    options.signal?.throwIfAborted();
     let pending = chunk;
     for (let attempt = 0; pending.length && attempt <= chunk.length; attempt++) {
-      const r = await runTxn(connection, pending).catch(() => undefined);
-      if (!r) {
-        left.push(...pending.map((o) => o.key));
+      let r: TxnResult;
+      try {
+        r = await runTxn(connection, pending);
+      } catch (e) {
+        if (!options.tolerateErrors) throw e;
+        result.failed.push(...pending.map((o) => o.key));
         break;
       }
-      if (r.ok) break;
+      if (r.ok) {
+        result.deleted += pending.length;
+        break;
+      }
       const bad = new Set(r.errors.map((x) => x.opIndex));
       if (!bad.size) {
-        left.push(...pending.map((o) => o.key));
+        result.failed.push(...pending.map((o) => o.key));
         break;
       }
-      for (const i of bad) if (pending[i]) left.push(pending[i].key);
+      for (const i of bad) if (pending[i]) result.changed.push(pending[i].key);
       pending = pending.filter((_, i) => !bad.has(i));
     }
     done += chunk.length;
-    await progress({ phase: 'rollback', done, total: ops.length });
+    await options.onChunk?.(done, ops.length, result.chunks++);
   }
-  return left;
+  return result;
 }
 
 /** How many keys a delete of this key or folder removes. */
 export async function countKeys(connection: ConsulConnection, keyOrFolder: string): Promise<number> {
   if (!isFolderKey(keyOrFolder)) return (await getEntry(connection, keyOrFolder)) ? 1 : 0;
   return (await listAllKeys(connection, keyOrFolder)).length;
+}
+
+/**
+ * Copies (or moves) one key onto a destination that may already exist, with
+ * no moment where the destination is gone: the destination is written with a
+ * CAS on what it held when read, then (for a move) the source is deleted only
+ * if it still holds what was copied.
+ */
+export async function overwriteKey(connection: ConsulConnection, source: string, destination: string, move: boolean): Promise<void> {
+  checkKey(source);
+  checkKey(destination);
+  const from = await getEntry(connection, source);
+  if (!from) throw new KvError(`"${source}" does not exist.`);
+  const existing = await getEntry(connection, destination);
+  await writeEntry(connection, destination, from.value, { cas: existing?.modifyIndex ?? 0, flags: from.flags });
+  if (move && !(await deleteKey(connection, source, { cas: from.modifyIndex }))) {
+    throw new KvError(`"${source}" changed while it was moved: "${destination}" holds the value read before the change, and "${source}" was kept.`);
+  }
 }

@@ -9,7 +9,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ConsulConnection } from '../consul/client';
 import { mapLimited } from '../consul/kv';
-import { checkFlags, checkKey, checkValueSize, folderPrefix, isFolderKey, KvEntry, KvError } from './model';
+import { checkFlags, checkKey, checkValueSize, folderPrefix, isFolderKey, KvEntry, KvError, KvValueTooLargeError, MAX_VALUE_BYTES } from './model';
 import { chunkOps, getEntry, getSubtree, runTxn, tooBigForTxn, TxnOp, writeEntry } from './kvStore';
 import { KvConflictError } from './model';
 
@@ -100,24 +100,38 @@ export async function exportToFolder(entries: readonly KvItem[], prefix: string,
   return { files: files.size, flagsDropped: [...files.values()].filter((e) => e.flags !== 0).map((e) => e.key) };
 }
 
-/** One item per regular file under `dir`, keyed by its path below `dir` (symbolic links are not followed). */
-export async function readFolder(dir: string, prefix = ''): Promise<KvItem[]> {
+/**
+ * One item per regular file under `dir`, keyed by its path below `dir`.
+ * Symbolic links are not followed, and hidden files and folders (".git",
+ * ".DS_Store", editors' swap files) are left out and named in `skipped`. A file
+ * over Consul's value limit is refused before it is read.
+ */
+export async function readFolder(dir: string, prefix = ''): Promise<KvItem[] & { skipped?: string[] }> {
   const p = prefix ? folderPrefix(prefix) : '';
-  const out: KvItem[] = [];
+  const out: KvItem[] & { skipped?: string[] } = [];
+  const skipped: string[] = [];
   const walk = async (abs: string, rel: string[]) => {
     const list = await fs.readdir(abs, { withFileTypes: true });
     for (const d of list.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (d.name.startsWith('.')) {
+        skipped.push([...rel, d.name].join('/') + (d.isDirectory() ? '/' : ''));
+        continue;
+      }
       if (d.isDirectory()) await walk(path.join(abs, d.name), [...rel, d.name]);
       else if (d.isFile()) {
         const key = p + [...rel, d.name].join('/');
         checkKey(key);
-        const value = await fs.readFile(path.join(abs, d.name));
+        const file = path.join(abs, d.name);
+        const { size } = await fs.stat(file);
+        if (size > MAX_VALUE_BYTES) throw new KvValueTooLargeError(key, size);
+        const value = await fs.readFile(file);
         checkValueSize(key, value);
         out.push({ key, flags: 0, value });
       }
     }
   };
   await walk(dir, []);
+  out.skipped = skipped;
   return out;
 }
 

@@ -8,10 +8,10 @@ import * as fs from 'node:fs/promises';
 import * as vscode from 'vscode';
 import type { ConsulConnection } from '../../core/consul/client';
 import { compareSubtrees, CompareResult } from '../../core/kv/compare';
-import { deleteKey, deleteTree, getEntry, listAllKeys, writeEntry } from '../../core/kv/kvStore';
-import { checkFlags, checkKey, folderPrefix, isFolderKey, isUtf8, KvConflictError, parentFolder } from '../../core/kv/model';
+import { getEntry, getSubtree, listAllKeys, writeEntry } from '../../core/kv/kvStore';
+import { checkFlags, checkKey, folderPrefix, isFolderKey, isUtf8, KvConflictError, KvEntry, parentFolder } from '../../core/kv/model';
 import { searchKv, SearchHit } from '../../core/kv/search';
-import { copySubtree, moveSubtree, TransferResult } from '../../core/kv/subtree';
+import { copySubtree, deleteUnchanged, moveSubtree, TransferResult } from '../../core/kv/subtree';
 import {
   applyImport,
   exportItems,
@@ -161,25 +161,34 @@ export class KvCommands {
     return prefix;
   }
 
-  private async delete(a: Args | undefined): Promise<{ deleted: number } | undefined> {
+  private async delete(a: Args | undefined): Promise<{ deleted: number; keptChanged: string[] } | undefined> {
     const node = asNode(a);
     const k = node ? node.key : a ? key(a, 'key') : await vscode.window.showInputBox({ title: vscode.l10n.t('Delete Key or Folder'), prompt: vscode.l10n.t('A key, or a folder ending in "/"'), validateInput: validKey });
     if (!k) return undefined;
     const { connection } = await this.active();
     const folder = isFolderKey(k);
-    const keys = folder ? await listAllKeys(connection, k) : (await getEntry(connection, k)) ? [k] : [];
-    if (!keys.length) throw new CommandInputError(vscode.l10n.t('"{0}" does not exist.', k));
-    if (!(await this.mayWrite(vscode.l10n.t('Delete'), vscode.l10n.t('deleting "{0}"', k), keys.length, a))) return undefined;
+    // What is confirmed is what is deleted: each key only if it still holds what was read here.
+    const entries = folder ? await getSubtree(connection, k) : [await getEntry(connection, k)].filter((e): e is KvEntry => !!e);
+    if (!entries.length) throw new CommandInputError(vscode.l10n.t('"{0}" does not exist.', k));
+    if (!(await this.mayWrite(vscode.l10n.t('Delete'), vscode.l10n.t('deleting "{0}"', k), entries.length, a))) return undefined;
     if (!a || node) {
       const yes = vscode.l10n.t('Delete');
       const message = folder
-        ? vscode.l10n.t('Delete the folder "{0}" and the {1} keys in it? This cannot be undone.', k, keys.length)
+        ? vscode.l10n.t('Delete the folder "{0}" and the {1} keys in it? This cannot be undone.', k, entries.length)
         : vscode.l10n.t('Delete the key "{0}"? This cannot be undone.', k);
       if ((await vscode.window.showWarningMessage(message, { modal: true }, yes)) !== yes) return undefined;
     }
-    if (folder) await deleteTree(connection, k);
-    else await deleteKey(connection, k);
-    return { deleted: keys.length };
+    const r = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Deleting "{0}"', k) },
+      (progress) => deleteUnchanged(connection, entries, { onChunk: (done, total) => progress.report({ message: `${done}/${total}` }) }),
+    );
+    if (r.failed.length) throw new Error(vscode.l10n.t('Consul refused deleting {0} key(s) of "{1}" without saying why (first: "{2}"); {3} were deleted.', r.failed.length, k, r.failed[0], r.deleted));
+    if (r.changed.length) {
+      void vscode.window.showWarningMessage(
+        vscode.l10n.t('{0} key(s) changed after you confirmed and were kept (first: "{1}"); {2} deleted.', r.changed.length, r.changed[0], r.deleted),
+      );
+    }
+    return { deleted: r.deleted, keptChanged: r.changed };
   }
 
   private async editFlags(a: Args | undefined): Promise<number | undefined> {
@@ -349,7 +358,7 @@ export class KvCommands {
     return { keys: r.files, path: out!, flagsDropped: r.flagsDropped.length };
   }
 
-  private async import(a: Args | undefined): Promise<(ImportResult & { applied: boolean }) | undefined> {
+  private async import(a: Args | undefined): Promise<(ImportResult & { skippedHidden: string[]; applied: boolean }) | undefined> {
     const node = asNode(a);
     const interactive = !a || !!node;
     let file: string | undefined;
@@ -371,8 +380,13 @@ export class KvCommands {
       toPrefix = typed;
     }
     let items: KvItem[];
+    let skippedHidden: string[] = [];
     try {
-      items = format === 'folder' ? await readFolder(file!, toPrefix) : parseExportJson(await fs.readFile(file!, 'utf8'));
+      if (format === 'folder') {
+        const read = await readFolder(file!, toPrefix);
+        skippedHidden = read.skipped ?? [];
+        items = read;
+      } else items = parseExportJson(await fs.readFile(file!, 'utf8'));
       if (format === 'json' && (fromPrefix || toPrefix)) items = retarget(items, fromPrefix, toPrefix);
     } catch (e) {
       throw new CommandInputError((e as Error).message);
@@ -381,7 +395,7 @@ export class KvCommands {
     const { connection } = await this.active();
     const plan = await planImport(connection, items);
     const writes = plan.create.length + plan.change.length;
-    const summary = { created: plan.create.length, changed: plan.change.length, unchanged: plan.unchanged.length, conflicts: [] as string[] };
+    const summary = { created: plan.create.length, changed: plan.change.length, unchanged: plan.unchanged.length, conflicts: [] as string[], skippedHidden };
     if (!interactive && a!.dryRun === true) return { ...summary, applied: false };
     if (interactive && !(await this.reviewImport(plan))) return { ...summary, applied: false };
     if (!writes) return { ...summary, applied: false };
@@ -392,7 +406,7 @@ export class KvCommands {
     if (result.conflicts.length && interactive) {
       void vscode.window.showWarningMessage(vscode.l10n.t('{0} key(s) changed in Consul since the plan and were left as they are: {1}', result.conflicts.length, result.conflicts.slice(0, 5).join(', ')));
     }
-    return { ...result, applied: true };
+    return { ...result, skippedHidden, applied: true };
   }
 
   /** Shows what the import will create, change (each opens a diff) and leave alone; true to apply. */

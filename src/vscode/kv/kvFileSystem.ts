@@ -9,7 +9,7 @@ import { ConsulError, AclDeniedError } from '../../core/consul/errors';
 import { listKeys } from '../../core/consul/kv';
 import { canWrite, deleteKey, deleteTree, getEntry, listLevel, writeEntry } from '../../core/kv/kvStore';
 import { folderPrefix, isUtf8, KvConflictError, KvEntry, KvError, KvValueTooLargeError } from '../../core/kv/model';
-import { copySubtree, moveSubtree } from '../../core/kv/subtree';
+import { copySubtree, moveSubtree, overwriteKey } from '../../core/kv/subtree';
 import type { KvConnections } from './kvConnections';
 import { KvLocation, parseKvUri } from './kvUri';
 
@@ -45,7 +45,21 @@ export class KvFileSystemProvider implements vscode.FileSystemProvider, vscode.D
   /** URIs whose next write may create the key again (the user chose to recreate it). */
   private readonly recreate = new Set<string>();
 
+  /** Whether the token may write a key, asked at most once a minute per key and connection (each probe is a Raft write). */
+  private readonly probes = new WeakMap<object, Map<string, { at: number; writable: Promise<boolean> }>>();
+
   constructor(private readonly connections: KvConnections) {}
+
+  private writeProbe(connection: Parameters<typeof canWrite>[0], key: string): Promise<boolean> {
+    let byKey = this.probes.get(connection);
+    if (!byKey) this.probes.set(connection, (byKey = new Map()));
+    const cached = byKey.get(key);
+    if (cached && Date.now() - cached.at < 60_000) return cached.writable;
+    if (byKey.size > 1000) byKey.clear();
+    const writable = canWrite(connection, key).catch(() => true);
+    byKey.set(key, { at: Date.now(), writable });
+    return writable;
+  }
 
   private async locate(uri: vscode.Uri): Promise<{ loc: KvLocation; connection: Awaited<ReturnType<KvConnections['connection']>> }> {
     const loc = parseKvUri(uri);
@@ -114,7 +128,7 @@ export class KvFileSystemProvider implements vscode.FileSystemProvider, vscode.D
       size: entry.value.length,
       flags: entry.flags,
       binary: !isUtf8(entry.value),
-      writable: canWrite(connection, loc.key).catch(() => true),
+      writable: this.writeProbe(connection, loc.key),
     });
     this.recreate.delete(uri.toString());
     return new Uint8Array(entry.value.buffer, entry.value.byteOffset, entry.value.length);
@@ -205,13 +219,10 @@ export class KvFileSystemProvider implements vscode.FileSystemProvider, vscode.D
     const folder = stat.type === vscode.FileType.Directory;
     if (folder && a.connection.profile.production) throw vscode.FileSystemError.NoPermissions(productionRefusal(a.connection.profile.name, move ? vscode.l10n.t('Move') : vscode.l10n.t('Copy')));
     try {
-      if (!folder && options.overwrite) {
-        const existing = await getEntry(a.connection, b.key);
-        if (existing && !(await deleteKey(a.connection, b.key, { cas: existing.modifyIndex }))) throw new KvConflictError(b.key, existing.modifyIndex, await getEntry(a.connection, b.key));
-      }
       const src = folder ? folderPrefix(a.loc.key) : a.loc.key;
       const dst = folder ? folderPrefix(b.key) : b.key;
-      if (move) await moveSubtree(a.connection, src, dst);
+      if (!folder && options.overwrite) await overwriteKey(a.connection, src, dst, move);
+      else if (move) await moveSubtree(a.connection, src, dst);
       else await copySubtree(a.connection, src, dst);
     } catch (e) {
       if (e instanceof KvError && /already exists/.test(e.message)) throw vscode.FileSystemError.FileExists(to);

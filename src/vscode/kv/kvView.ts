@@ -52,6 +52,10 @@ export class KvView implements vscode.TreeDataProvider<KvNode>, vscode.Disposabl
       this.treeView.onDidChangeVisibility(() => this.followVisibility()),
       this.treeView.onDidCollapseElement((e) => e.element.kind === 'folder' && this.dropFolder(e.element.key)),
       connections.onDidChange(() => this.reset()),
+      connections.onDidChangeHealth(() => {
+        this.treeView.message = connections.reason;
+        this.changed.fire(undefined);
+      }),
     );
     this.reset();
   }
@@ -62,6 +66,8 @@ export class KvView implements vscode.TreeDataProvider<KvNode>, vscode.Disposabl
     this.lockNodes.clear();
     const state = this.connections.state;
     this.connection = state?.kind === 'connected' ? state.connection : undefined;
+    // Why there is no usable connection stands above the welcome content; nothing while connected.
+    this.treeView.message = this.connections.reason;
     void vscode.commands.executeCommand('setContext', 'chefConsul.kv.empty', false);
     this.changed.fire(undefined);
   }
@@ -175,8 +181,8 @@ export class KvView implements vscode.TreeDataProvider<KvNode>, vscode.Disposabl
 
   private childrenOfFolder(prefix: string): KvNode[] {
     const connectionState = this.connections.state;
-    if (!connectionState) return [this.message(new MessageItem(vscode.l10n.t('Connecting…'), 'loading'), prefix)];
-    if (connectionState.kind === 'invalid') return [];
+    // Connecting, an unusable profile, or an agent that never answered: the welcome content says which.
+    if (!connectionState || connectionState.kind === 'invalid' || (prefix === '' && this.connections.failure)) return [];
     const state = this.folder(prefix);
     if (!state) return [];
     const s = state.query.current;
