@@ -43,6 +43,12 @@ export interface ChefResource {
   depth: number;
   /** Index in `resources` of the resource whose action declared this one. */
   parent?: number;
+  /** Reporting / report files only: the resource's state before and after the action, as Chef reported it. */
+  before?: Record<string, unknown>;
+  after?: Record<string, unknown>;
+  /** Reporting / report files only: how long the action took. */
+  durationMs?: number;
+  cookbookVersion?: string;
 }
 
 export interface ChefFailureSection {

@@ -1,0 +1,192 @@
+/**
+ * Chef connection profiles from the files knife and chef-client read:
+ *   - `~/.chef/credentials`: TOML, one table per profile with `client_name`
+ *     (or `node_name`), `client_key` and `chef_server_url`;
+ *   - `knife.rb` / `config.rb`: only plain `key value` lines are read
+ *     (`node_name "admin"`, `client_key "/path/admin.pem"`,
+ *     `chef_server_url "https://…"`); Ruby code is never evaluated, and every
+ *     line that is code is reported as such, with its number.
+ * The client key stays a file path: its content is never read here.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+
+export interface ChefProfile {
+  name: string;
+  serverUrl: string;
+  clientName: string;
+  /** Absolute path of the client's private key (never its content). */
+  clientKey: string;
+  /** Where the profile was read: `/home/me/.chef/credentials [default]`, `/home/me/.chef/knife.rb`. */
+  source: string;
+}
+
+export interface ChefConfigProblem {
+  file: string;
+  /** 1-based, when the problem is on one line. */
+  line?: number;
+  message: string;
+}
+
+export interface ChefConfigResult {
+  profiles: ChefProfile[];
+  problems: ChefConfigProblem[];
+}
+
+/** `~/x` → home; relative paths are relative to `baseDir`. */
+export function resolveKeyPath(p: string, baseDir: string, home = os.homedir()): string {
+  if (p === '~' || p.startsWith('~/')) return path.join(home, p.slice(1));
+  return path.resolve(baseDir, p);
+}
+
+/**
+ * Profiles of a credentials file. Relative `client_key` paths are relative
+ * to the file's directory (as knife reads them); an inline key (the PEM text
+ * itself) is refused: keys stay files.
+ */
+export function parseCredentials(text: string, file: string, home = os.homedir()): ChefConfigResult {
+  const result: ChefConfigResult = { profiles: [], problems: [] };
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch (e) {
+    const line = e instanceof TomlError ? e.line : undefined;
+    const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    result.problems.push({ file, line, message: `not TOML: ${message}` });
+    return result;
+  }
+  for (const [name, value] of Object.entries(doc)) {
+    if (!value || typeof value !== 'object' || Array.isArray(value)) {
+      result.problems.push({ file, message: `"${name}" is not a profile table ([${name}] with client_name, client_key, chef_server_url)` });
+      continue;
+    }
+    const table = value as Record<string, unknown>;
+    const where = `profile [${name}]`;
+    const clientName = table.client_name ?? table.node_name;
+    const missing: string[] = [];
+    if (typeof clientName !== 'string' || !clientName) missing.push('client_name');
+    if (typeof table.chef_server_url !== 'string' || !table.chef_server_url) missing.push('chef_server_url');
+    if (typeof table.client_key !== 'string' || !table.client_key) missing.push('client_key');
+    if (missing.length) {
+      result.problems.push({ file, message: `${where}: missing ${missing.join(', ')}` });
+      continue;
+    }
+    const key = table.client_key as string;
+    if (key.includes('-----BEGIN')) {
+      result.problems.push({ file, message: `${where}: client_key holds the key itself; save it in a .pem file and give its path` });
+      continue;
+    }
+    result.profiles.push({
+      name,
+      serverUrl: table.chef_server_url as string,
+      clientName: clientName as string,
+      clientKey: resolveKeyPath(key, path.dirname(file), home),
+      source: `${file} [${name}]`,
+    });
+  }
+  return result;
+}
+
+const KNIFE_KEYS: Record<string, 'clientName' | 'clientKey' | 'serverUrl'> = {
+  node_name: 'clientName',
+  client_name: 'clientName',
+  client_key: 'clientKey',
+  chef_server_url: 'serverUrl',
+};
+
+/** The value of a plain `key value` line, or undefined when it is Ruby code. */
+function plainValue(raw: string): string | undefined {
+  const v = raw.trim();
+  let m = /^'((?:[^'\\]|\\.)*)'$/.exec(v);
+  if (m) return m[1].replace(/\\(['\\])/g, '$1');
+  m = /^"((?:[^"\\#]|\\.|#(?!\{))*)"$/.exec(v);
+  if (m) return m[1].replace(/\\(["\\])/g, '$1');
+  if (/^:[A-Za-z_]\w*$/.test(v)) return v.slice(1);
+  if (/^-?\d+(\.\d+)?$/.test(v) || v === 'true' || v === 'false' || v === 'nil') return v;
+  return undefined;
+}
+
+/** Strips a trailing `# comment` outside quotes. */
+function stripComment(line: string): string {
+  let quote: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '#') return line.slice(0, i);
+  }
+  return line;
+}
+
+/**
+ * A knife.rb / config.rb of plain `key value` lines as one profile (named
+ * `profileName`, default: the file's name). Every line that is not a plain
+ * `key value` (variables, interpolation, method calls, blocks, `knife[:x] =`)
+ * is reported: "line N: not read (Ruby code is not evaluated): <text>".
+ */
+export function parseKnifeRb(text: string, file: string, profileName?: string, home = os.homedir()): ChefConfigResult {
+  const result: ChefConfigResult = { profiles: [], problems: [] };
+  const found: Partial<Record<'clientName' | 'clientKey' | 'serverUrl', string>> = {};
+  text.split(/\r?\n/).forEach((original, i) => {
+    const line = stripComment(original).trim();
+    if (!line) return;
+    const m = /^([a-z_][a-z0-9_]*)\s*\((.*)\)$/.exec(line) ?? /^([a-z_][a-z0-9_]*)\s+(.+)$/.exec(line);
+    const value = m ? plainValue(m[2]) : undefined;
+    if (!m || value === undefined) {
+      result.problems.push({ file, line: i + 1, message: `line ${i + 1}: not read (Ruby code is not evaluated): ${original.trim()}` });
+      return;
+    }
+    const field = KNIFE_KEYS[m[1]];
+    if (field) found[field] = value;
+  });
+  const missing = (['clientName', 'clientKey', 'serverUrl'] as const).filter((k) => !found[k]);
+  if (missing.length) {
+    const names = { clientName: 'node_name', clientKey: 'client_key', serverUrl: 'chef_server_url' };
+    result.problems.push({ file, message: `no profile: missing ${missing.map((k) => names[k]).join(', ')}${result.problems.length ? ' (maybe set by a line that was not read)' : ''}` });
+    return result;
+  }
+  result.profiles.push({
+    name: profileName ?? path.basename(file, '.rb'),
+    serverUrl: found.serverUrl!,
+    clientName: found.clientName!,
+    clientKey: resolveKeyPath(found.clientKey!, path.dirname(file), home),
+    source: file,
+  });
+  return result;
+}
+
+/**
+ * Every profile of `<chefDir>/credentials`, `<chefDir>/config.rb` and
+ * `<chefDir>/knife.rb` (chefDir default `~/.chef`), with each file's problems.
+ * Missing files are no problem.
+ */
+export async function readChefProfiles(opts: { chefDir?: string; home?: string } = {}): Promise<ChefConfigResult> {
+  const home = opts.home ?? os.homedir();
+  const dir = opts.chefDir ?? path.join(home, '.chef');
+  const result: ChefConfigResult = { profiles: [], problems: [] };
+  const read = async (file: string) => {
+    try {
+      return await fs.promises.readFile(file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') result.problems.push({ file, message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+      return undefined;
+    }
+  };
+  const add = (r: ChefConfigResult) => {
+    result.profiles.push(...r.profiles);
+    result.problems.push(...r.problems);
+  };
+  const credentials = path.join(dir, 'credentials');
+  const text = await read(credentials);
+  if (text !== undefined) add(parseCredentials(text, credentials, home));
+  for (const name of ['config.rb', 'knife.rb']) {
+    const file = path.join(dir, name);
+    const rb = await read(file);
+    if (rb !== undefined) add(parseKnifeRb(rb, file, name.replace(/\.rb$/, ''), home));
+  }
+  return result;
+}
