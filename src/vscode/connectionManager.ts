@@ -9,12 +9,15 @@ import { connect, ConsulConnection } from '../core/consul/client';
 import { CatalogSnapshot } from '../core/consul/catalog';
 import { LiveQuery } from '../core/consul/liveQuery';
 import { NODE_DUMP_PATH, nodeDumpMethod } from '../core/consul/nodeDump';
+import { call } from '../core/consul/client';
+import { ConsulError, toConsulError } from '../core/consul/errors';
 import { snapshotFromNodeDump } from '../core/consul/catalog';
 import {
   allProfiles,
   ConnectionProfile,
   resolveActiveProfile,
   tokenFromEnvironment,
+  profileNameClash,
   validateProfile,
   ENVIRONMENT_PROFILE_NAME,
   profileFromEnvironment,
@@ -29,6 +32,37 @@ export const METRONOME_TOKEN_SECRET = 'metronomeToken';
 export type ConnectionState =
   | { kind: 'connected'; connection: ConsulConnection; catalog: LiveQuery<CatalogSnapshot> }
   | { kind: 'invalid'; profileName: string; message: string };
+
+/**
+ * Whether a usable profile's agent answers: checked once on connecting (one
+ * small catalog read), then by the shared catalog query while a view follows
+ * it, and again on a growing timer while it fails.
+ */
+export type ConnectionHealth =
+  | { kind: 'checking' }
+  | { kind: 'ok' }
+  | { kind: 'failed'; failure: FailureKind; error: ConsulError };
+
+/** The `chefConsul.connectionFailure` context key: which welcome content a failed connection shows. */
+export type FailureKind = 'unreachable' | 'tls' | 'forbidden' | 'http';
+
+export function failureKind(error: ConsulError): FailureKind {
+  switch (error.kind) {
+    case 'unreachable':
+      return 'unreachable';
+    case 'tls':
+      return 'tls';
+    case 'aclDenied':
+    case 'aclTokenNotFound':
+      return 'forbidden';
+    default:
+      return 'http';
+  }
+}
+
+/** The path the connection check reads: small (service names and tags), and denied like the catalog when the token is unknown. */
+export const PROBE_PATH = '/v1/catalog/services';
+const RECHECK_MS = [5_000, 10_000, 30_000, 60_000];
 
 function tokenKey(profileName: string): string {
   return `chefConsul.token.${profileName}`;
@@ -60,6 +94,13 @@ export class ConnectionManager implements vscode.Disposable {
   readonly onDidChangeSecret = this.secretEmitter.event;
   /** Mismatched tokens already asked about in this window, by profile and address: ask once. */
   private readonly askedAbout = new Set<string>();
+  private healthValue: ConnectionHealth = { kind: 'checking' };
+  private readonly healthEmitter = new vscode.EventEmitter<ConnectionHealth>();
+  /** Fires when the connection starts or stops answering (views show the failure's welcome content). */
+  readonly onDidChangeHealth = this.healthEmitter.event;
+  private recheckTimer: NodeJS.Timeout | undefined;
+  private recheckAttempt = 0;
+  private catalogSubscription: vscode.Disposable | undefined;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -85,11 +126,76 @@ export class ConnectionManager implements vscode.Disposable {
     return this.current;
   }
 
+  /** Whether the current connection answers; `checking` before the first answer. */
+  get health(): ConnectionHealth {
+    return this.current?.kind === 'connected' ? this.healthValue : { kind: 'checking' };
+  }
+
+  /** The failure of the current connection, when it has one (views show it above their welcome content). */
+  get failure(): Extract<ConnectionHealth, { kind: 'failed' }> | undefined {
+    const h = this.health;
+    return h.kind === 'failed' ? h : undefined;
+  }
+
+  /** Why there is no usable connection (the profile's problem, or the agent's failure), else undefined. */
+  get reason(): string | undefined {
+    const state = this.current;
+    if (state?.kind === 'invalid') return state.message;
+    return this.failure?.error.message;
+  }
+
+  /** Reads the probe path once; returns the health it found (also what Test Connection calls first). */
+  async check(): Promise<ConnectionHealth> {
+    const state = this.current;
+    if (state?.kind !== 'connected') return { kind: 'checking' };
+    const health = await probe(state.connection);
+    if (this.current === state) await this.setHealth(health);
+    return health;
+  }
+
+  private async setHealth(health: ConnectionHealth): Promise<void> {
+    const before = this.healthValue;
+    this.healthValue = health;
+    clearTimeout(this.recheckTimer);
+    this.recheckTimer = undefined;
+    if (health.kind === 'failed') {
+      // Until it answers: a view that follows the catalog notices sooner, this covers the others.
+      const delay = RECHECK_MS[Math.min(this.recheckAttempt++, RECHECK_MS.length - 1)];
+      this.recheckTimer = setTimeout(() => void this.check(), delay);
+      if (before.kind !== 'failed' || before.error.message !== health.error.message) this.log.warn(`Profile "${this.activeProfile().name}": ${health.error.message}`);
+    } else this.recheckAttempt = 0;
+    const same = before.kind === health.kind && (before.kind !== 'failed' || (health.kind === 'failed' && before.error.message === health.error.message));
+    await this.publishContext();
+    if (!same) this.healthEmitter.fire(health);
+  }
+
+  /**
+   * Context keys for welcome content and enablement:
+   * chefConsul.connectionState (connecting | connected | failed | invalid),
+   * chefConsul.connectionFailure (unreachable | tls | forbidden | http),
+   * chefConsul.connected (a usable profile: commands that need a connection),
+   * chefConsul.noProfile (no profile configured: the consul CLI's environment or 127.0.0.1:8500).
+   */
+  private async publishContext(): Promise<void> {
+    const state = this.current;
+    const health = this.health;
+    const value = !state ? 'connecting' : state.kind === 'invalid' ? 'invalid' : health.kind === 'ok' ? 'connected' : health.kind === 'failed' ? 'failed' : 'connecting';
+    await Promise.all([
+      vscode.commands.executeCommand('setContext', 'chefConsul.connectionState', value),
+      vscode.commands.executeCommand('setContext', 'chefConsul.connectionFailure', health.kind === 'failed' ? health.failure : undefined),
+      vscode.commands.executeCommand('setContext', 'chefConsul.connected', state?.kind === 'connected'),
+      vscode.commands.executeCommand('setContext', 'chefConsul.noProfile', this.configuredProfiles().length === 0),
+    ]);
+  }
+
   configuredProfiles(): ConnectionProfile[] {
     const raw = vscode.workspace.getConfiguration(CONFIG_SECTION).get<unknown[]>('profiles') ?? [];
     const valid: ConnectionProfile[] = [];
     for (const p of raw) {
       const problems = validateProfile(p);
+      const clash = problems.length ? undefined : profileNameClash(valid.map((v) => v.name), (p as ConnectionProfile).name);
+      if (clash) problems.push(clash);
+      else if (!problems.length && valid.some((v) => v.name === (p as ConnectionProfile).name)) problems.push('a profile of this name comes earlier in the list');
       if (problems.length) {
         this.log.warn(`Ignoring profile ${JSON.stringify((p as { name?: unknown })?.name ?? '?')}: ${problems.join('; ')}`);
       } else {
@@ -257,9 +363,29 @@ export class ConnectionManager implements vscode.Disposable {
       if (next.kind === 'connected') this.release(next);
       return this.current ?? next;
     }
+    // Checked before anyone sees the connection, so views open on the right welcome content (a local agent answers in milliseconds).
+    const health: ConnectionHealth = next.kind === 'connected' ? await probe(next.connection) : { kind: 'checking' };
+    if (generation !== this.generation) {
+      if (next.kind === 'connected') this.release(next);
+      return this.current ?? next;
+    }
     const previous = this.current;
     this.current = next;
-    await vscode.commands.executeCommand('setContext', 'chefConsul.connectionState', next.kind);
+    this.catalogSubscription?.dispose();
+    this.catalogSubscription = undefined;
+    this.recheckAttempt = 0;
+    if (next.kind === 'connected') {
+      const catalog = next.catalog;
+      // The shared catalog query answers for the connection while a view follows it: a failure
+      // before the first answer keeps the failure's welcome; once it answers, the connection is healthy.
+      this.catalogSubscription = catalog.onDidChange(() => {
+        const s = catalog.current;
+        if (this.current !== next) return;
+        if (s.kind === 'ready' && this.healthValue.kind !== 'ok') void this.setHealth({ kind: 'ok' });
+        else if (s.kind === 'error' && this.healthValue.kind === 'failed') void this.setHealth({ kind: 'failed', failure: failureKind(s.error), error: s.error });
+      });
+    }
+    await this.setHealth(health);
     this.emitter.fire(next);
     if (previous?.kind === 'connected') this.release(previous);
     return next;
@@ -271,9 +397,23 @@ export class ConnectionManager implements vscode.Disposable {
   }
 
   dispose(): void {
+    clearTimeout(this.recheckTimer);
+    this.catalogSubscription?.dispose();
     if (this.current?.kind === 'connected') this.release(this.current);
     this.emitter.dispose();
+    this.healthEmitter.dispose();
     this.secretEmitter.dispose();
     this.disposables.forEach((d) => d.dispose());
+  }
+}
+
+/** One small read that fails the way the views' reads would: unreachable, TLS, unknown token, HTTP errors. */
+async function probe(connection: ConsulConnection): Promise<ConnectionHealth> {
+  try {
+    await call(connection, PROBE_PATH, () => connection.client.catalog.service.list());
+    return { kind: 'ok' };
+  } catch (e) {
+    const error = toConsulError(e, connection.address, PROBE_PATH);
+    return { kind: 'failed', failure: failureKind(error), error };
   }
 }

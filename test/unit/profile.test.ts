@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import {
+  profileNameClash,
   allProfiles,
   parseAddress,
   profileFromEnvironment,
@@ -100,6 +101,15 @@ describe('profile', () => {
     it('can select the environment profile by name', () => {
       assert.equal(resolveActiveProfile([a], 'Environment', {}).name, 'Environment');
       assert.deepEqual(allProfiles([a], {}).map((p) => p.name), ['a', 'Environment']);
+    });
+  });
+
+  describe('profileNameClash', () => {
+    it('refuses a name that differs from another only in case, naming both', () => {
+      const why = profileNameClash(['Prod', 'dev'], 'prod');
+      assert.match(why ?? '', /"prod" differs only in case from the profile "Prod"/);
+      assert.equal(profileNameClash(['Prod', 'dev'], 'staging'), undefined);
+      assert.equal(profileNameClash(['Prod'], 'Prod'), undefined, 'the same name is a replacement, not a clash');
     });
   });
 });

@@ -122,6 +122,16 @@ export function validateProfile(value: unknown): string[] {
 }
 
 /**
+ * Why `name` cannot join profiles already named `taken`, or undefined. Names
+ * that differ only in case are refused: a profile's name is the authority of
+ * its `consul-kv:` URIs, which VS Code compares without case.
+ */
+export function profileNameClash(taken: readonly string[], name: string): string | undefined {
+  const same = taken.find((t) => t !== name && t.toLowerCase() === name.toLowerCase());
+  return same === undefined ? undefined : `the name "${name}" differs only in case from the profile "${same}"; profile names must differ in more than case`;
+}
+
+/**
  * The profile in force: the named one among the configured profiles, else the
  * first configured, else the environment's.
  */

@@ -1,7 +1,7 @@
 /** Profiles, tokens, datacenters and the connection test. */
 import * as vscode from 'vscode';
 import { ClusterInfo, readClusterInfo } from '../../core/consul/status';
-import { ConnectionProfile, parseAddress, validateProfile } from '../../core/consul/profile';
+import { ConnectionProfile, parseAddress, profileNameClash, validateProfile } from '../../core/consul/profile';
 import { CONFIG_SECTION, ConnectionManager } from '../connectionManager';
 import { CommandInputError, registerCommand } from './register';
 import { QuickInputFactory, runSteps, Step, StepButton } from '../multiStepInput';
@@ -127,9 +127,11 @@ export function registerConnectionCommands(connections: ConnectionManager, log: 
           if (!profile) return undefined;
         }
         const problems = validateProfile(profile);
-        if (problems.length) throw new CommandInputError(vscode.l10n.t('Invalid profile: {0}.', problems.join('; ')));
         const config = vscode.workspace.getConfiguration(CONFIG_SECTION);
         const existing = (config.get<ConnectionProfile[]>('profiles') ?? []).filter((p) => p?.name !== profile.name);
+        const clash = typeof profile.name === 'string' ? profileNameClash(existing.map((p) => String(p?.name)), profile.name) : undefined;
+        if (clash) problems.push(clash);
+        if (problems.length) throw new CommandInputError(vscode.l10n.t('Invalid profile: {0}.', problems.join('; ')));
         await config.update('profiles', [...existing, profile], vscode.ConfigurationTarget.Global);
         if (activate) await config.update('activeProfile', profile.name, vscode.ConfigurationTarget.Global);
         await connections.reconnect();
@@ -164,7 +166,12 @@ export function registerConnectionCommands(connections: ConnectionManager, log: 
         const state = await connections.connected();
         const info = await vscode.window.withProgress(
           { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Testing the connection to {0}…', state.connection.address) },
-          () => readClusterInfo(state.connection),
+          async () => {
+            // The check first: its answer (or failure) also moves the views between data and their welcome content.
+            const health = await connections.check();
+            if (health.kind === 'failed') throw health.error;
+            return readClusterInfo(state.connection);
+          },
         );
         const message = vscode.l10n.t(
           'Connected to {0} in {1} ms: datacenter {2}, leader {3}{4}.',
