@@ -19,6 +19,7 @@ import type { RunRegistry } from '../../core/runs/registry';
 import type { ConnectionManager } from '../connectionManager';
 import { MonitorSession } from './monitorSession';
 import type { ChefCell, FromPage, MonitorAction, MonitorViewState, ToPage } from './protocol';
+import { parseFromPage } from './protocol';
 
 /** What the monitor needs of the Chef reports (src/core/chef/runReports.ts RunChefReports). */
 export interface ChefSummaries {
@@ -70,7 +71,10 @@ export class MonitorPanel {
     this.session.onQueued = () => this.sendIfWaiting();
     panel.webview.options = webviewOptions(deps.extensionUri);
     this.subscriptions.push(
-      panel.webview.onDidReceiveMessage((m: FromPage) => this.receive(m)),
+      panel.webview.onDidReceiveMessage((raw: unknown) => {
+        const m = parseFromPage(raw);
+        if (m) void this.receive(m);
+      }),
       panel.onDidDispose(() => this.dispose()),
       panel.onDidChangeViewState(() => {
         // Hidden, the page is gone: nothing can be waiting for a frame.
@@ -163,10 +167,10 @@ export class MonitorPanel {
       this.deps.registry.onOutput((c) => {
         if (c.id === this.id) this.session.output(c.phase, c.node, c.text);
       }),
-      this.deps.registry.onDidChange((snap) => {
-        if (snap.id !== this.id) return;
-        this.session.snapshot(snap);
-        this.panel.title = title(snap);
+      this.deps.registry.onDidChange((c) => {
+        if (c.id !== this.id) return;
+        this.session.change(run, c);
+        if (c.kind === 'run') this.panel.title = title(run.view());
       }),
     );
     if (this.deps.chef) {
@@ -322,7 +326,7 @@ function toCell(phase: number, node: string, s: ChefSummary): ChefCell {
   return { phase, node, text: s.text, status: s.status };
 }
 
-function title(run: RunSnapshot | undefined): string {
+function title(run: Pick<RunSnapshot, 'event' | 'command' | 'id' | 'status'> | undefined): string {
   if (!run) return vscode.l10n.t('Run Monitor');
   return vscode.l10n.t('Run: {0} ({1})', run.event ?? run.command ?? run.id, run.status);
 }

@@ -92,3 +92,73 @@ export type MonitorAction =
 export type FromPage = { type: 'ready'; state?: MonitorViewState } | { type: 'frame' } | { type: 'state'; state: MonitorViewState } | { type: 'action'; action: MonitorAction };
 
 export const outputKey = (phase: number, node: string) => `${phase}/${node}`;
+
+const MAX_TEXT = 4 * 1024 * 1024;
+const isPhase = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 1024;
+const optional = (v: unknown, check: (x: unknown) => boolean) => v === undefined || check(v);
+
+/** A view state as the page may send it, or undefined when it is not one (unknown fields are dropped). */
+export function parseViewState(v: unknown): MonitorViewState | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const s = v as Record<string, unknown>;
+  const ok =
+    isName(s.id) &&
+    optional(s.node, isName) &&
+    optional(s.phase, isPhase) &&
+    optional(s.status, (x) => typeof x === 'string' && x.length <= 32) &&
+    ['lineNumbers', 'timestamps', 'follow'].every((k) => optional(s[k], (x) => typeof x === 'boolean'));
+  if (!ok) return undefined;
+  const { id, node, phase, status, lineNumbers, timestamps, follow } = s as unknown as MonitorViewState;
+  return { id, node, phase, status, lineNumbers, timestamps, follow };
+}
+
+function parseAction(v: unknown): MonitorAction | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const a = v as Record<string, unknown>;
+  switch (a.type) {
+    case 'cancel':
+    case 'rerun':
+      return { type: a.type };
+    case 'retryFailed':
+      return isPhase(a.phase) ? { type: 'retryFailed', phase: a.phase } : undefined;
+    case 'openLog':
+    case 'openChefReport':
+      return isPhase(a.phase) && isName(a.node) ? { type: a.type, phase: a.phase, node: a.node } : undefined;
+    case 'saveLog':
+      return optional(a.phase, isPhase) && optional(a.node, isName) ? { type: 'saveLog', phase: a.phase as number | undefined, node: a.node as string | undefined } : undefined;
+    case 'copy':
+      return typeof a.text === 'string' && a.text.length <= MAX_TEXT ? { type: 'copy', text: a.text } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * What the page posted, checked: the page shows untrusted output, so whatever
+ * it sends is read as untrusted too. Undefined for anything that is not one of
+ * the messages above, with the right field types.
+ */
+export function parseFromPage(v: unknown): FromPage | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const m = v as Record<string, unknown>;
+  switch (m.type) {
+    case 'ready': {
+      if (m.state === undefined) return { type: 'ready' };
+      const state = parseViewState(m.state);
+      return state ? { type: 'ready', state } : { type: 'ready' };
+    }
+    case 'frame':
+      return { type: 'frame' };
+    case 'state': {
+      const state = parseViewState(m.state);
+      return state ? { type: 'state', state } : undefined;
+    }
+    case 'action': {
+      const action = parseAction(m.action);
+      return action ? { type: 'action', action } : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
