@@ -1,0 +1,171 @@
+/**
+ * Chef runs as rule observations, from each source: the runs of this editor
+ * (a node's report once its run has ended), the Reporting history of a Chef
+ * server (polled: only runs new since the last poll) and report files.
+ */
+import type { ChefReport } from '../chef/report';
+import { emptyReport } from '../chef/report';
+import type { Disposable } from '../util/emitter';
+import type { RunRegistry } from '../runs/registry';
+import type { RunSnapshot } from '../runs/model';
+import { FINISHED_NODE, isFinished } from '../runs/model';
+import type { ChefRunObservation } from './evaluator';
+
+/** What is needed of RunChefReports (src/core/chef/runReports.ts). */
+export interface RunReportsLike {
+  load(id: string, phase: number, node: string): Promise<ChefReport | undefined>;
+}
+
+/** The observations of a finished run: each node that ran Chef, per phase. */
+export async function observationsOfRun(snapshot: RunSnapshot, reports: RunReportsLike): Promise<ChefRunObservation[]> {
+  const out: ChefRunObservation[] = [];
+  for (const phase of snapshot.phases) {
+    for (const n of phase.nodes) {
+      if (!FINISHED_NODE.includes(n.status) || n.outputBytes === 0) continue;
+      const report = await reports.load(snapshot.id, phase.no, n.node).catch(() => undefined);
+      if (!report || !report.chef) continue;
+      out.push({
+        node: n.node,
+        runId: snapshot.id,
+        phase: phase.no,
+        source: 'run',
+        time: n.endedAt ?? phase.endedAt ?? snapshot.endedAt ?? snapshot.startedAt,
+        report: structuredClone(report),
+        jump: { command: 'chefConsul.openChefReport', args: { id: snapshot.id, phase: phase.no, node: n.node } },
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Calls `sink` with a run's observations when the run ends. Only the run's
+ * end is listened to (a snapshot is taken then), not its every change.
+ */
+export function followRunCompletions(registry: Pick<RunRegistry, 'onDidChange' | 'get'>, reports: RunReportsLike, sink: (o: ChefRunObservation[]) => void, onError?: (e: unknown) => void): Disposable {
+  const ended = new Set<string>();
+  return registry.onDidChange((c) => {
+    if (c.kind !== 'run') return;
+    if (!isFinished(c.status)) {
+      ended.delete(c.id); // a retry reopens the run: its next end counts again
+      return;
+    }
+    if (ended.has(c.id)) return;
+    ended.add(c.id);
+    const run = registry.get(c.id);
+    if (!run) return;
+    const snapshot = run.snapshot();
+    // After the other listeners of this change (the reports end their nodes on it).
+    void Promise.resolve()
+      .then(() => observationsOfRun(snapshot, reports))
+      .then((o) => o.length && sink(o))
+      .catch((e: unknown) => onError?.(e));
+  });
+}
+
+/** A run of a Reporting listing, as much as the poller needs (chef/server/reporting.ts ChefRunSummary fits). */
+export interface ReportingRunRef {
+  runId: string;
+  node: string;
+  /** 'running' until the run's end is posted. */
+  status: string;
+  startedAt?: number;
+  endedAt?: number;
+  durationSeconds?: number;
+}
+
+export interface ReportingSource {
+  /** Runs that started at or after `from` (epoch ms), any order. */
+  list(from: number): Promise<ReportingRunRef[]>;
+  /** A run's report. */
+  get(runId: string): Promise<ChefReport>;
+}
+
+export interface ReportingPollerOptions {
+  /** How far back the first poll looks (ms); default 7 days. */
+  lookBackMs?: number;
+  /** A run still going is asked for again until it ends, at most this long after its start; default 6 hours. */
+  maxRunMs?: number;
+  clock?: () => number;
+  /** Run IDs remembered as done, beyond which the oldest are forgotten. */
+  remember?: number;
+}
+
+export interface ReportingPoll {
+  observations: ChefRunObservation[];
+  /**
+   * The first poll: the history so far, from the listing alone (status, times,
+   * durations; no detail requests), for averages and last runs — not news.
+   */
+  baseline: boolean;
+}
+
+const ended = (status: string) => status === 'success' || status === 'failure';
+
+/**
+ * Polls a Reporting history for runs that ended since the last poll. The
+ * first poll reads the history so far as a baseline; each later poll lists
+ * the runs that started since the oldest run still going (or since the last
+ * poll, less a minute's margin for clocks), fetches the detail of the ended
+ * ones not seen yet and returns them.
+ */
+export class ReportingPoller {
+  private from: number;
+  private first = true;
+  private readonly done = new Set<string>();
+  private readonly clock: () => number;
+  private readonly maxRunMs: number;
+  private readonly remember: number;
+
+  constructor(
+    private readonly source: ReportingSource,
+    private readonly jump: (run: ReportingRunRef) => ChefRunObservation['jump'],
+    options: ReportingPollerOptions = {},
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.maxRunMs = options.maxRunMs ?? 6 * 3_600_000;
+    this.remember = options.remember ?? 50_000;
+    this.from = this.clock() - (options.lookBackMs ?? 7 * 24 * 3_600_000);
+  }
+
+  async poll(): Promise<ReportingPoll> {
+    const now = this.clock();
+    const runs = await this.source.list(this.from);
+    const fresh = runs.filter((r) => !this.done.has(r.runId));
+    const observations: ChefRunObservation[] = [];
+    const baseline = this.first;
+    const open = fresh.filter((r) => !ended(r.status));
+    for (const run of fresh.filter((r) => ended(r.status))) {
+      let report: ChefReport;
+      if (baseline) {
+        report = emptyReport('reporting');
+        Object.assign(report, { chef: true, status: run.status, complete: true, stage: 'finished' });
+        if (run.startedAt !== undefined) report.startedAt = run.startedAt;
+        if (run.durationSeconds !== undefined) report.durationSeconds = run.durationSeconds;
+      } else {
+        report = await this.source.get(run.runId);
+        if (!ended(report.status)) {
+          open.push(run); // the listing ran ahead of the detail: ask again
+          continue;
+        }
+      }
+      this.markDone(run.runId);
+      const time = run.endedAt ?? (report.startedAt !== undefined && report.durationSeconds !== undefined ? report.startedAt + report.durationSeconds * 1000 : (run.startedAt ?? now));
+      const o: ChefRunObservation = { node: run.node, runId: run.runId, source: 'reporting', time, report };
+      const jump = this.jump(run);
+      if (jump) o.jump = jump;
+      observations.push(o);
+    }
+    this.first = false;
+    // Next time: from the start of the oldest run still going (if it started less than maxRunMs ago), else the last minute.
+    let next = now - 60_000;
+    for (const r of open) if (r.startedAt !== undefined && now - r.startedAt < this.maxRunMs) next = Math.min(next, r.startedAt);
+    this.from = next;
+    return { observations, baseline };
+  }
+
+  private markDone(runId: string): void {
+    this.done.add(runId);
+    if (this.done.size > this.remember) this.done.delete(this.done.values().next().value as string);
+  }
+}

@@ -1,0 +1,346 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ChefReport } from '../../src/core/chef/report';
+import { RunChefReports } from '../../src/core/chef/runReports';
+import { Notifier } from '../../src/core/notify/notifier';
+import type { Notification } from '../../src/core/notify/notifier';
+import type { ChefRunObservation } from '../../src/core/rules/evaluator';
+import { cookbookVersions, RuleEvaluator } from '../../src/core/rules/evaluator';
+import { parseRules } from '../../src/core/rules/model';
+import { compilePattern, patternProblem } from '../../src/core/rules/pattern';
+import { RuleEngine } from '../../src/core/rules/ruleEngine';
+import type { ReportingRunRef } from '../../src/core/rules/sources';
+import { followRunCompletions, ReportingPoller } from '../../src/core/rules/sources';
+import { Run } from '../../src/core/runs/model';
+import { RunRegistry } from '../../src/core/runs/registry';
+
+const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/chef');
+const report = (name: string): ChefReport => JSON.parse(fs.readFileSync(path.join(FIXTURES, 'rules', name), 'utf8')) as ChefReport;
+const HOUR = 3_600_000;
+const T0 = Date.parse('2026-11-30T08:00:00Z');
+
+let seq = 0;
+function obs(node: string, name: string, change: Partial<ChefReport> = {}, at = T0 + seq * HOUR): ChefRunObservation {
+  seq++;
+  return { node, runId: `run-${seq}`, source: 'reporting', time: at, report: { ...report(name), ...change }, jump: { command: 'chefConsul.chef.openRun', args: { node, runId: `run-${seq}` } } };
+}
+
+function evaluator(rules: unknown[]): RuleEvaluator {
+  const parsed = parseRules(rules);
+  assert.deepEqual(parsed.problems, []);
+  return new RuleEvaluator(parsed.rules);
+}
+
+describe('Rule patterns', () => {
+  it('reads globs and anchored regular expressions as whole-name matches', () => {
+    const glob = compilePattern('web-*');
+    assert.equal(glob.kind, 'glob');
+    assert.ok(glob.test('web-1') && glob.test('web-') && !glob.test('db-web-1') && !glob.test('Web-1'));
+    assert.ok(compilePattern('/etc/nginx/?*.conf').test('/etc/nginx/a.conf'));
+    assert.ok(!compilePattern('/etc/nginx/?*.conf').test('/etc/nginx/.conf'));
+    assert.ok(compilePattern('db-[0-9]').test('db-7') && !compilePattern('db-[!0-9]').test('db-7'));
+    assert.ok(compilePattern('execute\\[x\\]').test('execute[x]'));
+    const re = compilePattern('^(web|app)-[0-9]{1,3}(\\.prod)?$');
+    assert.equal(re.kind, 'regex');
+    assert.ok(re.test('web-12') && re.test('app-1.prod') && !re.test('web-1234') && !re.test('xweb-1') && !re.test('web-1.prodx'));
+    assert.ok(compilePattern('^\\w+\\s\\d$').test('ab 1'));
+    assert.ok(compilePattern('^[^/]+\\.conf$').test('nginx.conf') && !compilePattern('^[^/]+\\.conf$').test('a/nginx.conf'));
+    assert.ok(compilePattern('^a*?b$').test('aaab'));
+    assert.ok(compilePattern('^$').test(''));
+  });
+
+  it('refuses what it cannot run in linear time, and says what and where', () => {
+    assert.match(patternProblem('^(a)\\1$')!, /backreferences .* not supported \(at character 5\)/);
+    assert.match(patternProblem('^(?=a)a$')!, /lookarounds/);
+    assert.match(patternProblem('^web-1')!, /anchored at both ends/);
+    assert.match(patternProblem('^web\\$')!, /anchored at both ends/);
+    assert.match(patternProblem('^a**$')!, /a repeat cannot follow a repeat/);
+    assert.match(patternProblem('^(ab$')!, /not closed with "\)"/);
+    assert.match(patternProblem('^a{2,1}$')!, /backwards/);
+    assert.match(patternProblem('^a{1000}$')!, /repeat counts go up to 100/);
+    assert.match(patternProblem('^\\bweb$')!, /word boundaries/);
+    assert.match(patternProblem('^\\q$')!, /not a supported escape/);
+    assert.match(patternProblem('db-[0-9')!, /not closed with "\]"/);
+    assert.match(patternProblem('')!, /non-empty/);
+    assert.match(patternProblem('^(a{100}){100}$')!, /too large/);
+  });
+
+  it('has no catastrophic backtracking: nested repeats on a long non-matching name stay fast', () => {
+    const evil = compilePattern('^(a+)+$');
+    const alternation = compilePattern('^(a|a)*b$');
+    const name = 'a'.repeat(20_000) + 'c';
+    const started = performance.now();
+    assert.equal(evil.test(name), false);
+    assert.equal(alternation.test(name), false);
+    assert.equal(evil.test('a'.repeat(20_000)), true);
+    // A backtracking engine takes longer than the age of the universe on these.
+    assert.ok(performance.now() - started < 2000, `took ${performance.now() - started} ms`);
+  });
+});
+
+describe('Rule validation', () => {
+  it('accepts every kind with its parameters and defaults', () => {
+    const { rules, problems } = parseRules([
+      { name: 'failures', kind: 'run-failed', node: 'web-*' },
+      { name: 'templates', kind: 'resource-failed', resourceType: 'template', notify: ['vscode', 'webhook'] },
+      { name: 'slow', kind: 'slow-run', factor: 2 },
+      { name: 'cookbooks', kind: 'cookbook-version-changed', cookbook: '^(nginx|postgresql)$', notify: [] },
+      { name: 'silent', kind: 'node-missing-runs', hours: 4 },
+    ]);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(rules.map((r) => r.kind), ['run-failed', 'resource-failed', 'slow-run', 'cookbook-version-changed', 'node-missing-runs']);
+    assert.deepEqual(rules[0].notify, ['vscode']);
+    assert.deepEqual(rules[3].notify, []);
+    assert.equal(rules[2].kind === 'slow-run' && rules[2].minSamples, 3);
+  });
+
+  it('names the rule and the parameter of each problem, and keeps the valid rules', () => {
+    const { rules, problems } = parseRules([
+      { name: 'ok', kind: 'run-failed' },
+      { kind: 'run-failed' },
+      { name: 'typo', kind: 'run-fail' },
+      { name: 'slow', kind: 'slow-run', factor: 0.5, minSamples: 1.5 },
+      { name: 'rf', kind: 'resource-failed' },
+      { name: 'bad pattern', kind: 'resource-failed', resourceName: '^(a)\\1$' },
+      { name: 'extra', kind: 'run-failed', hours: 3 },
+      { name: 'ok', kind: 'node-missing-runs', hours: 1 },
+      { name: 'chan', kind: 'run-failed', notify: ['slack'] },
+      'run-failed',
+    ]);
+    assert.deepEqual(rules.map((r) => r.name), ['ok']);
+    const text = problems.map((p) => `${p.index}:${p.param ?? ''}:${p.message}`);
+    const has = (re: RegExp) => assert.ok(text.some((t) => re.test(t)), `no problem like ${re}: ${text.join('\n')}`);
+    has(/^1:name:rule 2: "name" is required/);
+    has(/^2:kind:rule 3 \("typo"\): "kind" must be one of "run-failed", .*"node-missing-runs", got "run-fail"/);
+    has(/^3:factor:.*"factor" must be a number greater than 1.*got number 0\.5/);
+    has(/^3:minSamples:.*whole number of at least 1.*got number 1\.5/);
+    has(/^4:resourceType:.*needs "resourceType".*"resourceName".*or both/);
+    has(/^5:resourceName:.*backreferences/);
+    has(/^6:hours:.*"hours" is not a parameter of a run-failed rule/);
+    has(/^7:name:.*"ok" is already used by rule 1/);
+    has(/^8:notify:.*"vscode" or "webhook"/);
+    has(/^9::rule 10 must be an object/);
+    assert.match(parseRules({}).problems[0].message, /must be an array/);
+  });
+});
+
+describe('Rule evaluation', () => {
+  it('run-failed matches failed runs only, of the nodes its pattern names', () => {
+    const e = evaluator([{ name: 'web failures', kind: 'run-failed', node: 'web-*' }]);
+    assert.deepEqual(e.observe(obs('web-1', 'output-success.json')), []);
+    assert.deepEqual(e.observe(obs('db-1', 'output-converge-failure.json')), []);
+    const [m] = e.observe(obs('web-1', 'output-template-failure.json'));
+    assert.equal(m.rule, 'web failures');
+    assert.equal(m.node, 'web-1');
+    assert.equal(m.kind, 'run-failed');
+    assert.match(m.summary, /^Chef run failed: template\[\/etc\/shop\/app\.yml\] — /);
+    assert.deepEqual(m.jump, { command: 'chefConsul.chef.openRun', args: { node: 'web-1', runId: m.runId } });
+    const compile = e.observe(obs('web-2', 'output-compile-failure.json'));
+    assert.match(compile[0].summary, /^Chef run failed: NoMethodError/);
+  });
+
+  it('resource-failed matches by resource type and by name pattern, from output and from Reporting', () => {
+    const e = evaluator([
+      { name: 'execs', kind: 'resource-failed', resourceType: 'execute' },
+      { name: 'migrations', kind: 'resource-failed', resourceName: '^run shop (migrations|seeds)$' },
+      { name: 'app templates', kind: 'resource-failed', resourceType: 'template', resourceName: '/etc/shop/*.yml' },
+    ]);
+    const fromOutput = e.observe(obs('db-1', 'output-converge-failure.json'));
+    assert.deepEqual(fromOutput.map((m) => m.rule).sort(), ['execs', 'migrations']);
+    assert.match(fromOutput[0].summary, /^execute\[run shop migrations\] failed: Expected process to exit with \[0\], but received '3'$/);
+    const fromReporting = e.observe(obs('db-2', 'reporting-failure.json'));
+    assert.deepEqual(fromReporting.map((m) => m.rule).sort(), ['execs', 'migrations']);
+    assert.deepEqual(e.observe(obs('app-1', 'output-template-failure.json')).map((m) => m.rule), ['app templates']);
+    assert.deepEqual(e.observe(obs('web-1', 'output-compile-failure.json')), [], 'a compile error is no resource failure');
+    assert.deepEqual(e.observe(obs('web-1', 'output-success.json')), []);
+  });
+
+  it('slow-run compares with the node\'s average of previous runs once there are enough of them', () => {
+    const e = evaluator([{ name: 'slow', kind: 'slow-run', factor: 2, minSamples: 3 }]);
+    assert.deepEqual(e.observe(obs('web-1', 'output-success.json', { durationSeconds: 60 })), []);
+    assert.deepEqual(e.observe(obs('web-1', 'output-success.json', { durationSeconds: 300 })), [], 'one sample is not enough');
+    assert.deepEqual(e.observe(obs('web-1', 'output-success.json', { durationSeconds: 60 })), []);
+    // Average of 60, 300, 60 = 140; 2 × 140 = 280.
+    assert.deepEqual(e.observe(obs('web-1', 'output-success.json', { durationSeconds: 280 })), [], 'not longer than the limit');
+    assert.deepEqual(e.observe(obs('db-1', 'output-success.json', { durationSeconds: 900 })), [], 'another node has its own average');
+    const [m] = e.observe(obs('web-1', 'output-success.json', { durationSeconds: 700 }));
+    // Average of 60, 300, 60, 280 = 175.
+    assert.equal(m.summary, 'run took 11 min 40 s, 4.0× the average of 2 min 55 s over 4 previous runs (limit 2×)');
+    const late = obs('web-1', 'output-success.json', { durationSeconds: 100 }, T0 - HOUR);
+    assert.deepEqual(e.observe(late), [], 'a run older than all others has no previous runs');
+  });
+
+  it('cookbook-version-changed compares a run with the node\'s previous run, from output and Reporting resources', () => {
+    const e = evaluator([
+      { name: 'any cookbook', kind: 'cookbook-version-changed' },
+      { name: 'postgres', kind: 'cookbook-version-changed', cookbook: 'postgresql' },
+    ]);
+    assert.deepEqual(e.observe(obs('web-1', 'output-success.json')), [], 'no previous run');
+    const [web] = e.observe(obs('web-1', 'output-compile-failure.json'));
+    assert.equal(web.rule, 'any cookbook');
+    assert.equal(web.summary, 'cookbook version changed: shop_web 1.4.2 → 1.5.0, nginx 2.7.6 → 10.2.0');
+    assert.deepEqual(e.observe(obs('web-1', 'output-compile-failure.json')), [], 'the same versions again');
+    assert.deepEqual(cookbookVersions(report('reporting-success.json')), new Map([['postgresql', '7.1.9'], ['shop_db', '0.9.0']]));
+    assert.deepEqual(e.observe(obs('db-1', 'reporting-success.json')), []);
+    const db = e.observe(obs('db-1', 'reporting-failure.json'));
+    assert.deepEqual(db.map((m) => [m.rule, m.summary]), [
+      ['any cookbook', 'cookbook version changed: postgresql 7.1.9 → 7.2.0'],
+      ['postgres', 'cookbook version changed: postgresql 7.1.9 → 7.2.0'],
+    ]);
+    const pinned = { ...report('reporting-success.json'), resources: [], runList: ['recipe[nginx::default@2.7.6]', 'role[web]'] };
+    assert.deepEqual(cookbookVersions(pinned), new Map([['nginx', '2.7.6']]));
+  });
+
+  it('matches a run once, ignores runs still going and evaluates them when they end', () => {
+    const e = evaluator([{ name: 'failures', kind: 'run-failed' }]);
+    const failed = obs('db-1', 'reporting-failure.json');
+    assert.equal(e.observe(failed).length, 1);
+    assert.equal(e.observe(failed).length, 0);
+    assert.equal(e.observe({ ...failed, report: structuredClone(failed.report) }).length, 0, 'the same run from a second poll');
+    const going = obs('db-2', 'reporting-running.json');
+    assert.deepEqual(e.observe(going), []);
+    assert.equal(e.observe({ ...going, report: report('reporting-failure.json') }).length, 1, 'the run ended: it counts now');
+    const notChef = obs('db-3', 'reporting-failure.json', { chef: false });
+    assert.deepEqual(e.observe(notChef), [], 'output with no Chef run in it');
+  });
+});
+
+describe('RuleEngine', () => {
+  function engine(now: { t: number }, notifier = new Notifier()) {
+    let tick: (() => void) | undefined;
+    const e = new RuleEngine({ notifier, clock: () => now.t, every: (_ms, fn) => ((tick = fn), { dispose: () => (tick = undefined) }) });
+    return { e, tick: () => tick?.() };
+  }
+
+  it('node-missing-runs: a node silent for longer than N hours matches once per last run, on the timer', () => {
+    const now = { t: T0 };
+    const { e, tick } = engine(now);
+    e.setRules([{ name: 'silent', kind: 'node-missing-runs', hours: 4, node: 'web-*' }]);
+    e.observe([obs('web-1', 'output-success.json', {}, T0), obs('web-2', 'output-success.json', {}, T0 + 2 * HOUR), obs('db-1', 'output-success.json', {}, T0)]);
+    now.t = T0 + 4 * HOUR;
+    tick();
+    assert.deepEqual(e.matches(), [], 'exactly 4 hours is not more than 4');
+    now.t = T0 + 5 * HOUR;
+    tick();
+    assert.deepEqual(e.matches().map((m) => m.node), ['web-1'], 'db-1 is not named by the pattern');
+    assert.match(e.matches()[0].summary, /^no Chef run for 5 h \(more than 4 h\); last run 2026-11-30T08:00:00\.000Z$/);
+    assert.equal(e.matches()[0].time, T0 + 5 * HOUR);
+    now.t = T0 + 7 * HOUR;
+    tick();
+    assert.deepEqual(e.matches().map((m) => m.node), ['web-2', 'web-1'], 'web-1 once, web-2 now too; newest first');
+    // web-1 runs again, then falls silent again: a new match.
+    e.observe(obs('web-1', 'output-success.json', {}, T0 + 8 * HOUR));
+    now.t = T0 + 13 * HOUR;
+    tick();
+    assert.deepEqual(e.matches().filter((m) => m.node === 'web-1').length, 2);
+    e.dispose();
+  });
+
+  it('lists matches newest first per rule, notifies each once through the rule\'s channels, and clears', async () => {
+    const delivered: Array<{ kind: string; n: Notification }> = [];
+    const notifier = new Notifier();
+    for (const kind of ['vscode', 'webhook']) notifier.addChannel({ kind, deliver: async (n) => void delivered.push({ kind, n }) });
+    const { e } = engine({ t: T0 }, notifier);
+    const parsed = e.setRules([
+      { name: 'failures', kind: 'run-failed', notify: ['vscode', 'webhook'] },
+      { name: 'quiet', kind: 'resource-failed', resourceType: 'execute', notify: [] },
+    ]);
+    assert.deepEqual(parsed.problems, []);
+    const first = obs('db-1', 'reporting-failure.json', {}, T0);
+    const second = obs('db-2', 'output-converge-failure.json', {}, T0 + HOUR);
+    e.observe([second, first]);
+    e.observe(first);
+    assert.deepEqual(e.matches('failures').map((m) => m.node), ['db-2', 'db-1']);
+    assert.deepEqual(e.matches('quiet').map((m) => m.node), ['db-2', 'db-1']);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(delivered.map((d) => `${d.kind}:${d.n.node}`).sort(), ['vscode:db-1', 'vscode:db-2', 'webhook:db-1', 'webhook:db-2']);
+    const n = delivered.find((d) => d.n.node === 'db-1')!.n;
+    assert.equal(n.source, 'rule');
+    assert.equal(n.severity, 'error');
+    assert.equal(n.title, 'Rule "failures" matched on db-1');
+    assert.deepEqual(n.jump, first.jump);
+    e.clearMatches();
+    assert.deepEqual(e.matches(), []);
+    e.observe(first);
+    assert.deepEqual(e.matches(), [], 'a cleared match does not come back');
+    e.dispose();
+  });
+});
+
+describe('Rule sources', () => {
+  it('runs of this editor: a finished run\'s Chef nodes, once, with a jump to their report', async () => {
+    const registry = new RunRegistry();
+    const reports = new RunChefReports(registry);
+    const seen: ChefRunObservation[][] = [];
+    const sub = followRunCompletions(registry, reports, (o) => seen.push(o));
+    const run = new Run({ id: 'r7', engine: 'exec', event: 'deploy', patterns: ['shop'], startedBy: 'test', phases: [{ no: 0, task: 'converge' }] });
+    registry.add(run);
+    run.start();
+    run.startPhase(0, ['db-1', 'web-1', 'plain-1']);
+    run.appendOutput(0, 'db-1', fs.readFileSync(path.join(FIXTURES, 'chef15-converge-failure.txt'), 'utf8'));
+    run.appendOutput(0, 'web-1', fs.readFileSync(path.join(FIXTURES, 'chef12-success-diff.txt'), 'utf8'));
+    run.appendOutput(0, 'plain-1', 'hello\n');
+    run.nodeEnded(0, 'db-1', 'error', 1);
+    run.nodeEnded(0, 'web-1', 'success', 0);
+    run.nodeEnded(0, 'plain-1', 'success', 0);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(seen.length, 0, 'nothing before the run ends');
+    run.endPhase(0, 'error');
+    run.end('error');
+    for (let i = 0; i < 20 && !seen.length; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(seen.length, 1);
+    assert.deepEqual(seen[0].map((o) => [o.node, o.report.status, o.source, o.runId, o.phase]), [
+      ['db-1', 'failure', 'run', 'r7', 0],
+      ['web-1', 'success', 'run', 'r7', 0],
+    ]);
+    assert.deepEqual(seen[0][0].jump, { command: 'chefConsul.openChefReport', args: { id: 'r7', phase: 0, node: 'db-1' } });
+    const e = evaluator([{ name: 'failures', kind: 'run-failed' }]);
+    assert.deepEqual(e.observe(seen[0]).map((m) => m.node), ['db-1']);
+    sub.dispose();
+    reports.dispose();
+    registry.dispose();
+  });
+
+  it('Reporting: the first poll is a baseline from the listing, later polls fetch only new ended runs', async () => {
+    let now = T0;
+    const listed: ReportingRunRef[] = [
+      { runId: 'a', node: 'db-1', status: 'success', startedAt: T0 - 3 * HOUR, durationSeconds: 40 },
+      { runId: 'b', node: 'db-1', status: 'failure', startedAt: T0 - 2 * HOUR, durationSeconds: 19 },
+    ];
+    const froms: number[] = [];
+    const gets: string[] = [];
+    const poller = new ReportingPoller(
+      {
+        list: async (from) => (froms.push(from), listed.filter((r) => (r.startedAt ?? 0) >= from)),
+        get: async (runId) => (gets.push(runId), runId === 'd' && gets.length < 3 ? report('reporting-running.json') : report('reporting-failure.json')),
+      },
+      (r) => ({ command: 'chefConsul.chef.openRun', args: { node: r.node, runId: r.runId } }),
+      { clock: () => now, lookBackMs: 24 * HOUR },
+    );
+    const first = await poller.poll();
+    assert.equal(first.baseline, true);
+    assert.deepEqual(first.observations.map((o) => [o.runId, o.report.status, o.report.durationSeconds]), [['a', 'success', 40], ['b', 'failure', 19]]);
+    assert.deepEqual(gets, [], 'a baseline asks for no detail');
+    assert.equal(froms[0], T0 - 24 * HOUR);
+    now = T0 + 5 * 60_000;
+    listed.push({ runId: 'c', node: 'db-1', status: 'failure', startedAt: T0 + 60_000 }, { runId: 'd', node: 'db-2', status: 'running', startedAt: T0 + 2 * 60_000 });
+    const second = await poller.poll();
+    assert.equal(second.baseline, false);
+    assert.equal(froms[1], T0 - 60_000);
+    assert.deepEqual(second.observations.map((o) => [o.runId, o.node, o.report.status]), [['c', 'db-1', 'failure']]);
+    assert.deepEqual(second.observations[0].jump, { command: 'chefConsul.chef.openRun', args: { node: 'db-1', runId: 'c' } });
+    assert.deepEqual(gets, ['c']);
+    now = T0 + 60 * 60_000;
+    listed[3] = { ...listed[3], status: 'success' };
+    const third = await poller.poll();
+    assert.equal(froms[2], T0 + 2 * 60_000, 'from the start of the run that was still going');
+    assert.deepEqual(third.observations.map((o) => o.runId), [], 'its detail still says running: asked again next time');
+    assert.deepEqual(gets, ['c', 'd']);
+    now = T0 + 61 * 60_000;
+    const fourth = await poller.poll();
+    assert.equal(froms[3], T0 + 2 * 60_000, 'still from its start');
+    assert.deepEqual(fourth.observations.map((o) => o.runId), ['d']);
+    assert.equal(froms.length, 4);
+  });
+});
