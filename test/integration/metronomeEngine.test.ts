@@ -60,8 +60,8 @@ const schedule = (tasks: ReadonlyArray<{ task: string; service?: string }> = TAS
 function timeToModel(m: MetronomeRun, write: () => Promise<void>, seen: (s: RunSnapshot) => boolean): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const sub = m.run.onDidChange((s) => {
-      if (!seen(s)) return;
+    const sub = m.run.onDidChange(() => {
+      if (!seen(m.run.snapshot())) return;
       sub.dispose();
       resolve(performance.now() - t0);
     });

@@ -48,14 +48,22 @@ export function withBody(handle: (req: http.IncomingMessage, res: http.ServerRes
   };
 }
 
-/** A proxy in front of `target` that counts the requests it passes on, by path. */
-export async function countingProxy(target: string): Promise<Listener & { requests: string[] }> {
+/** A proxy in front of `target` that counts the requests it passes on, by path, and the bytes of their bodies. */
+export async function countingProxy(target: string): Promise<Listener & { requests: string[]; readonly bodyBytes: number }> {
   const requests: string[] = [];
+  let bodyBytes = 0;
   const listener = await listen(
     withBody((req, res, body) => {
       requests.push(`${req.method} ${(req.url ?? '').split('?')[0]}`);
+      bodyBytes += body.length;
       forward(target, req, res, body);
     }),
   );
-  return { ...listener, requests };
+  return {
+    ...listener,
+    requests,
+    get bodyBytes() {
+      return bodyBytes;
+    },
+  };
 }

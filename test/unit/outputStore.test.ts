@@ -233,6 +233,32 @@ describe('monitor lines and session', () => {
     assert.deepEqual(reset.reset, ['0/a']);
     assert.equal(session.initial().lines.length, 0);
   });
+
+  it('a session following a live run looks only at the nodes a change touched and copies the run once per batch', () => {
+    const run = sampleRun();
+    const session = new MonitorSession('r1');
+    run.onDidChange((c) => session.change(run, c));
+    run.onOutput((c) => session.output(c.phase, c.node, c.text));
+    let copies = 0;
+    const snapshot = run.snapshot.bind(run);
+    run.snapshot = () => (copies++, snapshot());
+    run.startPhase(0, ['a', 'b']);
+    run.appendOutput(0, 'a', 'one\npart');
+    run.nodeStarted(0, 'a');
+    run.nodeStarted(0, 'b');
+    assert.equal(copies, 0, 'no copy per change');
+    const first = session.takeBatch()!;
+    assert.equal(copies, 1);
+    assert.deepEqual(first.run?.phases[0].nodes.map((n) => n.status), ['running', 'running']);
+    assert.deepEqual(first.lines.map((l) => l.text), ['one']);
+    run.nodeEnded(0, 'a', 'success', 0); // its partial last line is a line now
+    const second = session.takeBatch()!;
+    assert.deepEqual(second.lines.map((l) => l.text), ['part']);
+    assert.equal(second.run?.phases[0].nodes[0].status, 'success');
+    run.startPhase(0, ['a'], true); // a retry of a: its output goes
+    assert.deepEqual(session.takeBatch()!.reset, ['0/a']);
+    assert.equal(session.run?.phases[0].nodes.find((n) => n.node === 'a')?.status, 'pending');
+  });
 });
 
 describe('a stream without newlines (a binary dump, a progress bar)', () => {

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { phaseFilters } from '../../src/core/runs/execEngine';
-import { phaseStatusFromNodes, Run, RunSnapshot } from '../../src/core/runs/model';
+import { phaseStatusFromNodes, Run, RunChange, touchedNodes } from '../../src/core/runs/model';
 import { KEEP_FINISHED_RUNS, RunRegistry } from '../../src/core/runs/registry';
 import {
   eventResultRecord,
@@ -30,8 +30,8 @@ function sampleRun(): Run {
 describe('run model', () => {
   it('fills phases, nodes and output, and hands out copies', () => {
     const run = sampleRun();
-    const seen: RunSnapshot[] = [];
-    run.onDidChange((s) => seen.push(s));
+    const seen: RunChange[] = [];
+    run.onDidChange((c) => seen.push(c));
     run.start();
     run.startPhase(0, ['db-1']);
     run.nodeStarted(0, 'db-1');
@@ -65,6 +65,70 @@ describe('run model', () => {
     assert.deepEqual(s.phases.map((p) => p.status), ['error', 'cancelled']);
     assert.equal(s.status, 'error');
     assert.ok(s.endedAt);
+  });
+
+  it('emits what changed, not the run: node changes carry a copy of the node and the fields that moved', () => {
+    const run = sampleRun();
+    const seen: RunChange[] = [];
+    run.onDidChange((c) => seen.push(c));
+    run.start();
+    run.startPhase(0, ['db-1', 'db-2']);
+    run.nodeStarted(0, 'db-1');
+    run.appendOutput(0, 'db-1', 'out');
+    run.nodeEnded(0, 'db-1', 'error', 3, 'exit 3');
+    run.nodeStarted(0, 'db-3');
+    run.endPhase(0, 'error');
+    run.end('error');
+    assert.deepEqual(
+      seen.map((c) => [c.kind, c.kind === 'run' ? c.status : c.phase, c.kind === 'node' ? c.node.node : c.kind === 'phase' ? c.nodes : undefined]),
+      [
+        ['run', 'running', undefined],
+        ['phase', 0, true],
+        ['node', 0, 'db-1'],
+        ['node', 0, 'db-1'],
+        ['node', 0, 'db-3'],
+        ['phase', 0, false],
+        ['run', 'error', undefined],
+      ],
+    );
+    const ended = seen[3] as Extract<RunChange, { kind: 'node' }>;
+    assert.deepEqual([...ended.changes].sort(), ['endedAt', 'exitCode', 'note', 'status']);
+    assert.equal(ended.node.status, 'error');
+    assert.equal(ended.node.outputBytes, 3);
+    assert.equal(ended.added, false);
+    assert.equal((seen[4] as Extract<RunChange, { kind: 'node' }>).added, true, 'a node the catalog did not list');
+    ended.node.status = 'success';
+    assert.equal(run.nodeView(0, 'db-1')?.status, 'error', "the event's node is a copy");
+    assert.ok(seen.every((c) => c.id === 'r1'));
+  });
+
+  it('names the nodes a change touched: one node, a started phase, every node at the end', () => {
+    const run = sampleRun();
+    const touched: string[][] = [];
+    run.onDidChange((c) => touched.push([...touchedNodes(run, c)].map((t) => `${t.phase}/${t.node.node}`)));
+    run.startPhase(0, ['db-1', 'db-2']);
+    run.nodeStarted(0, 'db-2');
+    run.endPhase(0, 'success');
+    run.startPhase(1, ['web-1']);
+    run.end('cancelled');
+    assert.deepEqual(touched, [['0/db-1', '0/db-2'], ['0/db-2'], [], ['1/web-1'], ['0/db-1', '0/db-2', '1/web-1']]);
+  });
+
+  it('keeps node lookups right across a retry of some nodes', () => {
+    const run = sampleRun();
+    run.startPhase(0, ['db-1', 'db-2']);
+    run.nodeEnded(0, 'db-1', 'success', 0);
+    run.nodeEnded(0, 'db-2', 'error', 1);
+    run.startPhase(0, ['db-2'], true);
+    assert.equal(run.nodeView(0, 'db-1')?.status, 'success');
+    assert.equal(run.nodeView(0, 'db-2')?.status, 'pending');
+    run.nodeEnded(0, 'db-2', 'success', 0);
+    assert.deepEqual(run.snapshot().phases[0].nodes.map((n) => `${n.node}:${n.status}`), ['db-1:success', 'db-2:success']);
+    run.end('success');
+    run.reopen(0);
+    run.startPhase(0, ['db-3']);
+    assert.equal(run.nodeView(0, 'db-1'), undefined);
+    assert.equal(run.view().phases[0].nodes.length, 1);
   });
 
   it('derives a phase status the way metronome does', () => {
@@ -139,6 +203,24 @@ describe("metronome's KV layout", () => {
     assert.ok(cut.endsWith('END'));
     assert.ok(!cut.includes('\uFFFD'));
     assert.equal(truncateLog('short', 300), 'short');
+  });
+
+  it('cuts a long log as encoding all of it would, though it encodes only the tail', () => {
+    // The cut as it was done before: the whole text encoded, its last bytes decoded.
+    const reference = (text: string, limit: number) => {
+      const bytes = Buffer.from(text, 'utf8');
+      if (bytes.length <= limit) return text;
+      const marker = `[… ${bytes.length - limit} earlier bytes truncated by chef-consul-ops: Consul values are limited to 512 KiB …]\n`;
+      return marker + bytes.subarray(bytes.length - limit + Buffer.byteLength(marker)).toString('utf8').replace(/^\uFFFD+/, '');
+    };
+    const alphabet = ['a', 'é', '€', '😀', '\n', 'z'];
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let i = 0; i < 300; i++) {
+      const text = Array.from({ length: 100 + (next() % 400) }, () => alphabet[next() % alphabet.length]).join('');
+      const limit = 130 + (next() % 300);
+      assert.equal(truncateLog(text, limit), reference(text, limit), `text ${JSON.stringify(text)} limit ${limit}`);
+    }
   });
 });
 

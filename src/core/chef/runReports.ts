@@ -6,8 +6,8 @@
  */
 import { Emitter } from '../util/emitter';
 import type { Disposable } from '../util/emitter';
-import type { OutputChunk, Run, RunSnapshot } from '../runs/model';
-import { FINISHED_NODE } from '../runs/model';
+import type { NodeRun, OutputChunk, Run, RunChange, RunSnapshot } from '../runs/model';
+import { FINISHED_NODE, touchedNodes } from '../runs/model';
 import type { RunRegistry } from '../runs/registry';
 import { ChefOutputParser } from './outputParser';
 import type { ChefReport, ChefSummary } from './report';
@@ -52,14 +52,14 @@ export class RunChefReports implements Disposable {
     if (isRegistry(source)) {
       this.subscriptions.push(
         source.onOutput((c) => this.output(c.id, c)),
-        source.onDidChange((s) => this.snapshot(s)),
+        source.onDidChange((c) => this.change(c)),
       );
       for (const run of source.all()) this.snapshot(run.snapshot());
     } else {
       const id = source.id;
       this.subscriptions.push(
         source.onOutput((c) => this.output(id, c)),
-        source.onDidChange((s) => this.snapshot(s)),
+        source.onDidChange((c) => this.change(c)),
       );
       this.snapshot(source.snapshot());
     }
@@ -149,22 +149,28 @@ export class RunChefReports implements Disposable {
   }
 
   private snapshot(s: RunSnapshot): void {
-    for (const phase of s.phases) {
-      for (const n of phase.nodes) {
-        const ref = { id: s.id, phase: phase.no, node: n.node };
-        const k = key(s.id, phase.no, n.node);
-        const entry = this.entries.get(k);
-        const finished = FINISHED_NODE.includes(n.status);
-        if (entry && entry.ended && !finished) {
-          // A retry started the node again: its old output is gone from the run.
-          this.entries.delete(k);
-          this.changed.fire(ref);
-        } else if (entry && !entry.ended && finished) this.endEntry(entry, ref);
-        else if (!entry && finished && n.outputBytes > 0) {
-          const run = this.runOf(s.id);
-          if (run) this.endEntry(this.seed(run, s.id, phase.no, n.node), ref);
-        }
-      }
+    for (const phase of s.phases) for (const n of phase.nodes) this.nodeState(s.id, phase.no, n);
+  }
+
+  /** Only the nodes the change touched: one for a node's change. */
+  private change(c: RunChange): void {
+    const run = this.runOf(c.id);
+    if (run) for (const { phase, node } of touchedNodes(run, c)) this.nodeState(c.id, phase, node);
+  }
+
+  private nodeState(id: string, phase: number, n: Readonly<NodeRun>): void {
+    const ref = { id, phase, node: n.node };
+    const k = key(id, phase, n.node);
+    const entry = this.entries.get(k);
+    const finished = FINISHED_NODE.includes(n.status);
+    if (entry && entry.ended && !finished) {
+      // A retry started the node again: its old output is gone from the run.
+      this.entries.delete(k);
+      this.changed.fire(ref);
+    } else if (entry && !entry.ended && finished) this.endEntry(entry, ref);
+    else if (!entry && finished && n.outputBytes > 0) {
+      const run = this.runOf(id);
+      if (run) this.endEntry(this.seed(run, id, phase, n.node), ref);
     }
   }
 

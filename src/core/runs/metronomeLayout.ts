@@ -7,7 +7,9 @@
  *   metronome/results/<id>/<no>/<node>/log the node's output
  * Our own fields sit beside metronome's (prefixed `Ops`), never instead.
  */
-import type { NodeRun, NodeStatus, PhaseRun, PhaseStatus, RunEngine, RunSnapshot, RunStatus } from './model';
+import type { NodeRun, NodeStatus, PhaseRun, PhaseStatus, RunEngine, RunSnapshot, RunStatus, RunView } from './model';
+
+type PhaseView = RunView['phases'][number];
 
 export const RESULTS_PREFIX = 'metronome/results';
 export const EVENT_QUEUE_KEY = 'metronome/event_queue';
@@ -45,15 +47,18 @@ export function metronomeStatus(status: RunStatus | PhaseStatus | NodeStatus): s
 
 /** Keeps the last `limit` bytes of a log, with a marker saying how much was cut. */
 export function truncateLog(text: string, limit = LOG_LIMIT_BYTES): string {
-  const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length <= limit) return text;
-  const marker = `[… ${bytes.length - limit} earlier bytes truncated by chef-consul-ops: Consul values are limited to 512 KiB …]\n`;
+  const total = Buffer.byteLength(text, 'utf8');
+  if (total <= limit) return text;
+  const marker = `[… ${total - limit} earlier bytes truncated by chef-consul-ops: Consul values are limited to 512 KiB …]\n`;
+  const keep = limit - Buffer.byteLength(marker);
+  // The last `keep` bytes lie within the last `keep` UTF-16 units: only those are encoded, not the whole text.
+  const end = Buffer.from(text.length > keep ? text.slice(text.length - keep) : text, 'utf8');
   // Cutting at a byte offset may split a character: drop the partial one.
-  const tail = bytes.subarray(bytes.length - limit + Buffer.byteLength(marker)).toString('utf8').replace(/^\uFFFD+/, '');
+  const tail = end.subarray(end.length - keep).toString('utf8').replace(/^\uFFFD+/, '');
   return marker + tail;
 }
 
-export function eventResultRecord(run: RunSnapshot, session?: string): Record<string, unknown> {
+export function eventResultRecord(run: RunView, session?: string): Record<string, unknown> {
   return {
     ID: run.id,
     Name: run.event ?? run.command ?? '',
@@ -72,7 +77,7 @@ export function eventResultRecord(run: RunSnapshot, session?: string): Record<st
   };
 }
 
-export function taskResultRecord(run: RunSnapshot, phase: PhaseRun): Record<string, unknown> {
+export function taskResultRecord(run: RunView, phase: PhaseView): Record<string, unknown> {
   return {
     EventID: run.id,
     No: phase.no,
@@ -88,7 +93,7 @@ export function taskResultRecord(run: RunSnapshot, phase: PhaseRun): Record<stri
   };
 }
 
-export function nodeResultRecord(run: RunSnapshot, phase: PhaseRun, node: NodeRun, log: string): Record<string, unknown> {
+export function nodeResultRecord(run: RunView, phase: PhaseView, node: Readonly<NodeRun>, log: string): Record<string, unknown> {
   return {
     EventID: run.id,
     No: phase.no,

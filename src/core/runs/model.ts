@@ -60,6 +60,28 @@ export interface OutputChunk {
   text: string;
 }
 
+/**
+ * What one change of a run touched. Events carry the change, not the run
+ * (copying a 1,000-node run on every node's change is quadratic): a reader
+ * that needs the whole run asks for it, `Run.snapshot()` (a copy to keep) or
+ * `Run.view()` (the live state, to read at once).
+ *  - `run`: the run's own fields; its phases and nodes may have changed too (start, end, reopen).
+ *  - `phase`: a phase's fields, and with `nodes` its list of nodes (a phase started).
+ *  - `node`: one node's result; `node` is a copy of it after the change, `changes` the fields that moved.
+ * `status` is the run's status after the change.
+ */
+export type RunChange =
+  | { kind: 'run'; id: string; status: RunStatus }
+  | { kind: 'phase'; id: string; status: RunStatus; phase: number; nodes: boolean }
+  | { kind: 'node'; id: string; status: RunStatus; phase: number; node: NodeRun; changes: ReadonlyArray<keyof NodeRun>; added: boolean };
+
+/** A run's live state, read-only: valid while the caller runs; copy what is kept. */
+export type RunView = Readonly<Omit<RunSnapshot, 'phases' | 'patterns' | 'target'>> & {
+  readonly patterns: readonly string[];
+  readonly target?: Readonly<NonNullable<RunSnapshot['target']>>;
+  readonly phases: ReadonlyArray<Readonly<Omit<PhaseRun, 'nodes'>> & { readonly nodes: ReadonlyArray<Readonly<NodeRun>> }>;
+};
+
 export const FINISHED_RUN: readonly RunStatus[] = ['success', 'error', 'timeout', 'cancelled', 'interrupted'];
 export const FINISHED_PHASE: readonly PhaseStatus[] = ['success', 'error', 'timeout', 'skipped', 'cancelled'];
 export const FINISHED_NODE: readonly NodeStatus[] = ['success', 'error', 'timeout', 'lost', 'cancelled'];
@@ -77,7 +99,9 @@ export class Run {
   private readonly state: RunSnapshot;
   private readonly outputs = new Map<string, OutputTail>();
   private files: RunOutputFiles | undefined;
-  private readonly changed = new Emitter<RunSnapshot>();
+  /** Each phase's nodes by name (the lists can hold 1,000 nodes). */
+  private readonly index = new Map<number, Map<string, NodeRun>>();
+  private readonly changed = new Emitter<RunChange>();
   private readonly output = new Emitter<OutputChunk>();
   readonly onDidChange = this.changed.event;
   readonly onOutput = this.output.event;
@@ -102,6 +126,16 @@ export class Run {
   /** A deep copy: what leaves the model never changes under the reader. */
   snapshot(): RunSnapshot {
     return structuredClone(this.state);
+  }
+
+  /** The live state without a copy, read-only; it changes under a reader that keeps it. */
+  view(): RunView {
+    return this.state;
+  }
+
+  /** One node's live result, read-only; undefined when the phase has no such node. */
+  nodeView(no: number, node: string): Readonly<NodeRun> | undefined {
+    return this.indexOf(no).get(node);
   }
 
   phase(no: number): PhaseRun {
@@ -136,7 +170,7 @@ export class Run {
 
   start(): void {
     this.state.status = 'running';
-    this.emit();
+    this.emitRun();
   }
 
   /** With `keepOthers` (a retry), nodes not listed keep their earlier results. */
@@ -145,27 +179,31 @@ export class Run {
     phase.status = 'running';
     phase.startedAt = Date.now();
     const fresh = nodes.map((node): NodeRun => ({ node, status: 'pending', outputBytes: 0 }));
-    phase.nodes = keepOthers ? [...phase.nodes.filter((n) => !nodes.includes(n.node)), ...fresh] : fresh;
+    const names = new Set(nodes);
+    phase.nodes = keepOthers ? [...phase.nodes.filter((n) => !names.has(n.node)), ...fresh] : fresh;
+    this.index.delete(no);
     for (const node of nodes) {
       this.outputs.delete(`${no}/${node}`);
       this.files?.reset(this.state.id, no, node);
     }
-    this.emit();
+    this.changed.fire({ kind: 'phase', id: this.state.id, status: this.state.status, phase: no, nodes: true });
   }
 
   /** A node answered (acked) and is running the phase. Unknown nodes are added: a filter may reach more than the catalog said. */
   nodeStarted(no: number, node: string): void {
-    const n = this.nodeOf(no, node);
+    const [n, added] = this.nodeOf(no, node);
     if (n.status === 'pending') {
       n.status = 'running';
       n.startedAt = Date.now();
-      this.emit();
-    }
+      this.emitNode(no, n, ['status', 'startedAt'], added);
+    } else if (added) this.emitNode(no, n, [], added);
   }
 
   appendOutput(no: number, node: string, text: string): void {
     if (!text) return;
-    const n = this.nodeOf(no, node);
+    const [n, added] = this.nodeOf(no, node);
+    // Output itself is an onOutput event, not a change; a node it brings in is one.
+    if (added) this.emitNode(no, n, [], added);
     const bytes = Buffer.byteLength(text);
     n.outputBytes += bytes;
     const key = `${no}/${node}`;
@@ -177,13 +215,18 @@ export class Run {
   }
 
   nodeEnded(no: number, node: string, status: NodeStatus, exitCode?: number, note?: string): void {
-    const n = this.nodeOf(no, node);
+    const [n, added] = this.nodeOf(no, node);
+    const changes: Array<keyof NodeRun> = ['endedAt'];
+    if (n.status !== status) changes.push('status');
+    if (n.exitCode !== exitCode) changes.push('exitCode');
+    if (n.note !== note) changes.push('note');
+    if (n.startedAt === undefined) changes.push('startedAt');
     n.status = status;
     n.exitCode = exitCode;
     n.note = note;
     n.startedAt ??= Date.now();
     n.endedAt = Date.now();
-    this.emit();
+    this.emitNode(no, n, changes, added);
   }
 
   endPhase(no: number, status: PhaseStatus, message?: string): void {
@@ -192,7 +235,7 @@ export class Run {
     phase.message = message;
     phase.startedAt ??= Date.now();
     phase.endedAt = Date.now();
-    this.emit();
+    this.changed.fire({ kind: 'phase', id: this.state.id, status: this.state.status, phase: no, nodes: false });
   }
 
   /** Ends the run; phases not reached are marked with `rest` (cancelled when the run stopped early). */
@@ -206,7 +249,7 @@ export class Run {
     this.state.status = status;
     this.state.message = message;
     this.state.endedAt = Date.now();
-    this.emit();
+    this.emitRun();
   }
 
   /** Takes an ended run back to running from phase `no` on (a retry); earlier phases keep their results. */
@@ -216,31 +259,64 @@ export class Run {
       p.status = 'pending';
       p.startedAt = p.endedAt = undefined;
       p.message = undefined;
-      if (p.no > no) p.nodes = [];
+      if (p.no > no) {
+        p.nodes = [];
+        this.index.delete(p.no);
+      }
     }
     this.state.status = 'pending';
     this.state.endedAt = undefined;
     this.state.message = undefined;
-    this.emit();
+    this.emitRun();
   }
 
-  private nodeOf(no: number, node: string): NodeRun {
-    const phase = this.phase(no);
-    let n = phase.nodes.find((x) => x.node === node);
-    if (!n) {
-      n = { node, status: 'pending', outputBytes: 0 };
-      phase.nodes.push(n);
+  private indexOf(no: number): Map<string, NodeRun> {
+    let index = this.index.get(no);
+    if (!index) {
+      index = new Map(this.phase(no).nodes.map((n) => [n.node, n]));
+      this.index.set(no, index);
     }
-    return n;
+    return index;
   }
 
-  private emit(): void {
-    this.changed.fire(this.snapshot());
+  /** The node's result, and whether it was added now. */
+  private nodeOf(no: number, node: string): [NodeRun, boolean] {
+    const index = this.indexOf(no);
+    let n = index.get(node);
+    if (n) return [n, false];
+    n = { node, status: 'pending', outputBytes: 0 };
+    this.phase(no).nodes.push(n);
+    index.set(node, n);
+    return [n, true];
+  }
+
+  private emitRun(): void {
+    this.changed.fire({ kind: 'run', id: this.state.id, status: this.state.status });
+  }
+
+  private emitNode(no: number, n: NodeRun, changes: Array<keyof NodeRun>, added: boolean): void {
+    this.changed.fire({ kind: 'node', id: this.state.id, status: this.state.status, phase: no, node: { ...n }, changes, added });
   }
 
   dispose(): void {
     this.changed.dispose();
     this.output.dispose();
+  }
+}
+
+/**
+ * The nodes a change touched, read from the run's live state: the node of a
+ * node change, a phase's nodes when its list changed, every node for a run
+ * change, none for a phase's own fields.
+ */
+export function* touchedNodes(run: Run, c: RunChange): Generator<{ phase: number; node: Readonly<NodeRun> }> {
+  if (c.kind === 'node') {
+    yield { phase: c.phase, node: run.nodeView(c.phase, c.node.node) ?? c.node };
+    return;
+  }
+  for (const p of run.view().phases) {
+    if (c.kind === 'phase' && (!c.nodes || p.no !== c.phase)) continue;
+    for (const node of p.nodes) yield { phase: p.no, node };
   }
 }
 

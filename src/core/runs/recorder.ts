@@ -1,14 +1,17 @@
 /**
- * Writes a run into KV as it happens, in metronome's layout. Only records
- * whose content changed are written, one at a time in order, so a teammate
- * following KV sees the run progress; node logs are written when the node
+ * Writes a run into KV as it happens, in metronome's layout. Each change of
+ * the run marks only the records it touched (the run's, a phase's, a node's);
+ * records are encoded when their turn to be written comes, one at a time in
+ * order, so a teammate following KV sees the run progress and no single step
+ * re-encodes the whole run. A node's record is written when its result moves;
+ * its output (the log key and the short copy inside the record) when the node
  * ends and, while it runs, at most every `logFlushMs`. A write that fails is
  * tried again on the next change and, once the run has ended, by finish()
  * with backoff until every key holds its last value or the time is up.
  */
 import type { ConsulConnection } from '../consul/client';
 import { call } from '../consul/client';
-import type { Run, RunSnapshot } from './model';
+import type { Run, RunChange } from './model';
 import { FINISHED_NODE } from './model';
 import { eventResultRecord, INLINE_LOG_BYTES, logKey, nodeKey, nodeResultRecord, phaseKey, runKey, taskResultRecord, truncateLog } from './metronomeLayout';
 
@@ -27,12 +30,20 @@ export class RunRecorder {
   private readonly written = new Map<string, string>();
   /** The last value recorded for each key: what KV must end up holding. */
   private readonly latest = new Map<string, string>();
-  private readonly queued = new Map<string, string>();
+  /** Keys waiting for their turn, with what encodes them then (undefined: nothing to write). */
+  private readonly queued = new Map<string, { encode: (withLog: boolean) => string | undefined; withLog: boolean }>();
   /** The last failure per key, cleared when a write of the key lands. */
   private readonly failures = new Map<string, Error>();
+  /** Keys whose last write failed: queued again on the next change. */
+  private readonly retry = new Set<string>();
   /** Once set (by finish), writes past it are not attempted and requests are cut short to end by it. */
   private deadline: number | undefined;
+  /** What each node record or log was last encoded from: the same state is not encoded again. */
   private readonly signatures = new Map<string, string>();
+  /** The short copy of the log inside each node record, as last taken from the output, and the output's size then. */
+  private readonly inlineLogs = new Map<string, { text: string; bytes: number }>();
+  /** Nodes ("<phase>/<node>") with output not written yet. */
+  private readonly outputDirty = new Map<string, { phase: number; node: string }>();
   private queue: Promise<void> = Promise.resolve();
   private lastLogFlush = 0;
   private logTimer: NodeJS.Timeout | undefined;
@@ -44,10 +55,13 @@ export class RunRecorder {
     private readonly options: { session?: string; logFlushMs?: number } = {},
   ) {
     this.subscriptions.push(
-      run.onDidChange((s) => this.record(s)),
-      run.onOutput(() => this.scheduleLogFlush()),
+      run.onDidChange((c) => this.record(c)),
+      run.onOutput((c) => {
+        this.outputDirty.set(`${c.phase}/${c.node}`, { phase: c.phase, node: c.node });
+        this.scheduleLogFlush();
+      }),
     );
-    this.record(run.snapshot());
+    this.record({ kind: 'run', id: run.id, status: run.status });
   }
 
   /** Why a key still does not hold its last value, if one does not: the caller says so instead of pretending history was kept. */
@@ -63,45 +77,117 @@ export class RunRecorder {
     this.logTimer = setTimeout(() => {
       this.logTimer = undefined;
       this.lastLogFlush = Date.now();
-      this.record(this.run.snapshot(), true);
+      this.recordLogs();
     }, wait);
   }
 
-  private record(s: RunSnapshot, withRunningLogs = false): void {
-    const writes: Array<[string, string]> = [[runKey(s.id), JSON.stringify(eventResultRecord(s, this.options.session))]];
-    for (const phase of s.phases) {
+  /** Nodes whose output grew since their log was last written: their record and log, encoded when their turn comes. */
+  private recordLogs(): void {
+    const dirty = [...this.outputDirty.values()];
+    this.outputDirty.clear();
+    for (const { phase, node } of dirty) {
+      if (this.run.view().phases.find((p) => p.no === phase)?.status === 'pending') continue;
+      this.enqueueNode(phase, node, true);
+    }
+  }
+
+  private record(c: RunChange): void {
+    for (const key of this.retry) this.enqueue(key, () => this.latest.get(key));
+    this.retry.clear();
+    const view = this.run.view();
+    const id = view.id;
+    if (c.kind === 'run') this.enqueue(runKey(id), () => JSON.stringify(eventResultRecord(this.run.view(), this.options.session)));
+    for (const phase of view.phases) {
       if (phase.status === 'pending') continue;
-      writes.push([phaseKey(s.id, phase.no), JSON.stringify(taskResultRecord(s, phase))]);
-      for (const node of phase.nodes) {
-        const key = nodeKey(s.id, phase.no, node.node);
-        const finished = FINISHED_NODE.includes(node.status);
-        // Joining a node's whole output is the costly part: only for a node whose state moved.
-        const signature = `${node.status}|${node.exitCode}|${node.outputBytes}|${node.startedAt}|${finished || withRunningLogs}`;
-        if (this.signatures.get(key) === signature) continue;
-        this.signatures.set(key, signature);
-        // The run holds a tail of each node's output (larger than what KV keeps): enough for both copies.
-        const { text: log, dropped } = this.run.outputTail(phase.no, node.node);
-        const record = nodeResultRecord(s, phase, node, log);
-        if (dropped) record.Log = truncateTail(log, dropped, INLINE_LOG_BYTES);
-        writes.push([key, JSON.stringify(record)]);
-        if (finished || (withRunningLogs && log)) writes.push([logKey(s.id, phase.no, node.node), truncateTail(log, dropped)]);
+      if (c.kind === 'node') {
+        if (phase.no === c.phase) this.enqueueNode(c.phase, c.node.node, false);
+        continue;
       }
-    }
-    for (const [key, value] of writes) {
-      this.latest.set(key, value);
-      this.enqueue(key, value);
+      if (c.kind === 'phase' && phase.no !== c.phase) continue;
+      const no = phase.no;
+      this.enqueue(phaseKey(id, no), () => {
+        const p = this.run.view().phases.find((x) => x.no === no);
+        return p && JSON.stringify(taskResultRecord(this.run.view(), p));
+      });
+      if (c.kind === 'phase' && !c.nodes) continue;
+      for (const node of phase.nodes) this.enqueueNode(no, node.node, false);
     }
   }
 
-  private enqueue(key: string, value: string): void {
-    if (this.written.get(key) === value || this.queued.get(key) === value) return;
-    this.queued.set(key, value);
-    this.queue = this.queue.then(() => this.put(key, value));
+  /** A node's record and, once it ended or with `withLog`, its log. */
+  private enqueueNode(no: number, name: string, withLog: boolean): void {
+    const id = this.run.id;
+    const key = nodeKey(id, no, name);
+    this.enqueue(key, (withOutput) => this.encodeNode(key, no, name, withOutput), withLog);
+    const node = this.run.nodeView(no, name);
+    if (node && (withLog || FINISHED_NODE.includes(node.status))) {
+      const log = logKey(id, no, name);
+      this.enqueue(log, () => this.encodeLog(log, no, name));
+    }
   }
 
-  private async put(key: string, value: string): Promise<void> {
-    // A newer value for the key is queued behind this one: skip to it.
-    if (this.queued.get(key) !== value) return;
+  private encodeNode(key: string, no: number, name: string, withLog: boolean): string | undefined {
+    const view = this.run.view();
+    const phase = view.phases.find((p) => p.no === no);
+    const node = this.run.nodeView(no, name);
+    if (!phase || !node) return undefined;
+    let inline = this.inlineLogs.get(key);
+    // Taking a node's output is the costly part: only with its log (while it runs, every few seconds), at its end, or when a retry emptied it.
+    const refresh = (withLog || FINISHED_NODE.includes(node.status)) ? node.outputBytes !== inline?.bytes : node.outputBytes < (inline?.bytes ?? 0);
+    if (refresh) {
+      // The run holds a tail of each node's output (larger than what KV keeps): enough for both copies.
+      const { text, dropped } = this.run.outputTail(no, name);
+      inline = { text: dropped ? truncateTail(text, dropped, INLINE_LOG_BYTES) : truncateLog(text, INLINE_LOG_BYTES), bytes: node.outputBytes };
+      this.inlineLogs.set(key, inline);
+    }
+    const signature = `${node.status}|${node.exitCode}|${node.startedAt}|${node.endedAt}|${node.note}|${inline?.bytes ?? 0}`;
+    const last = this.latest.get(key);
+    if (last !== undefined && this.signatures.get(key) === signature) return last;
+    this.signatures.set(key, signature);
+    const record = nodeResultRecord(view, phase, node, '');
+    record.Log = inline?.text ?? '';
+    return JSON.stringify(record);
+  }
+
+  /** A node's log key: its output's tail, once there is output or the node ended. */
+  private encodeLog(key: string, no: number, name: string): string | undefined {
+    const node = this.run.nodeView(no, name);
+    if (!node) return undefined;
+    const signature = `${node.outputBytes}|${node.status}`;
+    const last = this.latest.get(key);
+    if (last !== undefined && this.signatures.get(key) === signature) return last;
+    const { text, dropped } = this.run.outputTail(no, name);
+    if (!text && !FINISHED_NODE.includes(node.status)) return undefined;
+    this.signatures.set(key, signature);
+    return truncateTail(text, dropped);
+  }
+
+  private enqueue(key: string, encode: (withLog: boolean) => string | undefined, withLog = false): void {
+    const waiting = this.queued.get(key);
+    if (waiting) {
+      // Already waiting for its turn: it is encoded then, from the state at that time.
+      waiting.encode = encode;
+      waiting.withLog ||= withLog;
+      return;
+    }
+    this.queued.set(key, { encode, withLog });
+    this.queue = this.queue.then(() => this.put(key));
+  }
+
+  private async put(key: string): Promise<void> {
+    const job = this.queued.get(key);
+    this.queued.delete(key);
+    if (!job) return;
+    let value: string | undefined;
+    try {
+      value = job.encode(job.withLog);
+    } catch (e) {
+      this.failures.set(key, e as Error);
+      return;
+    }
+    if (value === undefined) return;
+    this.latest.set(key, value);
+    if (this.written.get(key) === value) return;
     try {
       const left = this.deadline === undefined ? undefined : this.deadline - Date.now();
       if (left !== undefined && left <= 0) throw this.failures.get(key) ?? new Error(`No time was left to write ${key}.`);
@@ -112,9 +198,7 @@ export class RunRecorder {
       this.failures.delete(key);
     } catch (e) {
       this.failures.set(key, e as Error);
-      this.signatures.delete(key.replace(/\/log$/, ''));
-    } finally {
-      if (this.queued.get(key) === value) this.queued.delete(key);
+      this.retry.add(key);
     }
   }
 
@@ -123,7 +207,7 @@ export class RunRecorder {
     if (this.logTimer) {
       clearTimeout(this.logTimer);
       this.logTimer = undefined;
-      this.record(this.run.snapshot(), true);
+      this.recordLogs();
     }
     await this.queue;
   }
@@ -140,7 +224,7 @@ export class RunRecorder {
       const pause = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt, this.deadline - Date.now());
       await new Promise((r) => setTimeout(r, pause));
       // In the order first recorded: the run's own record, which says the run ended, comes first.
-      for (const [key, value] of this.latest) if (this.written.get(key) !== value) this.enqueue(key, value);
+      for (const [key, value] of this.latest) if (this.written.get(key) !== value) this.enqueue(key, () => this.latest.get(key) ?? value);
       await this.queue;
     }
   }

@@ -1,6 +1,6 @@
 /** The runs this editor is driving right now, by ID; history comes from KV. */
 import { Emitter } from '../util/emitter';
-import type { OutputChunk, Run, RunSnapshot } from './model';
+import type { OutputChunk, Run, RunChange } from './model';
 import { isFinished } from './model';
 import { RunShutdown } from './runEnding';
 
@@ -15,8 +15,8 @@ export class RunRegistry {
   /** Each engine's `done` while it works, so that shutdown() can wait for the runs' ends to be recorded. */
   private readonly working = new Map<string, Promise<unknown>>();
   private shuttingDown = false;
-  private readonly changed = new Emitter<RunSnapshot>();
-  /** Fires on every state change of any live run. */
+  private readonly changed = new Emitter<RunChange>();
+  /** Fires on every state change of any live run, with what changed (get(id) has the run). */
   readonly onDidChange = this.changed.event;
   private readonly output = new Emitter<OutputChunk & { id: string }>();
   /** Fires on every piece of output of any live run. */
@@ -28,12 +28,12 @@ export class RunRegistry {
     if (this.shuttingDown) controller.abort(new RunShutdown());
     this.controllers.set(run.id, controller);
     this.runs.set(run.id, run);
-    run.onDidChange((s) => {
-      this.changed.fire(s);
-      if (isFinished(s.status)) this.evict();
+    run.onDidChange((c) => {
+      this.changed.fire(c);
+      if (c.kind === 'run' && isFinished(c.status)) this.evict();
     });
     run.onOutput((c) => this.output.fire({ ...c, id: run.id }));
-    this.changed.fire(run.snapshot());
+    this.changed.fire({ kind: 'run', id: run.id, status: run.status });
     return controller.signal;
   }
 

@@ -4,7 +4,8 @@
  * since the page last pulled. Outlives the page: when the panel is hidden
  * the page is gone, and `init()` rebuilds it. No `vscode` here.
  */
-import type { RunSnapshot } from '../../core/runs/model';
+import type { NodeRun, Run, RunChange, RunSnapshot } from '../../core/runs/model';
+import { touchedNodes } from '../../core/runs/model';
 import { LineSplitter, lastLines } from './lines';
 import type { ChefCell, MonitorBatch, OutputLine } from './protocol';
 import { outputKey } from './protocol';
@@ -28,7 +29,10 @@ interface Held {
 export class MonitorSession {
   private readonly held = new Map<string, Held>();
   private seq = 0;
-  run: RunSnapshot | undefined;
+  private current: RunSnapshot | undefined;
+  /** The live run followed, whose copy is taken when a batch or the page needs it, not on every change. */
+  private live: Run | undefined;
+  private stale = false;
   private queuedLines: OutputLine[] = [];
   private queuedReset = new Set<string>();
   private queuedRun = false;
@@ -94,18 +98,38 @@ export class MonitorSession {
     this.onQueued();
   }
 
-  /** A new state of the run; a node that starts over (a retry) drops its output. */
-  snapshot(s: RunSnapshot): void {
-    for (const p of s.phases) {
-      for (const n of p.nodes) {
-        const h = this.held.get(outputKey(p.no, n.node));
-        if (h && n.outputBytes === 0 && (h.lines.length || h.split.pending)) this.reset(p.no, n.node);
-        else if (h && h.split.pending && ['success', 'error', 'timeout', 'lost', 'cancelled'].includes(n.status)) this.endOutput(p.no, n.node);
-      }
+  /** The run as last known: a live run's copy is taken here, at most once per change. */
+  get run(): RunSnapshot | undefined {
+    if (this.live && this.stale) {
+      this.current = this.live.snapshot();
+      this.stale = false;
     }
-    this.run = s;
+    return this.current;
+  }
+
+  /** A new state of the run (read from history); a node that starts over (a retry) drops its output. */
+  snapshot(s: RunSnapshot): void {
+    for (const p of s.phases) for (const n of p.nodes) this.nodeState(p.no, n);
+    this.live = undefined;
+    this.stale = false;
+    this.current = s;
     this.queuedRun = true;
     this.onQueued();
+  }
+
+  /** A change of the live run: only the nodes it touched are looked at. */
+  change(run: Run, c: RunChange): void {
+    for (const { phase, node } of touchedNodes(run, c)) this.nodeState(phase, node);
+    this.live = run;
+    this.stale = true;
+    this.queuedRun = true;
+    this.onQueued();
+  }
+
+  private nodeState(phase: number, n: Readonly<NodeRun>): void {
+    const h = this.held.get(outputKey(phase, n.node));
+    if (h && n.outputBytes === 0 && (h.lines.length || h.split.pending)) this.reset(phase, n.node);
+    else if (h && h.split.pending && ['success', 'error', 'timeout', 'lost', 'cancelled'].includes(n.status)) this.endOutput(phase, n.node);
   }
 
   chef(cell: ChefCell): void {

@@ -171,8 +171,10 @@ export class RunCommands {
     void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => {
       token.onCancellationRequested(() => this.registry.cancel(id));
       this.progressNotes.set(id, (message) => progress.report({ message }));
-      const sub = this.registry.onDidChange((s) => {
-        if (s.id !== id) return;
+      const sub = this.registry.onDidChange((c) => {
+        // Phases start and end in phase and run changes; a node's change moves no phase.
+        const s = c.id === id && c.kind !== 'node' ? this.registry.get(id)?.view() : undefined;
+        if (!s) return;
         const current = s.phases.find((p) => p.status === 'running');
         if (current) progress.report({ message: vscode.l10n.t('phase {0}/{1}: {2}', current.no + 1, s.phases.length, current.task) });
       });

@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { readNodeLog } from '../../core/runs/history';
+import { touchedNodes } from '../../core/runs/model';
 import type { RunOutputFiles } from '../../core/runs/outputStore';
 import type { RunRegistry } from '../../core/runs/registry';
 import type { ConnectionManager } from '../connectionManager';
@@ -35,8 +36,9 @@ export class RunOutputProvider implements vscode.TextDocumentContentProvider, vs
     // Output arrives in bursts: refresh open documents at most every 250 ms.
     this.subscriptions = [
       registry.onOutput((c) => this.touch(runOutputUri(c.id, c.phase, c.node))),
-      registry.onDidChange((s) => {
-        for (const p of s.phases) for (const n of p.nodes) this.touch(runOutputUri(s.id, p.no, n.node));
+      registry.onDidChange((c) => {
+        const run = registry.get(c.id);
+        if (run) for (const { phase, node } of touchedNodes(run, c)) this.touch(runOutputUri(c.id, phase, node.node));
       }),
     ];
   }
