@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The whole test suite: installs and starts what the tests need (Consul,
-// code-server, Chromium), runs every layer against the real things, stops
+// goiardi, code-server, Chromium), runs every layer against the real things, stops
 // everything it started by PID, and prints one closing line of counts.
 //
 //   npm test                          all layers
@@ -128,18 +128,24 @@ try {
     capture('bash', ['scripts/provision-code-server.sh']);
   }
   if (needCluster) {
-    step('provisioning Consul and starting the test cluster');
+    step('provisioning Consul and goiardi, starting the test cluster and the Chef server');
     const consul = capture('bash', ['scripts/provision-consul.sh']);
     console.log(`consul: ${consul}`);
+    console.log(`goiardi: ${capture('bash', ['scripts/provision-goiardi.sh'])}`);
     mkdirSync(dirname(statePath), { recursive: true });
     clusterStarted = true;
-    run(process.execPath, ['out/test/infra/cli.js', 'start', '--state', statePath]);
+    run(process.execPath, ['out/test/infra/cli.js', 'start', '--state', statePath, '--with-chef']);
   }
   const env = { CCO_CLUSTER_STATE: statePath };
   if (needCluster) {
     // The extension under test finds the cluster the way a user's would: from the consul CLI's environment.
-    const server = JSON.parse(readFileSync(statePath, 'utf8')).agents.find((a) => a.role === 'server');
+    const state = JSON.parse(readFileSync(statePath, 'utf8'));
+    const server = state.agents.find((a) => a.role === 'server');
     env.CONSUL_HTTP_ADDR = server.httpAddr;
+    // The seeded goiardi, as the admin client (tests also read the state's chef section).
+    env.CCO_CHEF_URL = state.chef.url;
+    env.CCO_CHEF_CLIENT = state.chef.adminClient;
+    env.CCO_CHEF_KEY = state.chef.adminKeyPath;
   }
 
   for (const layer of layers) {

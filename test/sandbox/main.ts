@@ -1,13 +1,16 @@
 /**
  * `npm run sandbox`: a real three-node Consul cluster with demo services and
- * KV data, and VS Code (code-server) with the freshly packaged extension
- * connected to it. Ctrl-C stops everything. `--check` does the same
+ * KV data, a Chef server (goiardi, authenticated) seeded with nodes named like
+ * the Consul nodes plus one known only to Chef and their run history, and VS
+ * Code (code-server) with the freshly packaged extension connected to both. Ctrl-C stops everything. `--check` does the same
  * headless, verifies the Nodes view shows the cluster, and exits 0/1.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openWorkbench, startCodeServer, installExtension, CodeServerHandle } from '../harness/codeServer';
 import { ClusterState, consulJson, startCluster, stopCluster } from '../infra/cluster';
+import { seedChef } from '../infra/chefSeed';
+import { GoiardiState, goiardiClient, startGoiardi, stopGoiardi } from '../infra/goiardi';
 import { openChefConsulContainer, viewRow } from '../ui/workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -15,6 +18,17 @@ const STATE_DIR = path.join(ROOT, '.vscode-test', 'sandbox');
 const VSIX = path.join(ROOT, 'chef-consul-ops.vsix');
 const WORKSPACE = path.join(ROOT, 'test', 'fixtures', 'sandbox');
 const SANDBOX_PORT = 29500;
+/** goiardi listens on 127.0.0.1:<this>. */
+const SANDBOX_CHEF_PORT = SANDBOX_PORT + 45;
+
+/** The sandbox's Chef profile, tied to the Consul connection the sandbox gives VS Code (CONSUL_HTTP_ADDR). */
+function chefSettings(chef: GoiardiState): Record<string, unknown> {
+  return {
+    'chefConsul.chef.profiles': [
+      { name: 'sandbox', serverUrl: chef.url, clientName: chef.adminClient, clientKey: chef.adminKeyPath, consulProfile: 'Environment' },
+    ],
+  };
+}
 
 const DEMO_KV: Record<string, string> = {
   'metronome/config/token': 'sandbox-token',
@@ -35,8 +49,8 @@ function serverAddr(cluster: ClusterState): string {
   return cluster.agents.find((a) => a.role === 'server')!.httpAddr;
 }
 
-async function check(cluster: ClusterState): Promise<boolean> {
-  const wb = await openWorkbench({ vsix: VSIX, folder: WORKSPACE, env: { CONSUL_HTTP_ADDR: serverAddr(cluster) } });
+async function check(cluster: ClusterState, chef: GoiardiState): Promise<boolean> {
+  const wb = await openWorkbench({ vsix: VSIX, folder: WORKSPACE, env: { CONSUL_HTTP_ADDR: serverAddr(cluster) }, settings: chefSettings(chef) });
   try {
     await openChefConsulContainer(wb.page);
     for (const agent of cluster.agents) await viewRow(wb.page, 'Nodes', agent.name).waitFor({ timeout: 30_000 });
@@ -53,7 +67,7 @@ async function check(cluster: ClusterState): Promise<boolean> {
   }
 }
 
-async function serve(cluster: ClusterState): Promise<CodeServerHandle> {
+async function serve(cluster: ClusterState, chef: GoiardiState): Promise<CodeServerHandle> {
   const userDataDir = path.join(STATE_DIR, 'user-data');
   const extensionsDir = path.join(STATE_DIR, 'extensions');
   fs.rmSync(extensionsDir, { recursive: true, force: true });
@@ -64,6 +78,7 @@ async function serve(cluster: ClusterState): Promise<CodeServerHandle> {
     userDataDir,
     extensionsDir,
     env: { CONSUL_HTTP_ADDR: serverAddr(cluster) },
+    settings: chefSettings(chef),
   });
 }
 
@@ -74,17 +89,23 @@ async function main(): Promise<number> {
   console.log('starting the Consul cluster…');
   const cluster = await startCluster({ basePort: SANDBOX_PORT, baseDir: path.join(STATE_DIR, 'cluster'), withSecure: false });
   let codeServer: CodeServerHandle | undefined;
+  let chef: GoiardiState | undefined;
   const stopAll = async () => {
     await codeServer?.stop();
+    if (chef) await stopGoiardi(chef);
     await stopCluster(cluster);
   };
   try {
     await seedKv(cluster);
     console.log(`cluster ready in ${cluster.readyMs.cluster} ms: ${cluster.agents.map((a) => `${a.name} (${a.httpAddr})`).join(', ')}`);
-    if (checkOnly) return (await check(cluster)) ? 0 : 1;
-    codeServer = await serve(cluster);
+    console.log('starting the Chef server (goiardi)…');
+    chef = await startGoiardi({ port: Number(process.env.SANDBOX_CHEF_PORT) || SANDBOX_CHEF_PORT, confRoot: path.join(STATE_DIR, 'goiardi') });
+    const seeded = await seedChef(goiardiClient(chef));
+    console.log(`goiardi ready in ${chef.readyMs} ms at ${chef.url}: Chef nodes ${seeded.nodes.join(', ')} with their run history`);
+    if (checkOnly) return (await check(cluster, chef)) ? 0 : 1;
+    codeServer = await serve(cluster, chef);
     const url = `${codeServer.url}?folder=${encodeURIComponent(WORKSPACE)}`;
-    console.log(`\nVS Code with Chef + Consul Ops: ${url}\n(Consul HTTP API: http://${serverAddr(cluster)}) — Ctrl-C stops everything.`);
+    console.log(`\nVS Code with Chef + Consul Ops: ${url}\n(Consul HTTP API: http://${serverAddr(cluster)}; Chef server: ${chef.url}, client ${chef.adminClient}, key ${chef.adminKeyPath}) — Ctrl-C stops everything.`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
