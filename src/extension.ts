@@ -15,6 +15,8 @@ import { RunsView } from './vscode/views/runsView';
 import { RUN_OUTPUT_SCHEME, RunOutputProvider } from './vscode/runs/runOutput';
 import { RunCommands } from './vscode/runs/runCommands';
 import { ChefReportFeatures, registerChefReports } from './vscode/chef';
+import { NotificationFeatures, registerNotifications } from './vscode/notify';
+import { ChefReportFileEditor } from './vscode/chef/reportFileEditor';
 import { persistRunOutputs, RunOutputFiles } from './core/runs/outputStore';
 import { KvFeatures, registerKvFeatures } from './vscode/kv';
 import { RunMonitor } from './vscode/monitor/runMonitor';
@@ -37,6 +39,11 @@ export interface ChefConsulApi {
   kv: KvFeatures;
   /** Chef reports of runs' nodes (RunChefReports) and the Chef Report view. */
   chef: ChefReportFeatures;
+  /** The one notifier (notifier.notify(...)) that Chef failures, watches and rules share, and its VS Code and webhook channels. */
+  notifier: NotificationFeatures['notifier'];
+  notifications: NotificationFeatures;
+  /** The read-only editor of Chef report files (data collector messages, json_file handler reports). */
+  reportFiles: ChefReportFileEditor;
   activationMs: number;
 }
 
@@ -70,6 +77,7 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi | Publ
   const runsView = new RunsView(connections, runs);
   const outputFiles = new RunOutputFiles(vscode.Uri.joinPath(context.globalStorageUri, 'run-output').fsPath);
   const runOutput = new RunOutputProvider(runs, connections, outputFiles);
+  const runCommands = new RunCommands(connections, runs, plans.workspace, log);
   context.subscriptions.push(
     persistRunOutputs(runs, outputFiles),
     { dispose: () => void outputFiles.dispose() },
@@ -78,11 +86,16 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi | Publ
     runOutput,
     vscode.workspace.registerTextDocumentContentProvider(RUN_OUTPUT_SCHEME, runOutput),
     vscode.commands.registerCommand('chefConsul.runs.refresh', () => runsView.reload()),
-    ...new RunCommands(connections, runs, plans.workspace, log).register(),
+    ...runCommands.register(),
+    runCommands.onDidChangeNote(({ id, note }) => runsView.setNote(id, note)),
   );
   const chef = registerChefReports(connections, runs, log);
   context.subscriptions.push(runsView.useChefReports(chef.features.reports));
   context.subscriptions.push(...chef.disposables);
+  const notifications = registerNotifications(context, log, { runs, reports: chef.features.reports });
+  context.subscriptions.push(...notifications.disposables);
+  const reportFiles = new ChefReportFileEditor(chef.features.shelf, chef.features.view, log);
+  context.subscriptions.push(...reportFiles.register());
   const monitor = new RunMonitor({ extensionUri: context.extensionUri, registry: runs, connections, files: outputFiles, chef: chef.features.reports, log });
   context.subscriptions.push(...monitor.register());
   const kv = registerKvFeatures(context, connections, log);
@@ -91,7 +104,7 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi | Publ
   void connections.reconnect();
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms`);
-  const api: ChefConsulApi = { connections, nodesView, servicesView, eventsView, plans, runs, runsView, statusBar, kv, chef: chef.features, activationMs };
+  const api: ChefConsulApi = { connections, nodesView, servicesView, eventsView, plans, runs, runsView, statusBar, kv, chef: chef.features, notifier: notifications.features.notifier, notifications: notifications.features, reportFiles, activationMs };
   // The full API holds the connection (and so the token) and runs without any of the commands' checks:
   // only tests and development get it; other extensions see the activation time only.
   return context.extensionMode === vscode.ExtensionMode.Production ? { activationMs } : api;

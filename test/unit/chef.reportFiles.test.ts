@@ -42,7 +42,11 @@ describe('Chef report files', () => {
     assert.equal(r.resources[2].skipReason, "skipped due to not_if { ::File.exist?('/etc/shop/maintenance') }");
     // Before/after state as changes, the delta as a diff the diff editor can show.
     const tmpl = r.resources[1];
-    assert.deepEqual(tmpl.changes, ['mode: 0640 → 0644', 'checksum: 41d7aa0c8e21 → 9f2c0e5d1a3b']);
+    assert.deepEqual(tmpl.changes, ['mode: "0640" → "0644"', 'checksum: "41d7aa0c8e21" → "9f2c0e5d1a3b"']);
+    assert.equal(tmpl.before?.mode, '0640');
+    assert.equal(tmpl.after?.mode, '0644');
+    assert.equal(tmpl.durationMs, 38);
+    assert.equal(tmpl.cookbookVersion, '2.4.1');
     assert.equal(tmpl.diffs.length, 1);
     assert.equal(tmpl.diffs[0].path, '/etc/nginx/sites-enabled/shop');
     const sides = rebuildFromUnifiedDiff(tmpl.diffs[0].diff);
@@ -56,7 +60,7 @@ describe('Chef report files', () => {
     assert.equal(f.exceptionClass, 'Mixlib::ShellOut::ShellCommandFailed');
     assert.equal(f.title, "Error executing action `run` on resource 'execute[shop-migrate]'");
     assert.match(f.message, /STDERR: ERROR: {2}relation "orders" does not exist/);
-    assert.deepEqual(f.sections.map((s) => s.title), ['Mixlib::ShellOut::ShellCommandFailed', 'Resource Declaration:', 'System Info:', 'Backtrace']);
+    assert.deepEqual(f.sections.map((s) => s.title), ['Mixlib::ShellOut::ShellCommandFailed', 'Resource Declaration', 'System Info', 'Backtrace']);
     assert.equal(f.backtrace.length, 6);
     assert.match(f.backtrace[0], /shellout\.rb:300:in `invalid!'/);
     assert.equal(chefSummary(r).text, 'failed: execute[shop-migrate]');

@@ -12,6 +12,7 @@
  */
 import type { ChefFailure, ChefReport, ChefResource } from './report';
 import { emptyReport, resourceId } from './report';
+import { stateChanges } from './server/reportingReport';
 
 /** Files larger than this are not read (a data collector file keeps growing: one line per message). */
 export const MAX_REPORT_FILE_BYTES = 20 * 1024 * 1024;
@@ -204,12 +205,14 @@ function resourceFromRecord(rec: Json): ChefResource {
     const e = isObject(rec.error) ? rec.error : undefined;
     r.error = (str(rec.error_message) ?? str(e?.message) ?? 'failed').split('\n')[0];
   }
-  if (r.updated || r.failed) {
-    for (const k of Object.keys(after)) {
-      if (k in before && JSON.stringify(before[k]) !== JSON.stringify(after[k])) r.changes.push(`${k}: ${show(before[k])} → ${show(after[k])}`);
-      else if (!(k in before) && Object.keys(before).length) r.changes.push(`${k}: ${show(after[k])}`);
-    }
-  }
+  // The same words as Reporting's run detail: the state that changed, key by key.
+  if (r.updated) r.changes = stateChanges(before, after);
+  if (Object.keys(before).length) r.before = before;
+  if (Object.keys(after).length) r.after = after;
+  const duration = num(rec.duration);
+  if (duration !== undefined) r.durationMs = duration;
+  const cookbookVersion = str(rec.cookbook_version);
+  if (cookbookVersion) r.cookbookVersion = cookbookVersion;
   const delta = str(rec.delta);
   if (delta && delta.trim()) r.diffs.push({ path: str(after.path) ?? str(before.path) ?? name, diff: delta.endsWith('\n') ? delta : `${delta}\n` });
   return r;
@@ -232,7 +235,7 @@ function failureFrom(error: Json | undefined, runError?: Json): ChefFailure {
     if (title) failure.title = title;
     for (const s of Array.isArray(description.sections) ? description.sections : []) {
       if (!isObject(s)) continue;
-      for (const [heading, body] of Object.entries(s)) failure.sections.push({ title: heading, lines: (str(body) ?? show(body)).split('\n') });
+      for (const [heading, body] of Object.entries(s)) failure.sections.push({ title: heading.replace(/:$/, ''), lines: (str(body) ?? show(body)).replace(/\n+$/, '').split('\n') });
     }
   }
   const backtrace = strings(e.backtrace ?? runError?.backtrace);

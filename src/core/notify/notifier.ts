@@ -42,6 +42,11 @@ export interface NotificationChannel {
   /** `vscode`, `webhook`, `command`, `event`, … */
   readonly kind: string;
   deliver(n: Notification): Promise<void>;
+  /**
+   * Optional: delivers `n` and settles only once it was delivered, rejecting
+   * with why not (a test notification wants the outcome; `deliver` may only queue).
+   */
+  check?(n: Notification): Promise<void>;
 }
 
 export interface NotifierLog {
@@ -88,6 +93,29 @@ export class Notifier {
     }
     this.delivered.fire({ notification: n, channels: targets });
     return true;
+  }
+
+  /**
+   * Delivers `n` now to the given channel kinds (all when omitted), without
+   * de-duplication, and says per channel whether it was delivered: `true`, or
+   * why not. For test notifications; never throws.
+   */
+  async deliverNow(n: Notification, kinds?: readonly string[]): Promise<Record<string, true | string>> {
+    const targets = (kinds ?? [...this.channels.keys()]).filter((k) => this.channels.has(k));
+    const results: Record<string, true | string> = {};
+    await Promise.all(
+      targets.map(async (kind) => {
+        const channel = this.channels.get(kind)!;
+        try {
+          await (channel.check ? channel.check(n) : channel.deliver(n));
+          results[kind] = true;
+        } catch (e) {
+          results[kind] = e instanceof Error ? e.message : String(e);
+          this.log?.warn(`notification "${n.title}" via ${kind} failed: ${results[kind]}`);
+        }
+      }),
+    );
+    return results;
   }
 
   /** Forgets that `key` was notified, so it may be notified again (a test notification, a re-armed rule). */

@@ -94,6 +94,12 @@ export class WebhookChannel implements NotificationChannel {
     return Promise.resolve();
   }
 
+  /** Delivers `n` (after the ones waiting) and rejects with why it was not delivered. */
+  async check(n: Notification): Promise<void> {
+    const result = await this.send(n);
+    if (!result.delivered) throw new Error(`${result.error ?? 'not delivered'}${result.attempts > 1 ? ` (${result.attempts} attempts)` : ''}`);
+  }
+
   /** Queues `n`; the promise settles (never rejects) when it was delivered or given up. */
   send(n: Notification): Promise<WebhookResult> {
     if (this.disposed) return Promise.resolve({ delivered: false, attempts: 0, error: 'the webhook channel is closed' });

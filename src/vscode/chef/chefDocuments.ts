@@ -4,7 +4,8 @@
  * failure as text. Content comes from the report, never from the node's disk.
  */
 import * as vscode from 'vscode';
-import type { ChefReportRef, RunChefReports } from '../../core/chef/runReports';
+import type { ChefReportRef } from '../../core/chef/runReports';
+import type { ChefReportLookup } from '../../core/chef/reportShelf';
 import type { ChefReport } from '../../core/chef/report';
 import { rebuildFromUnifiedDiff } from '../../core/chef/report';
 
@@ -52,7 +53,7 @@ export class ChefDocumentProvider implements vscode.TextDocumentContentProvider,
   readonly onDidChange = this.changed.event;
   private readonly subscription: { dispose(): void };
 
-  constructor(private readonly reports: RunChefReports) {
+  constructor(private readonly reports: Pick<ChefReportLookup, 'load' | 'onDidChange'>) {
     // A live node's failure grows while it streams; diffs of a resource only once their hunks are complete.
     this.subscription = reports.onDidChange((ref) => {
       for (const doc of vscode.workspace.textDocuments) {

@@ -4,7 +4,8 @@
  * opens in the diff editor. It follows the report while the node still runs.
  */
 import * as vscode from 'vscode';
-import type { ChefReportRef, RunChefReports } from '../../core/chef/runReports';
+import type { ChefReportRef } from '../../core/chef/runReports';
+import type { ChefReportLookup } from '../../core/chef/reportShelf';
 import type { ChefFailureSection, ChefReport, ChefResource } from '../../core/chef/report';
 import { chefSummary, recipeLabel, resourceId, resourcesByRecipe } from '../../core/chef/report';
 import { chefDocumentUri } from './chefDocuments';
@@ -38,13 +39,16 @@ export class SummaryItem extends vscode.TreeItem {
     readonly ref: ChefReportRef,
     readonly report: ChefReport,
   ) {
-    super(vscode.l10n.t('{0} · phase {1}', ref.node, ref.phase + 1), vscode.TreeItemCollapsibleState.Expanded);
+    super(
+      report.source === 'output' ? vscode.l10n.t('{0} · phase {1}', ref.node, ref.phase + 1) : report.source === 'file' ? vscode.l10n.t('{0} · report file', ref.node) : vscode.l10n.t('{0} · Reporting', ref.node),
+      vscode.TreeItemCollapsibleState.Expanded,
+    );
     const summary = chefSummary(report);
     this.id = 'chef:summary';
     this.description = report.chef ? summary.text : vscode.l10n.t('no Chef run in this output');
     const [id, color] = STATUS_ICONS[report.status] ?? STATUS_ICONS.unknown;
     this.iconPath = icon(id, color);
-    this.tooltip = textTooltip(vscode.l10n.t('Run {0}', ref.id), `${report.product ?? 'Chef'} ${report.chefVersion ?? ''}`.trim(), summary.text);
+    this.tooltip = textTooltip(report.source === 'file' ? ref.id.replace(/^file:/, '') : vscode.l10n.t('Run {0}', ref.id), `${report.product ?? 'Chef'} ${report.chefVersion ?? ''}`.trim(), summary.text);
     this.contextValue = 'chefConsul.chefSummary';
   }
 }
@@ -166,7 +170,7 @@ export class ChefReportView implements vscode.TreeDataProvider<ChefReportItem>, 
   private timer: NodeJS.Timeout | undefined;
   private readonly subscription: { dispose(): void };
 
-  constructor(private readonly reports: RunChefReports) {
+  constructor(private readonly reports: Pick<ChefReportLookup, 'reportOf' | 'onDidChange'>) {
     this.treeView = vscode.window.createTreeView(ChefReportView.id, { treeDataProvider: this, showCollapseAll: true });
     // Output streams in bursts: redraw at most every 250 ms.
     this.subscription = reports.onDidChange((r) => {
@@ -187,7 +191,7 @@ export class ChefReportView implements vscode.TreeDataProvider<ChefReportItem>, 
   private refresh(): void {
     this.timer = undefined;
     const report = this.ref && this.reports.reportOf(this.ref.id, this.ref.phase, this.ref.node);
-    this.treeView.description = this.ref ? `${this.ref.node} · ${this.ref.id.slice(0, 8)}` : undefined;
+    this.treeView.description = this.ref ? `${this.ref.node} · ${this.ref.id.startsWith('file:') ? this.ref.id.split('/').pop() : this.ref.id.slice(0, 8)}` : undefined;
     this.treeView.message = report && !report.chef ? vscode.l10n.t('No Chef run in this node\'s output: nothing Chef prints was found.') : undefined;
     this.changed.fire();
   }
@@ -197,8 +201,12 @@ export class ChefReportView implements vscode.TreeDataProvider<ChefReportItem>, 
   }
 
   getChildren(element?: ChefReportItem): ChefReportItem[] {
-    const ref = this.ref;
-    const report = ref && this.reports.reportOf(ref.id, ref.phase, ref.node);
+    return this.ref ? this.childrenOf(this.ref, element) : [];
+  }
+
+  /** The items of any report's tree (the report file editor renders the same tree). */
+  childrenOf(ref: ChefReportRef, element?: ChefReportItem): ChefReportItem[] {
+    const report = this.reports.reportOf(ref.id, ref.phase, ref.node);
     if (!ref || !report) return [];
     if (!element) {
       const items: ChefReportItem[] = [new SummaryItem(ref, report)];

@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import type { ChefReportRef } from '../../core/chef/runReports';
 import { RunChefReports } from '../../core/chef/runReports';
+import { ChefReportShelf } from '../../core/chef/reportShelf';
 import type { ChefReport } from '../../core/chef/report';
 import { resourceId } from '../../core/chef/report';
 import { readNodeLog, readRun } from '../../core/runs/history';
@@ -15,6 +16,8 @@ export { chefNodeDescription } from './chefNodeDescription';
 
 export interface ChefReportFeatures {
   reports: RunChefReports;
+  /** Reports from no run of ours (report files, Reporting runs), shown by the same view, documents and commands. */
+  shelf: ChefReportShelf;
   view: ChefReportView;
 }
 
@@ -34,11 +37,12 @@ export function registerChefReports(connections: ConnectionManager, runs: RunReg
   const reports = new RunChefReports(runs, {
     readLog: async (id, phase, node) => readNodeLog((await connections.connected()).connection, id, phase, node),
   });
-  const documents = new ChefDocumentProvider(reports);
-  const view = new ChefReportView(reports);
+  const shelf = new ChefReportShelf(reports);
+  const documents = new ChefDocumentProvider(shelf);
+  const view = new ChefReportView(shelf);
 
   const load = async (ref: ChefReportRef): Promise<ChefReport> => {
-    const report = await reports.load(ref.id, ref.phase, ref.node);
+    const report = await shelf.load(ref.id, ref.phase, ref.node);
     if (!report) throw new CommandInputError(vscode.l10n.t('No output of node {0} in phase {1} of run {2}.', ref.node, ref.phase + 1, ref.id));
     // An empty log is also what a run that does not exist reads as: tell the two apart.
     if (!report.chef && !report.plainLines.length && !runs.get(ref.id) && !(await readRun((await connections.connected()).connection, ref.id)))
@@ -50,6 +54,7 @@ export function registerChefReports(connections: ConnectionManager, runs: RunReg
 
   const disposables: vscode.Disposable[] = [
     { dispose: () => reports.dispose() },
+    shelf,
     documents,
     view,
     vscode.workspace.registerTextDocumentContentProvider(CHEF_REPORT_SCHEME, documents),
@@ -85,5 +90,5 @@ export function registerChefReports(connections: ConnectionManager, runs: RunReg
       return vscode.window.showTextDocument(doc, { preview: true });
     }),
   ];
-  return { features: { reports, view }, disposables };
+  return { features: { reports, shelf, view }, disposables };
 }
