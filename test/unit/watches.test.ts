@@ -1,0 +1,169 @@
+import * as assert from 'node:assert/strict';
+import { AgentConfigError, importAgentWatches, parseAgentConfigText } from '../../src/core/watches/agentConfig';
+import { summarizeChange } from '../../src/core/watches/describe';
+import { consulWatchArgs, parseWatchList, watchProblems } from '../../src/core/watches/model';
+import { eventIdToIndex, formatGoDuration, goJson, parseGoDuration, shapeCheck, shapeKvPair } from '../../src/core/watches/queries';
+import { newEvents, WatchRunner } from '../../src/core/watches/runner';
+import type { FeedUpdate } from '../../src/core/watches/queries';
+
+const notify = [{ type: 'notify' }];
+
+describe('watch definitions', () => {
+  it('accepts each type with its consul watch parameters', () => {
+    for (const w of [
+      { name: 'a', type: 'key', key: 'app/config', actions: notify },
+      { name: 'b', type: 'keyprefix', prefix: 'app/', actions: notify },
+      { name: 'c', type: 'services', actions: notify },
+      { name: 'd', type: 'nodes', actions: notify },
+      { name: 'e', type: 'service', service: 'web', tag: ['a', 'b'], passingonly: true, actions: notify },
+      { name: 'f', type: 'checks', state: 'critical', actions: notify },
+      { name: 'g', type: 'event', eventName: 'deploy', actions: [{ type: 'handler', args: ['/bin/true'] }, { type: 'webhook' }, { type: 'event', name: 'ack', payload: 'x' }] },
+    ]) {
+      assert.deepEqual(watchProblems(w), [], JSON.stringify(w));
+    }
+  });
+
+  it('says exactly what is wrong', () => {
+    assert.deepEqual(watchProblems({ name: 'k', type: 'key', actions: notify }), ['Watch "k": a key watch needs "key".']);
+    assert.deepEqual(watchProblems({ name: 'k', type: 'kv', actions: notify }), ['Watch "k" has type "kv"; use one of key, keyprefix, services, nodes, service, checks, event.']);
+    assert.deepEqual(watchProblems({ name: 'k', type: 'key', key: 'a', prefix: 'b', actions: notify }), ['Watch "k": a key watch does not take "prefix" (it takes "key").']);
+    assert.deepEqual(watchProblems({ name: 'k', type: 'key', key: 'a', token: 'x', actions: notify }), [
+      `Watch "k": "token" is not taken from a watch: watches use the active profile's datacenter and ACL token.`,
+    ]);
+    assert.deepEqual(watchProblems({ name: 'c', type: 'checks', service: 'web', state: 'critical', actions: notify }), ['Watch "c": a checks watch takes "service" or "state", not both (as consul watch).']);
+    assert.deepEqual(watchProblems({ name: 'c', type: 'checks', state: 'bad', actions: notify }), ['Watch "c": "state" "bad" is not one of any, passing, warning, critical, maintenance.']);
+    assert.deepEqual(watchProblems({ name: 'n', type: 'nodes' }), ['Watch "n" needs "actions": a non-empty list like [{"type": "notify"}].']);
+    assert.deepEqual(watchProblems({ name: 'n', type: 'nodes', actions: [{ type: 'handler', args: ['x'], command: 'y' }] }), [
+      'Watch "n": action 1 ("handler") needs exactly one of "args" (a program and its arguments) or "command" (a shell command).',
+    ]);
+    assert.deepEqual(watchProblems({ name: 'n', type: 'nodes', actions: [{ type: 'event', name: 'a b' }] }), [
+      'Watch "n": action 1 ("event"): The event name "a b" must not contain "/", "?", "#" or white space.',
+    ]);
+    assert.deepEqual(watchProblems({ name: 'n', type: 'nodes', actions: [{ type: 'mail' }] }), ['Watch "n": action 1 has type "mail"; use one of "notify", "handler", "webhook", "event".']);
+    assert.deepEqual(watchProblems({ type: 'nodes', actions: notify }), ['A watch needs a "name" (unique among the watches).']);
+  });
+
+  it('keeps the first of two watches with one name and says so', () => {
+    const { watches, problems } = parseWatchList([
+      { name: 'x', type: 'nodes', actions: notify },
+      { name: 'x', type: 'services', actions: notify },
+      { name: 'y', type: 'bad', actions: notify },
+    ]);
+    assert.deepEqual(watches.map((w) => w.type), ['nodes']);
+    assert.deepEqual(problems, ['Watch "x" is defined twice; only the first one runs.', 'Watch "y" has type "bad"; use one of key, keyprefix, services, nodes, service, checks, event.']);
+  });
+
+  it('writes the same consul watch flags', () => {
+    assert.deepEqual(consulWatchArgs({ name: 's', type: 'service', service: 'web', tag: ['a', 'b'], passingonly: true, actions: [] }), ['-type=service', '-service=web', '-tag=a', '-tag=b', '-passingonly']);
+    assert.deepEqual(consulWatchArgs({ name: 'e', type: 'event', eventName: 'deploy', actions: [] }), ['-type=event', '-name=deploy']);
+  });
+});
+
+describe('consul watch JSON', () => {
+  it('encodes as Go does: HTML-safe escapes and a newline', () => {
+    assert.equal(goJson({ a: '<b> & \u2028' }), '{"a":"\\u003cb\\u003e \\u0026 \\u2028"}\n');
+  });
+
+  it('shapes a KV entry as api.KVPair', () => {
+    assert.equal(JSON.stringify(shapeKvPair({ LockIndex: 0, Key: 'k', Flags: 0, Value: null, CreateIndex: 1, ModifyIndex: 2 })), '{"Key":"k","CreateIndex":1,"ModifyIndex":2,"LockIndex":0,"Flags":0,"Value":null,"Session":""}');
+  });
+
+  it('writes check definitions with Go durations', () => {
+    const c = shapeCheck({ Node: 'n', CheckID: 'c', Definition: { HTTP: 'http://x', Interval: '10s', Timeout: '1m30s' } }) as { Definition: Record<string, unknown> };
+    assert.deepEqual(c.Definition, { Interval: '10s', Timeout: '1m30s', DeregisterCriticalServiceAfter: '0s', HTTP: 'http://x', Header: null, Method: '', Body: '', TLSSkipVerify: false, TCP: '' });
+    assert.equal(formatGoDuration(parseGoDuration('90m')!), '1h30m0s');
+    assert.equal(formatGoDuration(parseGoDuration('1.5s')!), '1.5s');
+    assert.equal(formatGoDuration(parseGoDuration('100ms')!), '100ms');
+  });
+
+  it('computes the event index as Consul does', () => {
+    // Observed on Consul 1.8.7: CONSUL_INDEX for this event ID.
+    assert.equal(eventIdToIndex('cce1b64d-0054-570e-e729-76768a40f46b'), '3154982900925244261');
+  });
+
+  it('hands over only the events after the last delivered one', () => {
+    assert.deepEqual(newEvents([{ ID: 'a' }, { ID: 'b' }], [{ ID: 'a' }, { ID: 'b' }, { ID: 'c' }]), [{ ID: 'c' }]);
+    assert.deepEqual(newEvents([{ ID: 'gone' }], [{ ID: 'x' }]), [{ ID: 'x' }]);
+    assert.deepEqual(newEvents([], [{ ID: 'x' }]), [{ ID: 'x' }]);
+  });
+
+  it('names the node and the check output when a service check goes critical', () => {
+    const entry = (status: string, output: string) => [{ Node: { Node: 'web-2' }, Service: { ID: 'web' }, Checks: [{ Node: 'web-2', CheckID: 'http', Name: 'http', Status: status, Output: output, ServiceID: 'web' }] }];
+    const s = summarizeChange({ name: 'w', type: 'service', service: 'web', actions: [] }, entry('passing', 'ok'), entry('critical', '\nconnection refused\nmore'), undefined);
+    assert.equal(s.why, "web-2: service check 'http' critical: connection refused");
+    assert.equal(s.severity, 'error');
+    assert.equal(s.node, 'web-2');
+  });
+});
+
+describe('WatchRunner without a cluster', () => {
+  it('does not fire on the first read nor when only the tag order of the service list changes', async () => {
+    let push: (u: FeedUpdate) => void = () => undefined;
+    const runner = new WatchRunner({ name: 's', type: 'services', actions: [], debounceMs: 10 }, (l) => {
+      push = l;
+      return { dispose: () => undefined };
+    });
+    let fired = 0;
+    runner.onDidFire(() => fired++);
+    runner.start();
+    push({ kind: 'data', data: { web: ['a', 'b'] }, index: '1' });
+    push({ kind: 'data', data: { web: ['b', 'a'] }, index: '2' });
+    await new Promise((r) => setTimeout(r, 40));
+    assert.equal(fired, 0);
+    push({ kind: 'data', data: { web: ['b', 'a'], db: [] }, index: '3' });
+    await new Promise((r) => setTimeout(r, 40));
+    assert.equal(fired, 1);
+    assert.equal(runner.state.why, 'service db registered');
+    runner.dispose();
+  });
+});
+
+describe('agent config import', () => {
+  const hcl = `
+datacenter = "dc1"
+watches = [
+  { type = "key", key = "app/config", handler_type = "script", args = ["/usr/local/bin/reload", "-q"] },
+  { type = "checks", state = "critical", handler = "/usr/local/bin/page", datacenter = "dc2", token = "s3cr3t" },
+  { type = "service", service = "web", handler_type = "http", http_handler_config { path = "https://hooks.example/x" method = "POST" } },
+  { type = "connect_roots", args = ["/bin/true"] },
+  { type = "key", key = "x" },
+  { type = "key", key = "app/config", args = ["/bin/other"], foo = 1 }
+]
+watches {
+  type = "event"
+  name = "deploy"
+  args = ["/bin/deploy-hook"]
+}
+`;
+
+  it('reads HCL watch blocks (list and block forms) and says which cannot run and why', () => {
+    const result = importAgentWatches(parseAgentConfigText(hcl, 'hcl'), ['key app/config']);
+    assert.deepEqual(result.runnable, [
+      { name: 'key app/config (2)', type: 'key', key: 'app/config', actions: [{ type: 'handler', args: ['/usr/local/bin/reload', '-q'] }] },
+      { name: 'checks critical', type: 'checks', state: 'critical', actions: [{ type: 'handler', command: '/usr/local/bin/page' }] },
+      { name: 'event deploy', type: 'event', eventName: 'deploy', actions: [{ type: 'handler', args: ['/bin/deploy-hook'] }] },
+    ]);
+    assert.deepEqual(result.notRunnable, [
+      { name: 'service web', index: 2, reason: 'Its http handler posts to https://hooks.example/x; this editor sends webhooks only to the notifications\' webhook channel. Add the watch with a "webhook" action instead.' },
+      { name: 'connect_roots', index: 3, reason: 'Type "connect_roots" watches the Connect CA roots; this editor runs key, keyprefix, services, nodes, service, checks, event.' },
+      { name: 'key x', index: 4, reason: 'It has no handler ("args" or "handler"): the agent would refuse it too.' },
+      { name: 'key app/config', index: 5, reason: 'A key watch does not take "foo" (the agent would refuse it too).' },
+    ]);
+    assert.deepEqual(result.notes, [
+      "checks critical: its datacenter was dropped; watches use the active profile's datacenter.",
+      "checks critical: its token was dropped; watches use the active profile's ACL token.",
+    ]);
+    assert.ok(!JSON.stringify(result).includes('s3cr3t'));
+  });
+
+  it('reads JSON agent config', () => {
+    const result = importAgentWatches(parseAgentConfigText('{"watches":[{"type":"keyprefix","prefix":"app/","args":["/bin/x"]}]}', 'json'));
+    assert.deepEqual(result.runnable.map((w) => w.name), ['keyprefix app/']);
+  });
+
+  it('says where the HCL is broken and when there are no watches', () => {
+    assert.throws(() => parseAgentConfigText('watches = [ { type = ', 'hcl'), (e: Error) => e instanceof AgentConfigError && /^The file is not valid HCL: At 1:\d+: /.test(e.message));
+    assert.throws(() => importAgentWatches(parseAgentConfigText('datacenter = "dc1"', 'hcl')), /The file has no "watches"/);
+    assert.throws(() => parseAgentConfigText('{', 'json'), /The file is not valid JSON/);
+  });
+});
