@@ -170,3 +170,26 @@ describe('Chef report files', () => {
     assert.equal(odd.report.failure?.resource, 'resource[]');
   });
 });
+
+describe('ChefReportShelf', () => {
+  it('puts file reports beside the runs\' reports, and passes both on', async () => {
+    const { ChefReportShelf } = await import('../../src/core/chef/reportShelf');
+    const { RunChefReports } = await import('../../src/core/chef/runReports');
+    const { RunRegistry } = await import('../../src/core/runs/registry');
+    const runs = new RunChefReports(new RunRegistry(), { readLog: () => Promise.resolve(fixture('chef14-no-changes.txt')) });
+    const shelf = new ChefReportShelf(runs);
+    const changes: string[] = [];
+    shelf.onDidChange((r) => changes.push(`${r.id}/${r.node}`));
+    const file = parseReportFile(fixture('data-collector-failure.json'));
+    const ref = { id: 'file:///tmp/dc.json', phase: 0, node: 'web-2' };
+    shelf.put(ref, file.report);
+    assert.equal(shelf.reportOf(ref.id, 0, 'web-2'), file.report);
+    assert.equal(await shelf.load(ref.id, 0, 'web-2'), file.report);
+    assert.equal((await shelf.load('r1', 0, 'db-1'))?.status, 'success', 'other refs are the runs\' reports');
+    assert.deepEqual(changes, ['file:///tmp/dc.json/web-2', 'r1/db-1']);
+    shelf.remove(ref);
+    assert.equal(shelf.reportOf(ref.id, 0, 'web-2'), undefined);
+    shelf.dispose();
+    runs.dispose();
+  });
+});

@@ -208,3 +208,22 @@ describe('WebhookChannel', () => {
     assert.equal(r.got.length, 1);
   });
 });
+
+describe('Notifier.deliverNow (test notifications)', () => {
+  it('delivers to every channel without de-duplication and says per channel whether it arrived', async () => {
+    const ok = await receiver([200]);
+    const notifier = new Notifier();
+    const webhook = new WebhookChannel({ url: () => ok.url, initialDelayMs: 5, attempts: 2 });
+    notifier.addChannel(webhook);
+    notifier.addChannel({ kind: 'broken', deliver: () => Promise.reject(new Error('no display')) });
+    const n = { ...failure, key: 'test:1' };
+    assert.deepEqual(await notifier.deliverNow(n), { webhook: true, broken: 'no display' });
+    assert.deepEqual(await notifier.deliverNow(n, ['webhook', 'absent']), { webhook: true });
+    assert.equal(ok.got.length, 2);
+    await ok.close();
+    const down = await notifier.deliverNow(n, ['webhook']);
+    assert.match(String(down.webhook), /ECONNREFUSED.*\(2 attempts\)/);
+    webhook.dispose();
+    notifier.dispose();
+  });
+});
