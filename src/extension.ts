@@ -16,6 +16,7 @@ import { RUN_OUTPUT_SCHEME, RunOutputProvider } from './vscode/runs/runOutput';
 import { RunCommands } from './vscode/runs/runCommands';
 import { ChefReportFeatures, registerChefReports } from './vscode/chef';
 import { NotificationFeatures, registerNotifications } from './vscode/notify';
+import { RuleFeatures, registerRules } from './vscode/rules';
 import { ChefReportFileEditor } from './vscode/chef/reportFileEditor';
 import { persistRunOutputs, RunOutputFiles } from './core/runs/outputStore';
 import { KvFeatures, registerKvFeatures } from './vscode/kv';
@@ -42,6 +43,8 @@ export interface ChefConsulApi {
   /** The one notifier (notifier.notify(...)) that Chef failures, watches and rules share, and its VS Code and webhook channels. */
   notifier: NotificationFeatures['notifier'];
   notifications: NotificationFeatures;
+  /** Rules on Chef runs: the engine (matches, evaluation), the Rule Matches view, a Reporting poll now. */
+  rules: RuleFeatures;
   /** The read-only editor of Chef report files (data collector messages, json_file handler reports). */
   reportFiles: ChefReportFileEditor;
   activationMs: number;
@@ -94,6 +97,8 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi | Publ
   context.subscriptions.push(...chef.disposables);
   const notifications = registerNotifications(context, log, { runs, reports: chef.features.reports });
   context.subscriptions.push(...notifications.disposables);
+  const rules = registerRules(log, { runs, reports: chef.features.reports, notifier: notifications.features.notifier });
+  context.subscriptions.push(...rules.disposables);
   const reportFiles = new ChefReportFileEditor(chef.features.shelf, chef.features.view, log);
   context.subscriptions.push(...reportFiles.register());
   const monitor = new RunMonitor({ extensionUri: context.extensionUri, registry: runs, connections, files: outputFiles, chef: chef.features.reports, log });
@@ -104,7 +109,7 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi | Publ
   void connections.reconnect();
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms`);
-  const api: ChefConsulApi = { connections, nodesView, servicesView, eventsView, plans, runs, runsView, statusBar, kv, chef: chef.features, notifier: notifications.features.notifier, notifications: notifications.features, reportFiles, activationMs };
+  const api: ChefConsulApi = { connections, nodesView, servicesView, eventsView, plans, runs, runsView, statusBar, kv, chef: chef.features, notifier: notifications.features.notifier, notifications: notifications.features, reportFiles, rules: rules.features, activationMs };
   // The full API holds the connection (and so the token) and runs without any of the commands' checks:
   // only tests and development get it; other extensions see the activation time only.
   return context.extensionMode === vscode.ExtensionMode.Production ? { activationMs } : api;
