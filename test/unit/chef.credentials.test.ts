@@ -1,0 +1,101 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseCredentials, parseKnifeRb, readChefProfiles } from '../../src/core/chef/server/credentials';
+
+const HOME = '/home/op';
+
+describe('Chef credentials (~/.chef/credentials, TOML)', () => {
+  it('reads every profile; relative keys are relative to the file, ~ is home', () => {
+    const text = [
+      '[default]',
+      'client_name = "barney"',
+      'client_key = "barney_rubble.pem"',
+      'chef_server_url = "https://api.chef.io/organizations/bedrock"',
+      '',
+      "[dev]",
+      "node_name = 'fred'",
+      'client_key = "~/keys/fred.pem"',
+      'chef_server_url = "http://127.0.0.1:4545"',
+    ].join('\n');
+    const r = parseCredentials(text, `${HOME}/.chef/credentials`, HOME);
+    assert.deepEqual(r.problems, []);
+    assert.deepEqual(r.profiles, [
+      { name: 'default', clientName: 'barney', clientKey: `${HOME}/.chef/barney_rubble.pem`, serverUrl: 'https://api.chef.io/organizations/bedrock', source: `${HOME}/.chef/credentials [default]` },
+      { name: 'dev', clientName: 'fred', clientKey: `${HOME}/keys/fred.pem`, serverUrl: 'http://127.0.0.1:4545', source: `${HOME}/.chef/credentials [dev]` },
+    ]);
+  });
+
+  it('says what is missing, refuses an inline key, and gives the line of a TOML error', () => {
+    const file = `${HOME}/.chef/credentials`;
+    const r = parseCredentials('[a]\nclient_name = "x"\n[b]\nclient_name = "y"\nchef_server_url = "https://c"\nclient_key = """\n-----BEGIN RSA PRIVATE KEY-----\nMII\n-----END RSA PRIVATE KEY-----\n"""\n', file, HOME);
+    assert.deepEqual(r.profiles, []);
+    assert.deepEqual(r.problems.map((p) => p.message), [
+      'profile [a]: missing chef_server_url, client_key',
+      'profile [b]: client_key holds the key itself; save it in a .pem file and give its path',
+    ]);
+    assert.ok(!JSON.stringify(r).includes('MII'), 'the key text appears nowhere');
+    const bad = parseCredentials('[a]\nclient_name = "x"\nchef_server_url = https://c\n', file, HOME);
+    assert.equal(bad.problems.length, 1);
+    assert.equal(bad.problems[0].line, 3);
+    assert.match(bad.problems[0].message, /^not TOML: /);
+  });
+});
+
+describe('knife.rb / config.rb (plain key value lines)', () => {
+  it('reads plain lines, in both quote styles and with parentheses, and ignores comments', () => {
+    const text = [
+      '# knife configuration',
+      'log_level                :info',
+      "node_name                'admin' # the admin client",
+      'client_key               "/etc/chef/admin.pem"',
+      'chef_server_url("https://chef.example.com/organizations/acme")',
+      'ssl_verify_mode :verify_peer',
+      'cookbook_copyright "Example #1, Inc."',
+    ].join('\n');
+    const r = parseKnifeRb(text, `${HOME}/.chef/knife.rb`, undefined, HOME);
+    assert.deepEqual(r.problems, []);
+    assert.deepEqual(r.profiles, [{ name: 'knife', clientName: 'admin', clientKey: '/etc/chef/admin.pem', serverUrl: 'https://chef.example.com/organizations/acme', source: `${HOME}/.chef/knife.rb` }]);
+  });
+
+  it('reports every line of Ruby code precisely, and what is then missing', () => {
+    const text = [
+      'current_dir = File.dirname(__FILE__)',
+      'node_name "admin"',
+      'client_key "#{current_dir}/admin.pem"',
+      'chef_server_url ENV["CHEF_URL"]',
+      "knife[:editor] = 'vim'",
+      'cookbook_path [File.join(current_dir, "..", "cookbooks")]',
+    ].join('\n');
+    const file = `${HOME}/.chef/config.rb`;
+    const r = parseKnifeRb(text, file, 'config', HOME);
+    assert.deepEqual(r.profiles, []);
+    assert.deepEqual(r.problems.map((p) => p.message), [
+      'line 1: not read (Ruby code is not evaluated): current_dir = File.dirname(__FILE__)',
+      'line 3: not read (Ruby code is not evaluated): client_key "#{current_dir}/admin.pem"',
+      'line 4: not read (Ruby code is not evaluated): chef_server_url ENV["CHEF_URL"]',
+      "line 5: not read (Ruby code is not evaluated): knife[:editor] = 'vim'",
+      'line 6: not read (Ruby code is not evaluated): cookbook_path [File.join(current_dir, "..", "cookbooks")]',
+      'no profile: missing client_key, chef_server_url (maybe set by a line that was not read)',
+    ]);
+    assert.deepEqual(r.problems.slice(0, 5).map((p) => p.line), [1, 3, 4, 5, 6]);
+  });
+
+  it('readChefProfiles reads credentials, config.rb and knife.rb of a directory; missing files are no problem', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-chef-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'credentials'), '[default]\nclient_name = "a"\nclient_key = "a.pem"\nchef_server_url = "http://x:4545"\n');
+      fs.writeFileSync(path.join(dir, 'knife.rb'), 'node_name "k"\nclient_key "k.pem"\nchef_server_url "http://y:4545"\n');
+      const r = await readChefProfiles({ chefDir: dir, home: HOME });
+      assert.deepEqual(r.problems, []);
+      assert.deepEqual(r.profiles.map((p) => [p.name, p.clientName, p.clientKey]), [
+        ['default', 'a', path.join(dir, 'a.pem')],
+        ['knife', 'k', path.join(dir, 'k.pem')],
+      ]);
+      assert.deepEqual(await readChefProfiles({ chefDir: path.join(dir, 'none'), home: HOME }), { profiles: [], problems: [] });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
