@@ -1,0 +1,233 @@
+/**
+ * Runs the watches of the `chefConsul.watches` setting (user settings only)
+ * on the active profile while the extension is active: restarted on every
+ * reconnect and settings change, keeping when each last fired and why. What a
+ * firing does comes from the watch's actions.
+ */
+import * as os from 'node:os';
+import * as vscode from 'vscode';
+import { fireEvent } from '../../core/consul/events';
+import type { Notification, Notifier } from '../../core/notify/notifier';
+import { describeHandlerResult, runHandler } from '../../core/watches/handler';
+import { parseWatchList, WatchAction, WatchDefinition } from '../../core/watches/model';
+import { feedFor, SharedQueries } from '../../core/watches/queries';
+import { WatchFiring, WatchRunner, WatchState } from '../../core/watches/runner';
+import type { ConnectionManager, ConnectionState } from '../connectionManager';
+import { confirmProduction } from '../production';
+
+export const WATCHES_SETTING = 'watches';
+const SECTION = 'chefConsul';
+
+export interface WatchEntry {
+  definition: WatchDefinition;
+  runner: WatchRunner;
+}
+
+export interface WatchSummary {
+  name: string;
+  type: string;
+  state: 'idle' | 'watching' | 'error' | 'paused';
+  lastFired?: string;
+  why?: string;
+  error?: string;
+}
+
+/** What a firing did, per action, for tests and the log. */
+export interface ActionOutcome {
+  watch: string;
+  action: WatchAction['type'];
+  ok: boolean;
+  detail: string;
+}
+
+export class WatchManager implements vscode.Disposable {
+  private entries = new Map<string, WatchEntry>();
+  private shared: SharedQueries | undefined;
+  private settingProblems: string[] = [];
+  /** When each watch last fired and why, across restarts (reconnects, edits). */
+  private readonly memory = new Map<string, { lastFired?: number; why?: string; firing?: WatchFiring }>();
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.changed.event;
+  private readonly fired = new vscode.EventEmitter<WatchFiring>();
+  readonly onDidFire = this.fired.event;
+  private readonly acted = new vscode.EventEmitter<ActionOutcome>();
+  readonly onDidAct = this.acted.event;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly connections: ConnectionManager,
+    private readonly notifier: Notifier,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.disposables.push(
+      this.changed,
+      this.fired,
+      this.acted,
+      connections.onDidChange(() => this.restart()),
+      vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration(`${SECTION}.${WATCHES_SETTING}`) && this.restart()),
+    );
+    this.restart();
+  }
+
+  /** The raw list from user settings: workspace settings never define what runs here. */
+  static storedList(): unknown[] {
+    const value = vscode.workspace.getConfiguration(SECTION).inspect<unknown[]>(WATCHES_SETTING)?.globalValue;
+    return Array.isArray(value) ? value : [];
+  }
+
+  static async store(list: unknown[]): Promise<void> {
+    await vscode.workspace.getConfiguration(SECTION).update(WATCHES_SETTING, list, vscode.ConfigurationTarget.Global);
+  }
+
+  get problems(): readonly string[] {
+    return this.settingProblems;
+  }
+
+  list(): WatchEntry[] {
+    return [...this.entries.values()];
+  }
+
+  get(name: string): WatchEntry | undefined {
+    return this.entries.get(name);
+  }
+
+  lastFiring(name: string): WatchFiring | undefined {
+    return this.entries.get(name)?.runner.lastFiring ?? this.memory.get(name)?.firing;
+  }
+
+  summary(entry: WatchEntry): WatchSummary {
+    const s = entry.runner.state;
+    return {
+      name: entry.definition.name,
+      type: entry.definition.type,
+      state: entry.definition.paused ? 'paused' : s.kind,
+      ...(s.lastFired ? { lastFired: new Date(s.lastFired).toISOString() } : {}),
+      ...(s.why ? { why: s.why } : {}),
+      ...(s.error ? { error: s.error } : {}),
+    };
+  }
+
+  /** Stops every watch and starts the ones not paused, on the connection in force. */
+  restart(): void {
+    for (const e of this.entries.values()) {
+      this.remember(e);
+      e.runner.dispose();
+    }
+    this.entries.clear();
+    this.shared?.dispose();
+    this.shared = undefined;
+    const { watches, problems } = parseWatchList(WatchManager.storedList());
+    this.settingProblems = problems;
+    for (const p of problems) this.log.warn(`Watches: ${p}`);
+    const state: ConnectionState | undefined = this.connections.state;
+    if (state?.kind === 'connected') this.shared = new SharedQueries(state.connection, state.catalog as never);
+    for (const definition of watches) {
+      const feed = this.shared ? feedFor(definition, this.shared) : () => ({ dispose: () => undefined });
+      const runner = new WatchRunner(definition, feed);
+      runner.restore(this.memory.get(definition.name) ?? {});
+      runner.onDidChangeState((s: WatchState) => {
+        if (s.kind === 'error') this.log.warn(`Watch "${definition.name}": ${s.error}`);
+        this.changed.fire();
+      });
+      runner.onDidFire((f) => this.onFire(f));
+      this.entries.set(definition.name, { definition, runner });
+      if (!definition.paused && this.shared) runner.start();
+    }
+    this.changed.fire();
+  }
+
+  private remember(e: WatchEntry): void {
+    const s = e.runner.state;
+    if (s.lastFired) this.memory.set(e.definition.name, { lastFired: s.lastFired, why: s.why, firing: e.runner.lastFiring });
+  }
+
+  private onFire(f: WatchFiring): void {
+    const w = f.watch;
+    this.log.info(`Watch "${w.name}" fired: ${f.summary.why}`);
+    this.remember({ definition: w, runner: this.entries.get(w.name)!.runner });
+    this.changed.fire();
+    this.fired.fire(f);
+    for (const action of w.actions) {
+      void this.act(action, f).then(
+        (detail) => this.acted.fire({ watch: w.name, action: action.type, ok: true, detail }),
+        (e: unknown) => {
+          const detail = e instanceof Error ? e.message : String(e);
+          this.log.warn(`Watch "${w.name}", ${action.type} action: ${detail}`);
+          this.notifier.notify(
+            {
+              key: `watch-action:${w.name}:${action.type}:${f.at}`,
+              source: 'watch',
+              severity: 'warning',
+              title: vscode.l10n.t('Watch "{0}": its {1} action failed', w.name, action.type),
+              message: detail,
+            },
+            ['vscode'],
+          );
+          this.acted.fire({ watch: w.name, action: action.type, ok: false, detail });
+        },
+      );
+    }
+  }
+
+  private notification(f: WatchFiring, channel: string): Notification {
+    const w = f.watch;
+    const keyType = w.type === 'key' || w.type === 'keyprefix';
+    return {
+      key: `watch:${w.name}:${f.at}:${f.index}:${channel}`,
+      source: 'watch',
+      severity: f.summary.severity,
+      title: vscode.l10n.t('Watch "{0}": {1}', w.name, f.summary.why),
+      message: f.summary.details.join('\n') || (keyType ? vscode.l10n.t('Show opens the old and new value side by side.') : ''),
+      ...(f.summary.node ? { node: f.summary.node } : {}),
+      jump: { command: 'chefConsul.watches.showLastChange', args: { name: w.name } },
+      data: f.json,
+    };
+  }
+
+  private async act(action: WatchAction, f: WatchFiring): Promise<string> {
+    switch (action.type) {
+      case 'notify':
+        return this.notifier.notify(this.notification(f, 'vscode'), ['vscode']) ? 'notified' : 'duplicate';
+      case 'webhook':
+        if (!this.notifier.channelKinds().includes('webhook')) {
+          throw new Error(vscode.l10n.t('the webhook channel is off: set a webhook URL and turn on chefConsul.notifications.webhook.enabled.'));
+        }
+        return this.notifier.notify(this.notification(f, 'webhook'), ['webhook']) ? 'sent to the webhook channel' : 'duplicate';
+      case 'handler': {
+        if (!vscode.workspace.isTrusted) throw new Error(vscode.l10n.t('handlers run only in a trusted workspace; this one is in Restricted Mode.'));
+        const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir();
+        const what = action.args ? action.args.join(' ') : action.command ?? '';
+        const result = await runHandler(action, f.stdin, f.index, { cwd });
+        const out = [result.stdout.trim() && `stdout: ${result.stdout.trim()}`, result.stderr.trim() && `stderr: ${result.stderr.trim()}`].filter(Boolean).join('\n');
+        const line = `Watch "${f.watch.name}" handler ${what}: ${describeHandlerResult(result)}${out ? `\n${out}` : ''}`;
+        if (result.exitCode === 0) {
+          this.log.info(line);
+          return describeHandlerResult(result);
+        }
+        throw new Error(line);
+      }
+      case 'event': {
+        if (!vscode.workspace.isTrusted) throw new Error(vscode.l10n.t('follow-up events fire only in a trusted workspace; this one is in Restricted Mode.'));
+        const state = await this.connections.connected();
+        // Not interactive: on a production profile only `confirmProduction` naming the profile lets it fire.
+        const profile = state.connection.profile;
+        try {
+          await confirmProduction(profile, vscode.l10n.t('the watch "{0}" firing event "{1}"', f.watch.name, action.name), 0, action.confirmProduction, false, 'nodes', false);
+        } catch {
+          throw new Error(
+            vscode.l10n.t('Profile "{0}" is production: a watch fires follow-up events there only when its event action has "confirmProduction": "{0}". Event "{1}" was not fired.', profile.name, action.name),
+          );
+        }
+        const fired = await fireEvent(state.connection, { name: action.name, ...(action.payload !== undefined ? { payload: action.payload } : {}) });
+        return `fired event ${fired.name} (${fired.id})`;
+      }
+    }
+  }
+
+  dispose(): void {
+    for (const e of this.entries.values()) e.runner.dispose();
+    this.entries.clear();
+    this.shared?.dispose();
+    this.disposables.forEach((d) => d.dispose());
+  }
+}
