@@ -334,12 +334,12 @@ describe('Rule sources', () => {
     now = T0 + 60 * 60_000;
     listed[3] = { ...listed[3], status: 'success' };
     const third = await poller.poll();
-    assert.equal(froms[2], T0 + 2 * 60_000, 'from the start of the run that was still going');
+    assert.equal(froms[2], T0 + 2 * 60_000 - 1000, 'from (a second before) the start of the run that was still going');
     assert.deepEqual(third.observations.map((o) => o.runId), [], 'its detail still says running: asked again next time');
     assert.deepEqual(gets, ['c', 'd']);
     now = T0 + 61 * 60_000;
     const fourth = await poller.poll();
-    assert.equal(froms[3], T0 + 2 * 60_000, 'still from its start');
+    assert.equal(froms[3], T0 + 2 * 60_000 - 1000, 'still from its start');
     assert.deepEqual(fourth.observations.map((o) => o.runId), ['d']);
     assert.equal(froms.length, 4);
   });

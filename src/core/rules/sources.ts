@@ -159,7 +159,8 @@ export class ReportingPoller {
     this.first = false;
     // Next time: from the start of the oldest run still going (if it started less than maxRunMs ago), else the last minute.
     let next = now - 60_000;
-    for (const r of open) if (r.startedAt !== undefined && now - r.startedAt < this.maxRunMs) next = Math.min(next, r.startedAt);
+    // A second early: listings filter by whole seconds, and goiardi's `from` leaves out a run that started within its second.
+    for (const r of open) if (r.startedAt !== undefined && now - r.startedAt < this.maxRunMs) next = Math.min(next, r.startedAt - 1000);
     this.from = next;
     return { observations, baseline };
   }
