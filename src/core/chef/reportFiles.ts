@@ -239,8 +239,8 @@ function failureFrom(error: Json | undefined, runError?: Json): ChefFailure {
     }
   }
   const backtrace = strings(e.backtrace ?? runError?.backtrace);
+  // Kept apart from the sections, as Reporting does: the report view shows it as its own section.
   failure.backtrace = backtrace.slice(0, MAX_BACKTRACE_LINES);
-  if (backtrace.length) failure.sections.push({ title: 'Backtrace', lines: failure.backtrace.concat(backtrace.length > MAX_BACKTRACE_LINES ? [`… ${backtrace.length - MAX_BACKTRACE_LINES} more`] : []) });
   return failure;
 }
 
@@ -322,7 +322,6 @@ function fromJsonFileHandler(data: Json, warnings: string[]): ReportFile {
     failure.message = rest.trim() || (success ? '' : 'The run failed (the report names no exception).');
     const backtrace = strings(data.backtrace);
     failure.backtrace = backtrace.slice(0, MAX_BACKTRACE_LINES);
-    if (backtrace.length) failure.sections.push({ title: 'Backtrace', lines: failure.backtrace.concat(backtrace.length > MAX_BACKTRACE_LINES ? [`… ${backtrace.length - MAX_BACKTRACE_LINES} more`] : []) });
     if (failedIndex >= 0) {
       const r = report.resources[failedIndex];
       r.failed = true;

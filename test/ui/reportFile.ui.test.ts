@@ -1,0 +1,55 @@
+/**
+ * A failed Chef run's json_file handler report (chef-run-report-*.json) as a
+ * person sees it: opened from the explorer it shows in the Chef report editor
+ * by default. Screenshot in test-results/.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { openWorkbench, Workbench } from '../harness/codeServer';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const RESULTS = path.join(ROOT, 'test-results');
+// CCO_VSIX: a package of one's own while others rebuild the shared one.
+const VSIX = process.env.CCO_VSIX ?? path.join(ROOT, 'chef-consul-ops.vsix');
+const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'chef');
+const REPORT = 'chef-run-report-20261130220141.json';
+
+describe('UI: a Chef report file', function () {
+  this.timeout(180_000);
+
+  before(() => {
+    if (!fs.existsSync(VSIX)) throw new Error(`${VSIX} is missing: run npm run package first (npm test does)`);
+    fs.mkdirSync(RESULTS, { recursive: true });
+  });
+
+  it('opens a failed chef-run-report-*.json in the Chef report editor, with the failure and the resources', async () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-ui-report-file-'));
+    fs.copyFileSync(path.join(FIXTURES, REPORT), path.join(folder, REPORT));
+    const file = 'chef-report-file.png';
+    const wb: Workbench = await openWorkbench({ vsix: VSIX, folder, settings: { 'workbench.colorTheme': 'Default Dark Modern' }, viewport: { width: 1400, height: 900 } });
+    try {
+      const page = wb.page;
+      await page.keyboard.press('Control+P');
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ timeout: 10_000 });
+      await input.fill(REPORT);
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: REPORT }).first().waitFor({ timeout: 15_000 });
+      await page.keyboard.press('Enter');
+      // The custom editor's webview: an iframe inside an iframe.
+      const outer = page.frameLocator('iframe.webview.ready').first();
+      const inner = outer.frameLocator('iframe#active-frame');
+      await inner.locator('details.failure > summary', { hasText: 'Failed: remote_file[/opt/shop/releases/shop-2.4.1.tar.gz]' }).waitFor({ timeout: 30_000 });
+      await inner.locator('details.recipe > summary', { hasText: 'nginx::default' }).waitFor({ timeout: 5_000 });
+      await inner.locator('.item', { hasText: '/etc/nginx/nginx.conf' }).first().waitFor({ timeout: 5_000 });
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: path.join(RESULTS, file) });
+    } catch (e) {
+      await wb.page.screenshot({ path: path.join(RESULTS, file.replace('.png', '-FAILED.png')) }).catch(() => undefined);
+      throw e;
+    } finally {
+      await wb.close();
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
