@@ -18,9 +18,11 @@ import { ChefReportFeatures, registerChefReports } from './vscode/chef';
 import { NotificationFeatures, registerNotifications } from './vscode/notify';
 import { RuleFeatures, registerRules } from './vscode/rules';
 import { ChefReportFileEditor } from './vscode/chef/reportFileEditor';
+import { ChefServerFeatures, registerChefServer } from './vscode/chef/chefServerFeatures';
 import { persistRunOutputs, RunOutputFiles } from './core/runs/outputStore';
 import { KvFeatures, registerKvFeatures } from './vscode/kv';
 import { RunMonitor } from './vscode/monitor/runMonitor';
+import { registerWatches, WatchFeatures } from './vscode/watches';
 
 /** What other extensions get from an installed copy. */
 export interface PublicApi {
@@ -47,6 +49,10 @@ export interface ChefConsulApi {
   rules: RuleFeatures;
   /** The read-only editor of Chef report files (data collector messages, json_file handler reports). */
   reportFiles: ChefReportFileEditor;
+  /** The Chef server: its connection and inventory, the Chef view, `chef:` documents, the Nodes view's join, the Reporting poller. */
+  chefServer: ChefServerFeatures;
+  /** Watches (consul watch in the editor): the manager running them and the Watches view. */
+  watches: WatchFeatures;
   activationMs: number;
 }
 
@@ -99,8 +105,12 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi | Publ
   context.subscriptions.push(...notifications.disposables);
   const rules = registerRules(log, { runs, reports: chef.features.reports, notifier: notifications.features.notifier });
   context.subscriptions.push(...rules.disposables);
+  const watches = registerWatches(connections, notifications.features.notifier, log);
+  context.subscriptions.push(...watches.disposables);
   const reportFiles = new ChefReportFileEditor(chef.features.shelf, chef.features.view, log);
   context.subscriptions.push(...reportFiles.register());
+  const chefServer = registerChefServer({ connections, nodesView, reports: chef.features, notifier: () => notifications.features.notifier, log });
+  context.subscriptions.push(...chefServer.disposables);
   const monitor = new RunMonitor({ extensionUri: context.extensionUri, registry: runs, connections, files: outputFiles, chef: chef.features.reports, log });
   context.subscriptions.push(...monitor.register());
   const kv = registerKvFeatures(context, connections, log);
@@ -109,7 +119,7 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi | Publ
   void connections.reconnect();
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms`);
-  const api: ChefConsulApi = { connections, nodesView, servicesView, eventsView, plans, runs, runsView, statusBar, kv, chef: chef.features, notifier: notifications.features.notifier, notifications: notifications.features, reportFiles, rules: rules.features, activationMs };
+  const api: ChefConsulApi = { connections, nodesView, servicesView, eventsView, plans, runs, runsView, statusBar, kv, chef: chef.features, notifier: notifications.features.notifier, notifications: notifications.features, reportFiles, chefServer: chefServer.features, rules: rules.features, watches: watches.features, activationMs };
   // The full API holds the connection (and so the token) and runs without any of the commands' checks:
   // only tests and development get it; other extensions see the activation time only.
   return context.extensionMode === vscode.ExtensionMode.Production ? { activationMs } : api;

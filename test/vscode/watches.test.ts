@@ -1,0 +1,142 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { ChefConsulApi } from '../../src/extension';
+import type { WatchSummary } from '../../src/vscode/watches/watchManager';
+import { consulJson, consulRequest } from '../infra/cluster';
+import { clusterFromEnv, eventually, serverAgent } from '../support/env';
+import { activateExtension, removeProfiles } from './support';
+
+describe('Watches in VS Code', function () {
+  this.timeout(60_000);
+  const cluster = clusterFromEnv();
+  const server = serverAgent(cluster);
+  const run = Math.random().toString(36).slice(2, 8);
+  const key = `ext-watch/${run}/config`;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-ext-watch-'));
+  let api: ChefConsulApi;
+  const list = async () => (await vscode.commands.executeCommand('chefConsul.watches.list')) as WatchSummary[];
+  const find = async (name: string) => (await list()).find((w) => w.name === name);
+
+  before(async () => {
+    api = await activateExtension();
+    await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'Environment' });
+    await consulJson(server.httpAddr, `/v1/kv/${key}`, { method: 'PUT', body: 'one' });
+  });
+
+  after(async () => {
+    await vscode.workspace.getConfiguration('chefConsul').update('watches', undefined, vscode.ConfigurationTarget.Global);
+    await consulRequest(server.httpAddr, `/v1/kv/ext-watch/${run}?recurse`, { method: 'DELETE' });
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('shows the welcome content with Add Watch and Import while there is no watch', async () => {
+    assert.deepEqual(api.watches.view.getChildren(), []);
+    const pkg = JSON.parse(fs.readFileSync(path.join(vscode.extensions.getExtension('chef-consul-ops.chef-consul-ops')!.extensionPath, 'package.json'), 'utf8')) as {
+      contributes: { viewsWelcome: { view: string; contents: string }[] };
+    };
+    assert.ok(pkg.contributes.viewsWelcome.some((w) => w.view === 'chefConsul.watches'));
+  });
+
+  it('adds a key watch from arguments, fires it by a KV write, and lists when and why it fired; the diff shows old and new value', async () => {
+    const out = path.join(tmp, 'handler.json');
+    const stored = await vscode.commands.executeCommand('chefConsul.watches.add', {
+      name: 'ext key',
+      type: 'key',
+      key,
+      debounceMs: 200,
+      actions: [{ type: 'notify' }, { type: 'handler', command: `cat > '${out}'; printf '%s' "$CONSUL_INDEX" > '${out}.idx'` }],
+    });
+    assert.deepEqual(stored, { name: 'ext key', type: 'key', key, debounceMs: 200, actions: [{ type: 'notify' }, { type: 'handler', command: `cat > '${out}'; printf '%s' "$CONSUL_INDEX" > '${out}.idx'` }] });
+    await eventually('the watch to run', async () => (await find('ext key'))?.state === 'watching', 10_000);
+    assert.equal((await find('ext key'))?.lastFired, undefined, 'fired on the first read');
+
+    await consulJson(server.httpAddr, `/v1/kv/${key}`, { method: 'PUT', body: 'two' });
+    const fired = await eventually('the watch to fire', async () => {
+      const w = await find('ext key');
+      return w?.lastFired ? w : undefined;
+    }, 10_000);
+    assert.equal(fired.why, `key ${key} changed`);
+    assert.ok(Date.now() - Date.parse(fired.lastFired!) < 10_000);
+
+    // The notification, through the one notifier's VS Code channel.
+    const toast = await eventually('the toast', () => api.notifications.vscodeChannel.recent.find((t) => t.text.startsWith('Watch "ext key"')), 5000);
+    assert.match(toast.text, new RegExp(`^Watch "ext key": key ${key} changed`));
+
+    // The handler got the KV entry as consul watch hands it, and CONSUL_INDEX.
+    const json = await eventually('the handler output', () => (fs.existsSync(`${out}.idx`) ? fs.readFileSync(out, 'utf8') : undefined), 10_000);
+    const entry = JSON.parse(json) as { Key: string; Value: string; Session: string; ModifyIndex: number };
+    assert.equal(entry.Key, key);
+    assert.equal(Buffer.from(entry.Value, 'base64').toString(), 'two');
+    assert.equal(entry.Session, '');
+    assert.equal(fs.readFileSync(`${out}.idx`, 'utf8'), String(entry.ModifyIndex));
+
+    // The view's item.
+    const item = api.watches.view.getChildren().find((i) => i.label === 'ext key') as vscode.TreeItem;
+    assert.match(String(item.description), /^fired \d+s ago$/);
+    assert.match((item.tooltip as vscode.MarkdownString).value, /changed/);
+    assert.equal((item.tooltip as vscode.MarkdownString).isTrusted, false);
+
+    const shown = (await vscode.commands.executeCommand('chefConsul.watches.showLastChange', { name: 'ext key' })) as { why: string };
+    assert.equal(shown.why, `key ${key} changed`);
+    const tab = await eventually('the diff editor', () => {
+      const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+      return input instanceof vscode.TabInputTextDiff ? input : undefined;
+    }, 5000);
+    assert.equal((await vscode.workspace.openTextDocument(tab.original)).getText(), 'one');
+    assert.equal((await vscode.workspace.openTextDocument(tab.modified)).getText(), 'two');
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+
+  it('pauses, resumes and removes a watch by name', async () => {
+    await vscode.commands.executeCommand('chefConsul.watches.pause', { name: 'ext key' });
+    assert.equal((await find('ext key'))?.state, 'paused');
+    // Why it last fired survives the restart.
+    assert.equal((await find('ext key'))?.why, `key ${key} changed`);
+    await vscode.commands.executeCommand('chefConsul.watches.resume', { name: 'ext key' });
+    await eventually('the watch to run again', async () => (await find('ext key'))?.state === 'watching', 10_000);
+    assert.deepEqual(await vscode.commands.executeCommand('chefConsul.watches.remove', { name: 'ext key' }), { removed: 'ext key' });
+    assert.equal(await find('ext key'), undefined);
+  });
+
+  it('refuses a bad definition with the reason and an unknown name', async () => {
+    await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.watches.add', { name: 'bad', type: 'key' })), /Watch "bad": a key watch needs "key"\./);
+    await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.watches.remove', { name: 'nope' })), /There is no watch named "nope"/);
+  });
+
+  it('imports agent watches from HCL: runnable ones added, the others with the reason', async () => {
+    const file = path.join(tmp, 'agent.hcl');
+    fs.writeFileSync(file, `watches = [\n  { type = "keyprefix", prefix = "ext-watch/${run}/", args = ["/bin/true"] },\n  { type = "connect_leaf", service = "web", args = ["/bin/true"] }\n]\n`);
+    const result = (await vscode.commands.executeCommand('chefConsul.watches.importAgentConfig', { path: file })) as { runnable: { name: string }[]; notRunnable: { reason: string }[]; added: string[] };
+    assert.deepEqual(result.added, [`keyprefix ext-watch/${run}/`]);
+    assert.equal(result.notRunnable.length, 1);
+    assert.match(result.notRunnable[0].reason, /connect_leaf/);
+    await eventually('the imported watch to run', async () => (await find(`keyprefix ext-watch/${run}/`))?.state === 'watching', 10_000);
+  });
+
+  it('does not fire a follow-up event on a production profile without confirmProduction naming it', async () => {
+    await vscode.commands.executeCommand('chefConsul.addProfile', { name: 'prodw', address: server.httpAddr, production: true });
+    try {
+      await eventually('the prod profile', () => api.connections.state?.kind === 'connected' && api.connections.state.connection.profile.name === 'prodw', 10_000);
+      const outcomes: { action: string; ok: boolean; detail: string }[] = [];
+      const sub = api.watches.manager.onDidAct((o) => outcomes.push(o));
+      try {
+        await vscode.commands.executeCommand('chefConsul.watches.add', { name: 'prod follow-up', type: 'key', key: `${key}-prod`, debounceMs: 100, actions: [{ type: 'event', name: `ack-${run}` }] });
+        await eventually('the watch to run', async () => (await find('prod follow-up'))?.state === 'watching', 10_000);
+        await consulJson(server.httpAddr, `/v1/kv/${key}-prod`, { method: 'PUT', body: 'x' });
+        const o = await eventually('the event action to be refused', () => outcomes.find((x) => x.action === 'event'), 10_000);
+        assert.equal(o.ok, false);
+        assert.equal(o.detail, `Profile "prodw" is production: a watch fires follow-up events there only when its event action has "confirmProduction": "prodw". Event "ack-${run}" was not fired.`);
+        const events = await consulJson<{ Name: string }[]>(server.httpAddr, `/v1/event/list?name=ack-${run}`);
+        assert.equal(events.length, 0);
+      } finally {
+        sub.dispose();
+      }
+    } finally {
+      await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'Environment' });
+      await removeProfiles('prodw');
+    }
+  });
+});
