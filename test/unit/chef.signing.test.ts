@@ -1,6 +1,9 @@
 import * as assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
+import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import * as zlib from 'node:zlib';
 import { ChefServerClient, ChefServerError, describeDuration } from '../../src/core/chef/server/chefServerClient';
@@ -126,7 +129,8 @@ describe('ChefServerClient (against a local HTTP server)', () => {
 
   it('falls back from 1.3 to 1.1 when the server rejects the version, and remembers it', async () => {
     const s = await server((req, res) => {
-      if (String(req.headers['x-ops-sign']).includes('1.3')) json(res, 400, { error: ['Bad version 1.3: X-Ops-Sign version not supported'] });
+      // goiardi's words for a version it does not know.
+      if (String(req.headers['x-ops-sign']).includes('1.3')) json(res, 400, { error: ["Bad version number '1.3' in X-Ops-Header"] });
       else json(res, 200, { version: req.headers['x-ops-sign'] });
     });
     try {
@@ -135,6 +139,21 @@ describe('ChefServerClient (against a local HTTP server)', () => {
       assert.equal(client.signVersion, '1.1');
       await client.get('/roles');
       assert.deepEqual(s.seen.map((r) => String(r.headers['x-ops-sign'])), ['algorithm=sha256;version=1.3', 'algorithm=sha1;version=1.1', 'algorithm=sha1;version=1.1']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('on a 401 offering only some versions (WWW-Authenticate), goes straight to one it offers', async () => {
+    const s = await server((req, res) => {
+      if (String(req.headers['x-ops-sign']).endsWith('version=1.0')) json(res, 200, {});
+      else json(res, 401, { error: ['Failed to authenticate.'] }, { 'WWW-Authenticate': 'X-Ops-Sign version="1.0"' });
+    });
+    try {
+      const client = new ChefServerClient({ serverUrl: s.url, clientName: 'alice', clientKey: pem });
+      await client.get('/nodes');
+      assert.equal(client.signVersion, '1.0');
+      assert.deepEqual(s.seen.map((r) => String(r.headers['x-ops-sign'])), ['algorithm=sha256;version=1.3', 'algorithm=sha1;version=1.0']);
     } finally {
       await s.close();
     }
@@ -174,6 +193,30 @@ describe('ChefServerClient (against a local HTTP server)', () => {
     }
     const gone = new ChefServerClient({ serverUrl: s.url, clientName: 'alice', clientKey: pem });
     await assert.rejects(gone.get('/nodes'), (e: ChefServerError) => e.kind === 'unreachable' && e.message === `Chef server ${s.url} unreachable: connection refused (is the server running on that port?)`);
+  });
+
+  it('names TLS problems: a self-signed certificate, then accepted with its CA; https to a plain HTTP port', async () => {
+    const dir = path.resolve(__dirname, '../../../test/fixtures/chef/tls');
+    const cert = fs.readFileSync(path.join(dir, 'cert.pem'));
+    const srv = https.createServer({ cert, key: fs.readFileSync(path.join(dir, 'key.pem')) }, (_req, res) => json(res, 200, { tls: true }));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    try {
+      await assert.rejects(
+        new ChefServerClient({ serverUrl: url, clientName: 'alice', clientKey: pem }).get('/nodes'),
+        (e: ChefServerError) => e.kind === 'tls' && e.message.includes(url) && e.message.includes('self-signed') && e.details.code === 'DEPTH_ZERO_SELF_SIGNED_CERT',
+      );
+      assert.deepEqual(await new ChefServerClient({ serverUrl: url, clientName: 'alice', clientKey: pem, ca: cert }).get('/nodes'), { tls: true });
+    } finally {
+      await new Promise((r) => srv.close(r));
+    }
+    const plain = await server((_req, res) => json(res, 200, {}));
+    try {
+      const tlsToPlain = new ChefServerClient({ serverUrl: plain.url.replace('http:', 'https:'), clientName: 'alice', clientKey: pem });
+      await assert.rejects(tlsToPlain.get('/nodes'), (e: ChefServerError) => e.kind === 'tls' && /TLS/.test(e.message));
+    } finally {
+      await plain.close();
+    }
   });
 
   it('says which key file cannot be read, without reading it into a message', async () => {

@@ -193,7 +193,8 @@ export class ChefServerClient {
       }
       const raw = await this.send(method, url, headers, payload, opts);
       if (raw.status >= 200 && raw.status < 300) return { status: raw.status, headers: raw.headers, body: parseBody<T>(raw, method, url) };
-      const next = this.versionRejected(raw) ? SIGN_VERSIONS.find((v) => !tried.has(v)) : undefined;
+      const offered = offeredVersions(raw);
+      const next = this.versionRejected(raw) ? SIGN_VERSIONS.find((v) => !tried.has(v) && (!offered.length || offered.includes(v))) : undefined;
       if (next) {
         this.version = next;
         continue;
@@ -219,8 +220,7 @@ export class ChefServerClient {
   /** The server said it does not speak our signing version. */
   private versionRejected(raw: RawResponse): boolean {
     if (raw.status !== 400 && raw.status !== 401) return false;
-    const offered = String(raw.headers['www-authenticate'] ?? '');
-    const versions = [...offered.matchAll(/version="([\d.]+)"/g)].map((m) => m[1]);
+    const versions = offeredVersions(raw);
     if (raw.status === 401 && versions.length && !versions.includes(this.version)) return true;
     if (raw.status === 400) {
       const text = serverMessage(raw.text).toLowerCase();
@@ -346,6 +346,12 @@ const TLS_TEXT: Record<string, string> = {
   ERR_SSL_WRONG_VERSION_NUMBER: 'the server does not speak TLS on that port (try http://)',
 };
 const TLS_CODES = new Set(Object.keys(TLS_TEXT));
+
+/** The signing versions a 401 offers in `WWW-Authenticate: X-Ops-Sign version="1.0" version="1.1"`. */
+function offeredVersions(raw: RawResponse): string[] {
+  const header = String(raw.headers['www-authenticate'] ?? '');
+  return [...header.matchAll(/version="([\d.]+)"/g)].map((m) => m[1]);
+}
 
 function toKey(pem: string | crypto.KeyObject, where: string): crypto.KeyObject {
   if (typeof pem !== 'string') return pem;
