@@ -21,6 +21,8 @@ const options = {
 // The task.yml schema ships in dist/ for contributes.yamlValidation.
 mkdirSync('dist', { recursive: true });
 copyFileSync('src/core/plans/taskSchema.json', 'dist/taskSchema.json');
+// The HCL parser (agent-config watch import) ships beside the bundle, loaded on first use only.
+copyFileSync('node_modules/js-hcl-parser/dist/hcl.js', 'dist/hcl.js');
 
 // The monitor page runs in a browser under a strict CSP: one script and one
 // stylesheet (xterm's CSS included), nothing evaluated at run time.

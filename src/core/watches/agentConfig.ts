@@ -4,6 +4,9 @@
  * with the reason. HCL is read with js-hcl-parser: HashiCorp's HCL 1 parser
  * (the one Consul 1.x reads its config with) compiled to JavaScript.
  */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
 import { parseWatch, WATCH_TYPES, WatchAction, WatchDefinition, WatchDefinitionError } from './model';
 
 export interface ImportResult {
@@ -45,15 +48,32 @@ export function parseAgentConfigText(text: string, format: 'json' | 'hcl'): unkn
       throw new AgentConfigError(`The file is not valid JSON: ${(e as Error).message}.`);
     }
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const hcl = require('js-hcl-parser') as { parse(src: string): string };
-  const out = hcl.parse(text);
+  const out = loadHcl().parse(text);
   if (/^unable to parse/i.test(out)) throw new AgentConfigError(`The file is not valid HCL: ${out.replace(/^unable to parse JSON:\s*/i, '')}.`);
   try {
     return JSON.parse(out);
   } catch {
     throw new AgentConfigError(`The HCL parser gave an unreadable result: ${out.slice(0, 200)}`);
   }
+}
+
+interface HclParser {
+  parse(src: string): string;
+}
+let hclParser: HclParser | undefined;
+
+/**
+ * The parser is 1.5 MB of compiled Go: kept out of the extension bundle (it
+ * would add ~100 ms to every activation) and loaded on first use — from
+ * dist/hcl.js beside the bundle in the packaged extension (scripts/build.mjs
+ * copies it there), else from node_modules.
+ */
+function loadHcl(): HclParser {
+  if (hclParser) return hclParser;
+  const load = createRequire(__filename);
+  const beside = path.join(__dirname, 'hcl.js');
+  hclParser = (existsSync(beside) ? load(beside) : load('js-hcl-parser')) as HclParser;
+  return hclParser;
 }
 
 export function formatOfPath(path: string): 'json' | 'hcl' {
