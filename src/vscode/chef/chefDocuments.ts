@@ -45,6 +45,7 @@ export function failureText(report: ChefReport): string {
   if (f.message) out.push(f.message);
   for (const s of f.sections) out.push('', `${s.title}:`, '-'.repeat(s.title.length + 1), ...s.lines);
   if (f.fatal.length) out.push('', 'FATAL:', ...f.fatal);
+  if (report.source !== 'output' && f.backtrace.length) out.push('', 'Backtrace:', ...f.backtrace);
   return out.join('\n') + '\n';
 }
 

@@ -156,7 +156,20 @@ export class DiffItem extends vscode.TreeItem {
   }
 }
 
-type ChefReportItem = SummaryItem | LineItem | FailureItem | SectionItem | RecipeItem | ResourceItem | DiffItem;
+/** A Reporting resource's state before and after its action, opened in the diff editor. */
+export class StateDiffItem extends vscode.TreeItem {
+  readonly kind = 'stateDiff';
+  constructor(ref: ChefReportRef, resource: ChefResource, resourceIndex: number) {
+    super(vscode.l10n.t('State before ↔ after'), vscode.TreeItemCollapsibleState.None);
+    this.id = `chef:state:${resourceIndex}`;
+    this.iconPath = icon('diff');
+    this.contextValue = 'chefConsul.chefStateDiff';
+    this.description = vscode.l10n.t('{0} attributes', Object.keys(resource.after ?? resource.before ?? {}).length);
+    this.command = { command: 'chefConsul.chef.openResourceState', title: vscode.l10n.t('Open State Diff'), arguments: [{ id: ref.id, node: ref.node, resource: resourceIndex }] };
+  }
+}
+
+type ChefReportItem = SummaryItem | LineItem | FailureItem | SectionItem | RecipeItem | ResourceItem | DiffItem | StateDiffItem;
 
 /** Lines of a section or message shown in the tree; the whole failure opens as a document. */
 const MAX_TREE_LINES = 200;
@@ -228,6 +241,7 @@ export class ChefReportView implements vscode.TreeDataProvider<ChefReportItem>, 
       if (r.error) items.push(new LineItem(r.error, undefined, 'error', `${element.id}:error`));
       r.changes.forEach((c, i) => items.push(new LineItem(c, undefined, 'arrow-small-right', `${element.id}:change:${i}`)));
       r.diffs.forEach((_, i) => items.push(new DiffItem(ref, r, element.index, i)));
+      if (r.before || r.after) items.push(new StateDiffItem(ref, r, element.index));
       report.resources.forEach((x, i) => {
         if (x.parent === element.index) items.push(new ResourceItem(ref, report, x, i));
       });
@@ -252,6 +266,8 @@ export class ChefReportView implements vscode.TreeDataProvider<ChefReportItem>, 
     const items: ChefReportItem[] = linesOf(f.message ? f.message.split('\n') : [], 'chef:message');
     f.sections.forEach((s, i) => items.push(new SectionItem(s, i)));
     if (f.fatal.length) items.push(new SectionItem({ title: 'FATAL', lines: f.fatal }, f.sections.length));
+    // The output's cookbook trace is already a section; Reporting and report files carry the backtrace apart.
+    if (report.source !== 'output' && f.backtrace.length) items.push(new SectionItem({ title: vscode.l10n.t('Backtrace'), lines: f.backtrace }, f.sections.length + 1));
     return items;
   }
 

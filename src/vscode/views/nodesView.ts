@@ -1,22 +1,28 @@
 import type { CatalogSnapshot } from '../../core/consul/catalog';
-import { filterNodes, ViewFilter } from '../../core/consul/filter';
+import { filterNodes, isEmptyFilter, ViewFilter } from '../../core/consul/filter';
 import type { ConnectionManager } from '../connectionManager';
 import { CatalogItem, CheckItem, InstanceItem, MessageItem, NodeItem } from './catalogItems';
 import { LiveCatalogView, nothingVisibleNotice } from './liveCatalogView';
+import type { NodesChefJoin } from '../chef/nodesChefJoin';
 
 /** Nodes → service instances and node checks → checks. */
 export class NodesView extends LiveCatalogView {
   static readonly id = 'chefConsul.nodes';
+  /** Each node's last Chef run, and the nodes only Chef knows (src/vscode/chef/nodesChefJoin.ts). */
+  chefJoin: NodesChefJoin | undefined;
 
   constructor(connections: ConnectionManager) {
     super(NodesView.id, connections);
   }
 
   protected itemsFor(snapshot: CatalogSnapshot, filter: ViewFilter): CatalogItem[] {
-    return filterNodes(snapshot.nodes, filter).map((n) => new NodeItem(n));
+    const items = filterNodes(snapshot.nodes, filter).map((n) => new NodeItem(n));
+    return this.chefJoin ? this.chefJoin.decorate(items, snapshot, isEmptyFilter(filter)) : items;
   }
 
   protected childrenOf(item: CatalogItem): CatalogItem[] {
+    const chef = this.chefJoin?.childrenOf(item);
+    if (chef) return chef;
     if (item instanceof NodeItem) {
       return [
         ...item.node.services.map((s) => new InstanceItem(s, 'node')),

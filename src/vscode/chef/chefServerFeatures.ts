@@ -1,0 +1,49 @@
+/** The Chef server in VS Code: its connection, the Chef view, `chef:` documents, the Nodes view's join, run notifications and commands. */
+import * as vscode from 'vscode';
+import type { Notifier } from '../../core/notify/notifier';
+import type { ConnectionManager } from '../connectionManager';
+import type { NodesView } from '../views/nodesView';
+import type { ChefReportFeatures } from './index';
+import { ChefServerConnection } from './chefServer';
+import { CHEF_OBJECT_SCHEME, ChefObjectDocuments } from './chefObjectDocuments';
+import { registerChefServerCommands, shelvedServerReport } from './chefServerCommands';
+import { ChefRunPoller } from './chefRunPoller';
+import { ChefServerView } from './chefServerView';
+import { NodesChefJoin } from './nodesChefJoin';
+
+export interface ChefServerFeatures {
+  connection: ChefServerConnection;
+  view: ChefServerView;
+  documents: ChefObjectDocuments;
+  join: NodesChefJoin;
+  poller: ChefRunPoller;
+}
+
+export function registerChefServer(opts: {
+  connections: ConnectionManager;
+  nodesView: NodesView;
+  reports: ChefReportFeatures;
+  notifier: () => Pick<Notifier, 'notify'> | undefined;
+  log: vscode.LogOutputChannel;
+}): { features: ChefServerFeatures; disposables: vscode.Disposable[] } {
+  const { connections, nodesView, reports, log } = opts;
+  const connection = new ChefServerConnection(connections, log);
+  const documents = new ChefObjectDocuments(connection, (node, runId) => shelvedServerReport(reports.shelf, node, runId));
+  const view = new ChefServerView(connection);
+  const join = new NodesChefJoin(connection, () => nodesView.refresh());
+  nodesView.chefJoin = join;
+  const poller = new ChefRunPoller(connection, opts.notifier, log);
+  const disposables: vscode.Disposable[] = [
+    connection,
+    documents,
+    view,
+    join,
+    poller,
+    { dispose: () => (nodesView.chefJoin = undefined) },
+    vscode.workspace.registerTextDocumentContentProvider(CHEF_OBJECT_SCHEME, documents),
+    ...registerChefServerCommands({ chef: connection, view, documents, shelf: reports.shelf, reportView: reports.view, log }),
+  ];
+  // Not awaited: reading ~/.chef is a file read; the view shows nothing until it is done.
+  void connection.reload();
+  return { features: { connection, view, documents, join, poller }, disposables };
+}
