@@ -79,6 +79,19 @@ describe('Chef report files', function () {
     assert.ok(html.includes('Failed: remote_file[/opt/shop/releases/shop-2.4.1.tar.gz]'));
   });
 
+  it('follows a data collector file as Chef appends the run\'s end to it', async () => {
+    const [start, converge] = fs.readFileSync(path.join(FIXTURES, 'data-collector-failure.json'), 'utf8').trim().split('\n');
+    const file = path.join(dir, 'growing.json');
+    fs.writeFileSync(file, `${start}\n`);
+    const uri = vscode.Uri.file(file);
+    const started = (await vscode.commands.executeCommand('chefConsul.openChefReportFile', { uri: uri.toString() })) as { status: string };
+    assert.equal(started.status, 'unknown');
+    assert.match(api.reportFiles.htmlOf(uri) ?? '', /the file has the run&#39;s start but not its end/);
+    fs.appendFileSync(file, `${converge}\n`);
+    await eventually('the run\'s end in the editor', () => api.reportFiles.htmlOf(uri)?.includes('Failed: execute[shop-migrate]'), 10_000);
+    assert.equal(api.reportFiles.documentOf(uri)?.file?.report.status, 'failure');
+  });
+
   it('shows a clear error for files that are not Chef reports or are too large, and the command says it', async () => {
     const broken = path.join(dir, 'broken.json');
     fs.writeFileSync(broken, '{"message_type": "run_converge", "node_name": ');

@@ -25,16 +25,28 @@ const MAX_ITEMS = 5000;
 const MAX_DEPTH = 8;
 
 export class ReportFileDocument implements vscode.CustomDocument {
+  file: ReportFile | undefined;
+  error: string | undefined;
+  ref: ChefReportRef | undefined;
+  private readonly changed = new vscode.EventEmitter<void>();
+  /** The file changed on disk and was read again (a data collector file grows during a run). */
+  readonly onDidChange = this.changed.event;
+
   constructor(
     readonly uri: vscode.Uri,
-    readonly file: ReportFile | undefined,
-    readonly error: string | undefined,
-    readonly ref: ChefReportRef | undefined,
     private readonly onDispose: () => void,
   ) {}
 
+  set(file: ReportFile | undefined, error: string | undefined, ref: ChefReportRef | undefined): void {
+    this.file = file;
+    this.error = error;
+    this.ref = ref;
+    this.changed.fire();
+  }
+
   dispose(): void {
     this.onDispose();
+    this.changed.dispose();
   }
 }
 
@@ -134,6 +146,36 @@ export class ChefReportFileEditor implements vscode.CustomReadonlyEditorProvider
   }
 
   async openCustomDocument(uri: vscode.Uri): Promise<ReportFileDocument> {
+    const key = uri.toString();
+    const subs: vscode.Disposable[] = [];
+    const doc: ReportFileDocument = new ReportFileDocument(uri, () => {
+      subs.forEach((d) => d.dispose());
+      if (this.documents.get(key) === doc) {
+        this.documents.delete(key);
+        this.rendered.delete(key);
+      }
+      // The view may still show it: keep it shelved while it does.
+      if (doc.ref && !(this.view.current && this.view.current.id === doc.ref.id)) this.shelf.remove(doc.ref);
+    });
+    await this.load(doc);
+    if (uri.scheme === 'file') {
+      // Chef appends to a data collector file as the run goes (run_start, then run_converge): follow it.
+      const name = uri.path.split('/').pop() ?? '';
+      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.joinPath(uri, '..'), name), false, false, true);
+      let timer: NodeJS.Timeout | undefined;
+      const reload = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => void this.load(doc), 300);
+      };
+      subs.push(watcher, watcher.onDidChange(reload), watcher.onDidCreate(reload), { dispose: () => clearTimeout(timer) });
+    }
+    this.documents.set(key, doc);
+    return doc;
+  }
+
+  /** Reads the file (again) into its document and the shelf. */
+  private async load(doc: ReportFileDocument): Promise<void> {
+    const uri = doc.uri;
     const name = uri.path.split('/').pop() || uri.toString();
     let file: ReportFile | undefined;
     let error: string | undefined;
@@ -154,18 +196,9 @@ export class ChefReportFileEditor implements vscode.CustomReadonlyEditorProvider
       this.log.warn(`Chef report file ${uri.toString()}: ${error}`);
     }
     const ref = file ? { id: `file:${uri.toString()}`, phase: 0, node: file.node || name } : undefined;
+    if (doc.ref && (!ref || ref.node !== doc.ref.node)) this.shelf.remove(doc.ref);
     if (file && ref) this.shelf.put(ref, file.report);
-    const key = uri.toString();
-    const doc = new ReportFileDocument(uri, file, error, ref, () => {
-      if (this.documents.get(key) === doc) {
-        this.documents.delete(key);
-        this.rendered.delete(key);
-      }
-      // The view may still show it: keep it shelved while it does.
-      if (ref && !(this.view.current && this.view.current.id === ref.id)) this.shelf.remove(ref);
-    });
-    this.documents.set(key, doc);
-    return doc;
+    doc.set(file, error, ref);
   }
 
   resolveCustomEditor(document: ReportFileDocument, panel: vscode.WebviewPanel): void {
@@ -194,6 +227,7 @@ export class ChefReportFileEditor implements vscode.CustomReadonlyEditorProvider
         }
       }),
       vscode.window.onDidChangeActiveColorTheme(() => (commands = render())),
+      document.onDidChange(() => (commands = render())),
     ];
     panel.onDidDispose(() => subs.forEach((s) => s.dispose()));
   }
