@@ -6,12 +6,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startCluster, stopCluster } from '../infra/cluster';
+import { benchChef } from './chef.bench';
 import { benchExec } from './exec.bench';
 import { benchExec30 } from './exec30.bench';
 import { benchKv } from './kv.bench';
 import { benchMonitor } from './monitor.bench';
 import { benchNodes } from './nodes.bench';
 import { benchPhases } from './phases.bench';
+import { benchRecord } from './record.bench';
 import { BenchResults, median, recordResults, round } from './stats';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -56,7 +58,7 @@ async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const want = (name: string) => !only.length || only.includes(name);
   const results: BenchResults = {};
-  if (want('nodes') || want('exec') || want('phases') || want('monitor') || want('kv')) {
+  if (want('nodes') || want('exec') || want('phases') || want('monitor') || want('kv') || want('record')) {
     const cluster = await startCluster({ basePort: Number(process.env.CCO_BENCH_BASE_PORT ?? 28500), withSecure: false });
     const server = cluster.agents.find((a) => a.role === 'server')!.httpAddr;
     try {
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
       if (want('exec')) Object.assign(results, await benchExec(server, cluster.consulBin, cluster.agents));
       if (want('phases')) Object.assign(results, await benchPhases(server));
       if (want('kv')) Object.assign(results, await benchKv(server));
+      if (want('record')) Object.assign(results, await benchRecord(server));
       if (want('monitor')) Object.assign(results, await benchMonitor(server));
       if (want('nodes')) Object.assign(results, await benchNodes(server));
     } finally {
@@ -72,6 +75,8 @@ async function main(): Promise<void> {
   }
   // Its own 30-agent cluster, on the next ports, once the first one is gone.
   if (want('exec30')) Object.assign(results, await benchExec30(Number(process.env.CCO_BENCH_BASE_PORT ?? 28500) + 10));
+  // Its own goiardi (no Consul needed).
+  if (want('chef')) Object.assign(results, await benchChef(Number(process.env.CCO_BENCH_CHEF_PORT ?? 28545)));
   if (want('activation')) Object.assign(results, await benchActivation());
   recordResults(RESULTS, results);
   console.log('');

@@ -62,6 +62,14 @@ export async function readRun(connection: ConsulConnection, id: string): Promise
   return { ...run, phases: [...phases.values()].sort((a, b) => a.no - b.no) };
 }
 
+/**
+ * A node's log: its log key, else the copy inside its record (metronome's own
+ * records have only that; so has a running node whose large log is written
+ * to its log key only now and then).
+ */
 export async function readNodeLog(connection: ConsulConnection, id: string, no: number, node: string): Promise<string> {
-  return (await readValue(connection, `${RESULTS_PREFIX}/${id}/${no}/${node}/log`)) ?? '';
+  const log = await readValue(connection, `${RESULTS_PREFIX}/${id}/${no}/${node}/log`);
+  if (log !== undefined) return log;
+  const record = parseJsonRecord(await readValue(connection, `${RESULTS_PREFIX}/${id}/${no}/${node}`));
+  return typeof record?.Log === 'string' ? record.Log : '';
 }

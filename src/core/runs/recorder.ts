@@ -4,8 +4,12 @@
  * records are encoded when their turn to be written comes, one at a time in
  * order, so a teammate following KV sees the run progress and no single step
  * re-encodes the whole run. A node's record is written when its result moves;
- * its output (the log key and the short copy inside the record) when the node
- * ends and, while it runs, at most every `logFlushMs`. A write that fails is
+ * its output when the node ends and, while it runs, at most every
+ * `logFlushMs` as the short copy inside the record (INLINE_LOG_BYTES) and the
+ * log key with it while the log is that short; a longer log (up to 500 KiB a
+ * write) goes to its log key at most every `fullLogFlushMs` of the node's
+ * running, so that a run printing megabytes writes about its final size, not
+ * that again every few seconds. A write that fails is
  * tried again on the next change and, once the run has ended, by finish()
  * with backoff until every key holds its last value or the time is up.
  */
@@ -19,6 +23,10 @@ import { eventResultRecord, INLINE_LOG_BYTES, logKey, nodeKey, nodeResultRecord,
 export const FINAL_WRITE_BUDGET_MS = 30_000;
 const RETRY_FIRST_MS = 250;
 const RETRY_MAX_MS = 4000;
+/** While a node runs: its record's copy of its output, at most this often. */
+export const LOG_FLUSH_MS = 2000;
+/** While a node runs: its log key, once longer than the record's copy, at most this often. */
+export const FULL_LOG_FLUSH_MS = 30_000;
 
 /** truncateLog of a tail whose first `dropped` bytes the run no longer holds: its marker counts them too. */
 export function truncateTail(tail: string, dropped: number, limit?: number): string {
@@ -42,6 +50,8 @@ export class RunRecorder {
   private readonly signatures = new Map<string, string>();
   /** The short copy of the log inside each node record, as last taken from the output, and the output's size then. */
   private readonly inlineLogs = new Map<string, { text: string; bytes: number }>();
+  /** When each running node's log key was last queued (or the node started). */
+  private readonly fullLogAt = new Map<string, number>();
   /** Nodes ("<phase>/<node>") with output not written yet. */
   private readonly outputDirty = new Map<string, { phase: number; node: string }>();
   private queue: Promise<void> = Promise.resolve();
@@ -52,7 +62,7 @@ export class RunRecorder {
   constructor(
     private readonly connection: ConsulConnection,
     private readonly run: Run,
-    private readonly options: { session?: string; logFlushMs?: number } = {},
+    private readonly options: { session?: string; logFlushMs?: number; fullLogFlushMs?: number } = {},
   ) {
     this.subscriptions.push(
       run.onDidChange((c) => this.record(c)),
@@ -71,7 +81,7 @@ export class RunRecorder {
   }
 
   private scheduleLogFlush(): void {
-    const every = this.options.logFlushMs ?? 2000;
+    const every = this.options.logFlushMs ?? LOG_FLUSH_MS;
     if (this.logTimer) return;
     const wait = Math.max(0, this.lastLogFlush + every - Date.now());
     this.logTimer = setTimeout(() => {
@@ -82,12 +92,12 @@ export class RunRecorder {
   }
 
   /** Nodes whose output grew since their log was last written: their record and log, encoded when their turn comes. */
-  private recordLogs(): void {
+  private recordLogs(final = false): void {
     const dirty = [...this.outputDirty.values()];
     this.outputDirty.clear();
     for (const { phase, node } of dirty) {
       if (this.run.view().phases.find((p) => p.no === phase)?.status === 'pending') continue;
-      this.enqueueNode(phase, node, true);
+      this.enqueueNode(phase, node, true, final);
     }
   }
 
@@ -114,16 +124,22 @@ export class RunRecorder {
     }
   }
 
-  /** A node's record and, once it ended or with `withLog`, its log. */
-  private enqueueNode(no: number, name: string, withLog: boolean): void {
+  /**
+   * A node's record and, once it ended, its log key. With `withLog` (a running
+   * node's output grew) the record takes the output's end, and the log key is
+   * written if it is short, or `fullLog` says so (flush()), or the last one is
+   * `fullLogFlushMs` old.
+   */
+  private enqueueNode(no: number, name: string, withLog: boolean, fullLog = false): void {
     const id = this.run.id;
     const key = nodeKey(id, no, name);
     this.enqueue(key, (withOutput) => this.encodeNode(key, no, name, withOutput), withLog);
     const node = this.run.nodeView(no, name);
-    if (node && (withLog || FINISHED_NODE.includes(node.status))) {
-      const log = logKey(id, no, name);
-      this.enqueue(log, () => this.encodeLog(log, no, name));
-    }
+    if (!node) return;
+    const log = logKey(id, no, name);
+    if (!this.fullLogAt.has(log)) this.fullLogAt.set(log, node.startedAt ?? Date.now());
+    // Whether a running node's log key is due is decided when its turn comes, from its output then.
+    if (withLog || FINISHED_NODE.includes(node.status)) this.enqueue(log, (force) => this.encodeLog(log, no, name, force), fullLog);
   }
 
   private encodeNode(key: string, no: number, name: string, withLog: boolean): string | undefined {
@@ -149,15 +165,26 @@ export class RunRecorder {
     return JSON.stringify(record);
   }
 
-  /** A node's log key: its output's tail, once there is output or the node ended. */
-  private encodeLog(key: string, no: number, name: string): string | undefined {
+  /**
+   * A node's log key: its output's tail, once the node ended; while it runs
+   * (once there is output), if the log is short, or `force`, or the last
+   * one is `fullLogFlushMs` old.
+   */
+  private encodeLog(key: string, no: number, name: string, force: boolean): string | undefined {
     const node = this.run.nodeView(no, name);
     if (!node) return undefined;
     const signature = `${node.outputBytes}|${node.status}`;
     const last = this.latest.get(key);
     if (last !== undefined && this.signatures.get(key) === signature) return last;
+    const finished = FINISHED_NODE.includes(node.status);
+    const now = Date.now();
+    if (!finished) {
+      if (!node.outputBytes) return undefined;
+      const due = force || node.outputBytes <= INLINE_LOG_BYTES || now - (this.fullLogAt.get(key) ?? 0) >= (this.options.fullLogFlushMs ?? FULL_LOG_FLUSH_MS);
+      if (!due) return undefined;
+    }
+    this.fullLogAt.set(key, now);
     const { text, dropped } = this.run.outputTail(no, name);
-    if (!text && !FINISHED_NODE.includes(node.status)) return undefined;
     this.signatures.set(key, signature);
     return truncateTail(text, dropped);
   }
@@ -202,12 +229,12 @@ export class RunRecorder {
     }
   }
 
-  /** Resolves once everything recorded so far is in KV. */
+  /** Resolves once everything recorded so far is in KV, running nodes' whole logs included. */
   async flush(): Promise<void> {
     if (this.logTimer) {
       clearTimeout(this.logTimer);
       this.logTimer = undefined;
-      this.recordLogs();
+      this.recordLogs(true);
     }
     await this.queue;
   }
