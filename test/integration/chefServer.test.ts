@@ -102,7 +102,7 @@ describe('Chef server client against real goiardi (authentication on)', function
   });
 
   describe('ChefApi', () => {
-    it('lists nodes by partial search (paged; goiardi unpaged after a full page), and gets one node whole', async () => {
+    it('lists nodes by partial search (goiardi cannot page it: one request for every row after a full page), and gets one node whole', async () => {
       const api = new ChefApi(admin);
       for (const [i, suffix] of ['', '-b', '-c'].entries()) {
         await admin.post('/nodes', {
@@ -115,6 +115,16 @@ describe('Chef server client against real goiardi (authentication on)', function
       assert.deepEqual(found.map((n) => n.name), [node, `${node}-b`, `${node}-c`]);
       assert.deepEqual(found[1], { name: `${node}-b`, runList: ['role[web]'], environment: '_default', platform: 'debian', platformVersion: '12.5', fqdn: 'n1.example', hostname: 'n1', ipaddress: '10.9.0.1', ohaiTime: 1764570000250 });
       assert.equal(pages.at(-1), 3);
+      // The second search on the same ChefApi knows goiardi cannot page: one request for every row.
+      const counter = await recordingProxy(`${chef.host}:${chef.port}`);
+      try {
+        const viaProxy = new ChefApi(goiardiClient(chef, { serverUrl: `http://${counter.address}` }));
+        assert.equal((await viaProxy.searchNodes({ query: `name:${node}*`, pageSize: 2 })).length, 3);
+        assert.equal((await viaProxy.searchNodes({ query: `name:${node}*`, pageSize: 2 })).length, 3);
+        assert.deepEqual(counter.seen.map((r) => new URL(r.path, 'http://x').searchParams.get('rows')), ['2', '1000000', '1000000']);
+      } finally {
+        await counter.close();
+      }
       const whole = await api.getNode(node);
       assert.equal(whole.automatic.ipaddress, '10.9.0.0');
       assert.ok((await api.listNodeNames()).includes(`${node}-c`));

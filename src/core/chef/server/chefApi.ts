@@ -95,7 +95,15 @@ export function compareVersions(a: string, b: string): number {
   return a.localeCompare(b);
 }
 
+/** What "every row" asks of a server that cannot page partial search. */
+const UNPAGED_ROWS = 1_000_000;
+
+const sortByName = (m: Map<string, ChefNodeSummary>) => [...m.values()].sort((a, b) => a.name.localeCompare(b.name));
+
 export class ChefApi {
+  /** The server cannot page partial search (goiardi), learned from its first answer. */
+  private unpagedSearch = false;
+
   constructor(readonly client: ChefServerClient) {}
 
   getNode(name: string, signal?: AbortSignal): Promise<ChefNode> {
@@ -108,43 +116,52 @@ export class ChefApi {
   }
 
   /**
-   * Nodes through partial search (`POST /search/node` with NODE_SUMMARY_KEYS),
-   * page by page, sorted by name. goiardi answers partial search unpaged-only
-   * (its `total` is the page's row count and its order changes between
-   * requests), so against goiardi a full first page is followed by one
-   * unpaged request instead of further pages.
+   * Nodes through partial search (`POST /search/node` with NODE_SUMMARY_KEYS):
+   * one small row per node, never the node objects. Page by page (`rows`,
+   * `start`) on a Chef Infra Server. goiardi cannot page partial search (its
+   * row order changes between requests, so pages overlap and miss nodes, and
+   * its `total` is the page's row count): against goiardi, a full first page
+   * is followed by one request for every row, and later calls ask for every
+   * row at once. Sorted by name.
    */
   async searchNodes(opts: SearchNodesOptions = {}): Promise<ChefNodeSummary[]> {
     const q = opts.query ?? '*:*';
     const pageSize = opts.pageSize ?? 1000;
     const byName = new Map<string, ChefNodeSummary>();
     type Page = { rows?: Array<{ data?: Json }> | null; total?: number; start?: number };
-    const take = (page: Page) => {
-      for (const row of page.rows ?? []) {
+    const take = (page: Page | undefined) => {
+      for (const row of page?.rows ?? []) {
         if (!row?.data) continue;
         const s = nodeSummaryFromRow(row.data);
         if (s.name) byName.set(s.name, s);
       }
     };
+    const search = (rows: number, start?: number) =>
+      this.client.request<Page>('POST', '/search/node', NODE_SUMMARY_KEYS, { query: { q, rows, start }, signal: opts.signal });
+    if (this.unpagedSearch) {
+      take((await search(UNPAGED_ROWS)).body);
+      opts.onPage?.(byName.size, byName.size);
+      return sortByName(byName);
+    }
     let start = 0;
     for (;;) {
-      const res = await this.client.request<Page>('POST', '/search/node', NODE_SUMMARY_KEYS, { query: { q, rows: pageSize, start }, signal: opts.signal });
+      const res = await search(pageSize, start);
       const rows = res.body?.rows ?? [];
-      const goiardi = res.headers['x-goiardi'] === 'yes';
-      if (goiardi && rows.length >= pageSize) {
-        const all = await this.client.post<Page>('/search/node', NODE_SUMMARY_KEYS, { query: { q }, signal: opts.signal });
-        byName.clear();
-        take(all);
+      if (res.headers['x-goiardi'] === 'yes') {
+        this.unpagedSearch = true;
+        if (start === 0 && rows.length >= pageSize) {
+          take((await search(UNPAGED_ROWS)).body);
+        } else take(res.body);
         opts.onPage?.(byName.size, byName.size);
         break;
       }
-      take(res.body ?? {});
-      const total = goiardi ? byName.size : res.body?.total;
-      opts.onPage?.(byName.size, total);
+      take(res.body);
+      const total = res.body?.total;
       start += rows.length;
-      if (rows.length < pageSize || rows.length === 0 || (total !== undefined && start >= total)) break;
+      opts.onPage?.(byName.size, total);
+      if (rows.length < pageSize || (total !== undefined && start >= total)) break;
     }
-    return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return sortByName(byName);
   }
 
   /** Full node objects through search (`GET /search/node`), for queries whose rows are needed whole. */
