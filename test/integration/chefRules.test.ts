@@ -132,7 +132,7 @@ describe('Rules on Chef runs, against the Reporting history of a real Chef serve
     await postRunEnd(
       client,
       web,
-      end(slowId, slowStart, Date.now(), 'failure', [template('2.8.1'), migrations], {
+      end(slowId, slowStart, slowStart + 200_000, 'failure', [template('2.8.1'), migrations], {
         class: 'Mixlib::ShellOut::ShellCommandFailed',
         message: "Expected process to exit with [0], but received '3'\n---- Begin output of /opt/shop/bin/migrate ----",
         backtrace: ["/var/chef/cache/cookbooks/shop_db/recipes/migrate.rb:12:in `from_file'"],
