@@ -101,6 +101,18 @@ describe('Watches in VS Code', function () {
     assert.equal(await find('ext key'), undefined);
   });
 
+  it('shows a broken entry of the setting as a warning item saying what is wrong', async () => {
+    const config = vscode.workspace.getConfiguration('chefConsul');
+    const before = config.inspect<unknown[]>('watches')?.globalValue ?? [];
+    await config.update('watches', [...before, { name: 'broken', type: 'key', actions: [{ type: 'notify' }] }], vscode.ConfigurationTarget.Global);
+    try {
+      const item = await eventually('the problem item', () => api.watches.view.getChildren().find((i) => i.label === 'Watch "broken": a key watch needs "key".'), 5000);
+      assert.equal(((item as vscode.TreeItem).iconPath as vscode.ThemeIcon).id, 'warning');
+    } finally {
+      await config.update('watches', before.length ? before : undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
   it('refuses a bad definition with the reason and an unknown name', async () => {
     await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.watches.add', { name: 'bad', type: 'key' })), /Watch "bad": a key watch needs "key"\./);
     await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.watches.remove', { name: 'nope' })), /There is no watch named "nope"/);
