@@ -7,7 +7,7 @@ import { Run } from '../../src/core/runs/model';
 import { listen, withBody } from '../support/http';
 import type { Listener } from '../support/http';
 import { eventually } from '../support/env';
-import { activateExtension } from './support';
+import { activateExtension, finished } from './support';
 
 // Compiled layout: out/test/vscode → the repository's test/fixtures.
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'chef');
@@ -106,5 +106,22 @@ describe('Notifications', function () {
     // The jump opens the report.
     const report = (await vscode.commands.executeCommand('chefConsul.openChefReport', { id, phase: 0, node: 'db-1' })) as { status: string };
     assert.equal(report.status, 'failure');
+  });
+
+  it('notifies the failed Chef run of a real ad-hoc command on the cluster, once', async () => {
+    await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'Environment' });
+    await vscode.commands.executeCommand('chefConsul.notifications.setWebhookUrl', { url: `http://${receiver.address}/hook` });
+    await config().update('webhook.enabled', true, vscode.ConfigurationTarget.Global);
+    await eventually('the webhook channel', () => api.notifier.channelKinds().includes('webhook'));
+    got.length = 0;
+    const quote = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
+    const command = `cat ${quote(path.join(FIXTURES, 'chef14-solo-template-failure.txt'))}; exit 1`;
+    const id = (await vscode.commands.executeCommand('chefConsul.runCommand', { command, node: '^db-1$', ignoreBusyNodes: true })) as string;
+    await finished(id);
+    const key = `chef-run:db-1:${id}`;
+    const toast = await eventually('the VS Code notification', () => api.notifications.vscodeChannel.recent.find((r) => r.key === key), 10_000);
+    assert.match(toast.text, /^Chef run failed on db-1: template\[/);
+    await eventually('the webhook delivery', () => got.some((b) => JSON.stringify(b).includes('Chef run failed on db-1')));
+    assert.equal(api.notifications.vscodeChannel.recent.filter((r) => r.key === key).length, 1);
   });
 });
