@@ -17,6 +17,8 @@ import { parseRules } from '../../core/rules/model';
 import { RuleEngine } from '../../core/rules/ruleEngine';
 import type { ReportingSource, RunReportsLike } from '../../core/rules/sources';
 import { followRunCompletions, ReportingPoller } from '../../core/rules/sources';
+import { reportingSourceOf } from '../../core/rules/reportingSource';
+import type { ChefServerConnection } from '../chef/chefServer';
 import type { RunRegistry } from '../../core/runs/registry';
 import { CommandInputError, registerCommand } from '../commands/register';
 import { RuleMatchesView } from './ruleMatchesView';
@@ -32,6 +34,14 @@ export interface ReportingAccess {
   /** The active profile's Reporting source (a new one after a profile change), or undefined without a Chef server. */
   current(): ReportingSource | undefined;
   onDidChange(listener: () => void): vscode.Disposable;
+}
+
+/** The active Chef server profile's Reporting history (src/vscode/chef/chefServer.ts), a new source after each profile change. */
+export function reportingAccessOf(connection: Pick<ChefServerConnection, 'state' | 'onDidChange'>): ReportingAccess {
+  return {
+    current: () => (connection.state.kind === 'ready' ? reportingSourceOf(connection.state.client) : undefined),
+    onDidChange: (listener) => connection.onDidChange(listener),
+  };
 }
 
 export interface RuleFeatures {
