@@ -4,6 +4,7 @@ import { summarizeChange } from '../../src/core/watches/describe';
 import { consulWatchArgs, parseWatchList, watchProblems } from '../../src/core/watches/model';
 import { eventIdToIndex, formatGoDuration, goJson, parseGoDuration, shapeCheck, shapeKvPair } from '../../src/core/watches/queries';
 import { newEvents, WatchRunner } from '../../src/core/watches/runner';
+import { describeHandlerResult, runHandler } from '../../src/core/watches/handler';
 import type { FeedUpdate } from '../../src/core/watches/queries';
 
 const notify = [{ type: 'notify' }];
@@ -165,5 +166,29 @@ watches {
     assert.throws(() => parseAgentConfigText('watches = [ { type = ', 'hcl'), (e: Error) => e instanceof AgentConfigError && /^The file is not valid HCL: At 1:\d+: /.test(e.message));
     assert.throws(() => importAgentWatches(parseAgentConfigText('datacenter = "dc1"', 'hcl')), /The file has no "watches"/);
     assert.throws(() => parseAgentConfigText('{', 'json'), /The file is not valid JSON/);
+  });
+});
+
+describe('watch handlers', () => {
+  it('get the JSON on stdin and CONSUL_INDEX, as consul watch runs them', async () => {
+    const r = await runHandler({ command: 'printf "%s|" "$CONSUL_INDEX"; cat' }, '{"a":1}\n', '42');
+    assert.equal(r.stdout, '42|{"a":1}\n');
+    assert.equal(describeHandlerResult(r), 'exit code 0');
+    const direct = await runHandler({ args: ['/bin/sh', '-c', 'cat; exit 3'] }, 'x', '1');
+    assert.equal(direct.stdout, 'x');
+    assert.equal(describeHandlerResult(direct), 'exit code 3');
+  });
+
+  it('are killed after their timeout, children included', async () => {
+    const started = Date.now();
+    const r = await runHandler({ command: 'sleep 30 & sleep 30', timeoutSeconds: 0.3 }, '', '1');
+    assert.ok(Date.now() - started < 5000, 'the timeout did not end the handler');
+    assert.equal(r.timedOut, true);
+    assert.equal(describeHandlerResult(r), 'killed after its timeout');
+  });
+
+  it('say when the program cannot start', async () => {
+    const r = await runHandler({ args: ['/nonexistent/handler'] }, '', '1');
+    assert.match(describeHandlerResult(r), /^could not start: spawn \/nonexistent\/handler ENOENT$/);
   });
 });
