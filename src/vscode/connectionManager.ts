@@ -101,6 +101,7 @@ export class ConnectionManager implements vscode.Disposable {
   private recheckTimer: NodeJS.Timeout | undefined;
   private recheckAttempt = 0;
   private catalogSubscription: vscode.Disposable | undefined;
+  private readonly contextValues: Record<string, string | boolean | undefined> = {};
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -180,12 +181,22 @@ export class ConnectionManager implements vscode.Disposable {
     const state = this.current;
     const health = this.health;
     const value = !state ? 'connecting' : state.kind === 'invalid' ? 'invalid' : health.kind === 'ok' ? 'connected' : health.kind === 'failed' ? 'failed' : 'connecting';
-    await Promise.all([
-      vscode.commands.executeCommand('setContext', 'chefConsul.connectionState', value),
-      vscode.commands.executeCommand('setContext', 'chefConsul.connectionFailure', health.kind === 'failed' ? health.failure : undefined),
-      vscode.commands.executeCommand('setContext', 'chefConsul.connected', state?.kind === 'connected'),
-      vscode.commands.executeCommand('setContext', 'chefConsul.noProfile', this.configuredProfiles().length === 0),
-    ]);
+    await this.setContextKeys({
+      'chefConsul.connectionState': value,
+      'chefConsul.connectionFailure': health.kind === 'failed' ? health.failure : undefined,
+      'chefConsul.connected': state?.kind === 'connected',
+      'chefConsul.noProfile': this.configuredProfiles().length === 0,
+    });
+  }
+
+  private async setContextKeys(values: Record<string, string | boolean | undefined>): Promise<void> {
+    Object.assign(this.contextValues, values);
+    await Promise.all(Object.entries(values).map(([key, value]) => vscode.commands.executeCommand('setContext', key, value)));
+  }
+
+  /** The context keys this manager set, as it last set them (the window cannot be asked; tests read these). */
+  get contextKeys(): Readonly<Record<string, string | boolean | undefined>> {
+    return { ...this.contextValues };
   }
 
   configuredProfiles(): ConnectionProfile[] {
@@ -338,6 +349,8 @@ export class ConnectionManager implements vscode.Disposable {
   /** Drops the current connection and builds one from the settings in force. */
   async reconnect(): Promise<ConnectionState> {
     const generation = ++this.generation;
+    // Views with nothing to show say "Connecting…" until the new connection answered (or failed).
+    await this.setContextKeys({ 'chefConsul.connectionState': 'connecting' });
     const profile = this.activeProfile();
     const datacenter = this.datacenterOverride(profile.name) ?? profile.datacenter;
     let next: ConnectionState;

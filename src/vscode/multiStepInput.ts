@@ -33,6 +33,8 @@ export interface PickStep<S> extends StepBase {
   kind: 'pick';
   placeholder: string;
   items: Array<vscode.QuickPickItem & { value: string }>;
+  /** Several values at once: get/set take them joined with `,` (empty: none); Enter accepts the checked ones. */
+  many?: boolean;
   get(state: S): string | undefined;
   set(state: S, value: string): void;
 }
@@ -139,13 +141,22 @@ function showPick<S>(ui: QuickInputFactory, title: string, step: PickStep<S>, st
   setUp(pick as vscode.QuickPick<vscode.QuickPickItem>, title, step as Step<unknown>, at);
   pick.placeholder = step.placeholder;
   const currentValue = step.get(state);
-  // The current value is marked in its description and selected.
+  const currentValues = new Set(step.many ? (currentValue ?? '').split(',').filter(Boolean) : currentValue !== undefined ? [currentValue] : []);
+  pick.canSelectMany = step.many === true;
+  // The current value (or values) is marked in its description and selected.
   pick.items = step.items.map((i) =>
-    i.value === currentValue ? { ...i, description: [i.description, vscode.l10n.t('current')].filter(Boolean).join(' · ') } : i,
+    currentValues.has(i.value) ? { ...i, description: [i.description, vscode.l10n.t('current')].filter(Boolean).join(' · ') } : i,
   );
-  const current = pick.items.find((i) => i.value === currentValue);
-  if (current) pick.activeItems = [current];
-  return settle(pick as vscode.QuickPick<vscode.QuickPickItem>, step as Step<unknown>, () => undefined, (done) => {
+  const current = pick.items.filter((i) => currentValues.has(i.value));
+  if (step.many) pick.selectedItems = current;
+  else if (current.length) pick.activeItems = [current[0]];
+  // Back keeps what is checked on a many-pick, as a text step keeps what was typed.
+  const shown = () => (step.many ? pick.selectedItems.map((i) => i.value).join(',') : undefined);
+  return settle(pick as vscode.QuickPick<vscode.QuickPickItem>, step as Step<unknown>, shown, (done) => {
+    if (step.many) {
+      done({ kind: 'next', value: shown() ?? '' });
+      return;
+    }
     const chosen = pick.selectedItems[0] ?? pick.activeItems[0];
     if (chosen) done({ kind: 'next', value: chosen.value });
   });

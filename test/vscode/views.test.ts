@@ -154,15 +154,17 @@ describe('Nodes and Services views in VS Code', function () {
       await viewShows(api.nodesView, (i) => labels(i).join() === SECURE_NODE);
 
       await vscode.commands.executeCommand('chefConsul.clearToken', { profile: 'secure' });
-      const items = await viewShows(api.nodesView, (i) => isNotice(i[0]) && /Nothing visible/.test(String(i[0].label)));
-      assert.equal(items.length, 1);
-      await viewShows(api.servicesView, (i) => isNotice(i[0]) && /Nothing visible/.test(String(i[0].label)));
+      // An empty tree, so the "nothing visible" welcome content shows (chefConsul.nodes.nothingVisible).
+      await viewShows(api.nodesView, (i) => i.length === 0 && api.nodesView.showsNothingVisible);
+      assert.equal(api.connections.failure, undefined, 'nothing visible is not a failure');
+      await viewShows(api.servicesView, (i) => i.length === 0 && api.servicesView.showsNothingVisible);
     });
 
-    it('shows a TLS error item when the CA is missing', async () => {
+    it('shows the TLS failure above the welcome content when the CA is missing', async () => {
       await vscode.commands.executeCommand('chefConsul.addProfile', { name: 'secure-no-ca', address: `https://${secure.httpsAddr}` });
-      const items = await viewShows(api.nodesView, (i) => isError(i[0]));
-      assert.match(String(items[0].label), /TLS handshake with https:\/\/127\.0\.0\.5:\d+ failed: .*CA/);
+      // The connection never answered: an empty tree (the TLS welcome) and the handshake's failure as the message.
+      await viewShows(api.nodesView, (i) => i.length === 0 && api.connections.failure?.failure === 'tls');
+      assert.match(api.nodesView.treeView.message ?? '', /TLS handshake with https:\/\/127\.0\.0\.5:\d+ failed: .*CA/);
     });
 
     it('refuses a profile with a bad address and names the problem', async () => {

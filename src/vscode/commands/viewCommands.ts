@@ -4,23 +4,49 @@ import type { ViewFilter } from '../../core/consul/filter';
 import type { HealthStatus } from '../../core/consul/health';
 import type { LiveCatalogView } from '../views/liveCatalogView';
 import { CommandInputError, registerCommand } from './register';
+import { QuickInputFactory, runSteps, Step } from '../multiStepInput';
 
 const HEALTH: HealthStatus[] = ['passing', 'warning', 'critical'];
 
-async function askFilter(view: LiveCatalogView): Promise<ViewFilter | undefined> {
-  const text = await vscode.window.showInputBox({
-    title: vscode.l10n.t('Filter (1/2)'),
-    prompt: vscode.l10n.t('Text in a name, service, tag or address (empty: any)'),
-    value: view.filter.text ?? '',
-  });
-  if (text === undefined) return undefined;
-  const current = new Set(view.filter.health ?? []);
-  const picked = await vscode.window.showQuickPick(
-    HEALTH.map((h) => ({ label: h, picked: current.has(h) })),
-    { title: vscode.l10n.t('Filter (2/2)'), placeHolder: vscode.l10n.t('Health states to show (none: all)'), canPickMany: true },
-  );
-  if (!picked) return undefined;
-  return { text, health: picked.map((p) => p.label as HealthStatus) };
+/**
+ * The filter as one multi-step input: 1/2 the text (what each keystroke
+ * matches shows under the box), 2/2 the health states; the current filter is
+ * prefilled and marked, Back keeps both values.
+ */
+export async function askFilter(view: LiveCatalogView, ui: QuickInputFactory = vscode.window): Promise<ViewFilter | undefined> {
+  const state = { text: view.filter.text ?? '', health: (view.filter.health ?? []).join(',') };
+  const currentText = view.filter.text;
+  const steps: Array<Step<typeof state>> = [
+    {
+      kind: 'text',
+      prompt: currentText
+        ? vscode.l10n.t('Text in a name, service, tag or address (empty: any). Current: "{0}"', currentText)
+        : vscode.l10n.t('Text in a name, service, tag or address (empty: any)'),
+      placeholder: vscode.l10n.t('e.g. web, 10.0.1., env=prod'),
+      get: (s) => s.text,
+      set: (s, v) => (s.text = v),
+      validate: (value) => {
+        if (value.length > 200) return vscode.l10n.t('At most 200 characters.');
+        const counted = view.countMatching({ text: value.trim() || undefined });
+        if (!counted) return undefined;
+        const message =
+          counted.matching === counted.total ? vscode.l10n.t('Matches all {0}.', counted.total) : vscode.l10n.t('Matches {0} of {1}.', counted.matching, counted.total);
+        return { message, severity: counted.matching ? vscode.InputBoxValidationSeverity.Info : vscode.InputBoxValidationSeverity.Warning };
+      },
+    },
+    {
+      kind: 'pick',
+      many: true,
+      placeholder: vscode.l10n.t('Health states to show (none checked: all)'),
+      items: HEALTH.map((h) => ({ label: h, value: h })),
+      get: (s) => s.health,
+      set: (s, v) => (s.health = v),
+    },
+  ];
+  const title = view.viewId.endsWith('.services') ? vscode.l10n.t('Filter Services') : vscode.l10n.t('Filter Nodes');
+  const done = await runSteps(title, steps, state, ui);
+  if (!done) return undefined;
+  return { text: done.text, health: done.health.split(',').filter(Boolean) as HealthStatus[] };
 }
 
 function checkFilter(args: Partial<ViewFilter>): ViewFilter {

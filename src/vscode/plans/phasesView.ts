@@ -11,6 +11,7 @@ import { phaseTargets } from '../../core/plans/targeting';
 import type { ConnectionManager } from '../connectionManager';
 import { MessageItem } from '../views/catalogItems';
 import { VisibleFollower } from '../views/visibleFollower';
+import { CommandInputError, showError } from '../commands/register';
 import type { PlanWorkspace } from './planWorkspace';
 import { toRange } from './planDiagnostics';
 
@@ -121,6 +122,8 @@ export class PhasesView implements vscode.TreeDataProvider<PhasesViewItem>, vsco
   readonly treeView: vscode.TreeView<PhasesViewItem>;
   private readonly follower: VisibleFollower<CatalogSnapshot>;
   private readonly disposables: vscode.Disposable[] = [];
+  /** Operations by tree ID → their phase (operations only exist once a phase was expanded). */
+  private readonly operationParents = new Map<string, PlanPhaseItem>();
 
   constructor(
     private readonly workspace: PlanWorkspace,
@@ -132,9 +135,46 @@ export class PhasesView implements vscode.TreeDataProvider<PhasesViewItem>, vsco
       this.treeView,
       this.follower,
       connections.onDidChange(() => this.attach()),
-      workspace.onDidChange(() => this.changed.fire()),
+      workspace.onDidChange(() => {
+        this.operationParents.clear();
+        this.changed.fire();
+      }),
+      vscode.commands.registerCommand('chefConsul.phases.reveal', async (a?: { event?: unknown; file?: unknown }) => {
+        try {
+          return await this.reveal(a ?? {});
+        } catch (e) {
+          showError(e);
+          throw e;
+        }
+      }),
     );
     this.attach();
+  }
+
+  /**
+   * Shows an event of a task.yml in the view, selected and expanded: the one
+   * in `file` when given, else the first pattern defining it. Returns its tree ID.
+   */
+  async reveal(ref: { event?: unknown; file?: unknown }): Promise<string> {
+    if (typeof ref.event !== 'string' || !ref.event) throw new CommandInputError(vscode.l10n.t('"event" is required.'));
+    if (ref.file !== undefined && typeof ref.file !== 'string') throw new CommandInputError(vscode.l10n.t('"file" must be a path.'));
+    await this.workspace.ready();
+    const file = ref.file ? vscode.Uri.file(ref.file).fsPath : undefined;
+    const plans = this.workspace.plans().filter((p) => !file || vscode.Uri.file(p.filePath).fsPath === file);
+    if (file && !plans.length) throw new CommandInputError(vscode.l10n.t('{0} is not a task.yml of this workspace (or does not parse).', ref.file as string));
+    const plan = plans.find((p) => p.events.some((e) => e.name === ref.event));
+    const event = plan?.events.find((e) => e.name === ref.event);
+    if (!plan || !event) throw new CommandInputError(vscode.l10n.t('No task.yml {0}defines the event "{1}".', file ? `(${vscode.workspace.asRelativePath(file)}) ` : '', ref.event));
+    const item = new PlanEventItem(plan, event);
+    await this.treeView.reveal(item, { select: true, focus: true, expand: true });
+    return item.id ?? '';
+  }
+
+  getParent(element: PhasesViewItem): PhasesViewItem | undefined {
+    if (element instanceof PlanEventItem) return new PatternItem(element.plan);
+    if (element instanceof PlanPhaseItem) return new PlanEventItem(element.plan, element.event);
+    if (element instanceof OperationItem) return this.operationParents.get(element.id ?? '');
+    return undefined;
   }
 
   private attach(): void {
@@ -171,7 +211,11 @@ export class PhasesView implements vscode.TreeDataProvider<PhasesViewItem>, vsco
     if (element instanceof PlanPhaseItem) {
       const task = findTask(element.plan, element.phase.task);
       if (!task) return [new MessageItem(vscode.l10n.t('Task "{0}" is not defined in {1}', element.phase.task, path.basename(element.plan.filePath)), 'error')];
-      return task.operations.map((op, i) => new OperationItem(element.plan, op, element.id ?? '', i));
+      return task.operations.map((op, i) => {
+        const item = new OperationItem(element.plan, op, element.id ?? '', i);
+        this.operationParents.set(item.id ?? '', element);
+        return item;
+      });
     }
     return [];
   }

@@ -35,7 +35,9 @@ export class PlanCodeLensProvider implements vscode.CodeLensProvider {
         ...(trusted ? [run] : []),
         new vscode.CodeLens(range, {
           title: phases === 1 ? vscode.l10n.t('1 phase') : vscode.l10n.t('{0} phases', phases),
-          command: 'chefConsul.phases.focus',
+          tooltip: vscode.l10n.t('Show "{0}" in the Phases view', event.name),
+          command: 'chefConsul.phases.reveal',
+          arguments: [{ event: event.name, file: document.uri.fsPath }],
         }),
       ];
     });

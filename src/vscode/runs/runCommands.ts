@@ -57,6 +57,9 @@ export class RunCommands {
   private readonly execRuns = new Map<string, ExecRun>();
   /** Where a run's progress notification takes extra news (e.g. whom it waits for). */
   private readonly progressNotes = new Map<string, (message: string) => void>();
+  private readonly noteEmitter = new vscode.EventEmitter<{ id: string; note: string | undefined }>();
+  /** A run's note before its first phase (whom it waits for), or undefined once it is under way: the Runs view shows it. */
+  readonly onDidChangeNote = this.noteEmitter.event;
 
   constructor(
     private readonly connections: ConnectionManager,
@@ -127,6 +130,7 @@ export class RunCommands {
           : vscode.l10n.t('waiting for the cluster lock');
         this.log.info(`Run of "${event}": ${message}`);
         this.progressNotes.get(exec.run.id)?.(message);
+        this.noteEmitter.fire({ id: exec.run.id, note: message });
       },
     });
     this.execRuns.set(exec.run.id, exec);
@@ -168,6 +172,20 @@ export class RunCommands {
   private follow(id: string, title: string, done: Promise<RunSnapshot>): void {
     // Opens the monitor beside the editor when chefConsul.openMonitorOnRun is on.
     RunMonitor.openAfterStart(id);
+    // The note (whom it waits for) stands until a phase starts or the run ends.
+    const underWay = this.registry.onDidChange((c) => {
+      if (c.id !== id || c.kind === 'node') return;
+      if (this.registry.get(id)?.view().phases.some((p) => p.status !== 'pending')) this.noteEmitter.fire({ id, note: undefined });
+    });
+    void done.finally(() => {
+      underWay.dispose();
+      this.noteEmitter.fire({ id, note: undefined });
+    });
+    // The Runs view always shows progress and a badge; the notification (with Cancel) is the setting's choice.
+    if (!vscode.workspace.getConfiguration(CONFIG_SECTION).get<boolean>('runNotification', true)) {
+      void done.then((run) => this.announce(run));
+      return;
+    }
     void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => {
       token.onCancellationRequested(() => this.registry.cancel(id));
       this.progressNotes.set(id, (message) => progress.report({ message }));

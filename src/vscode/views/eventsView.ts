@@ -59,6 +59,7 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
   private secretUnknown = false;
   private secretReady: Promise<void> = Promise.resolve();
   private secretLoaded = false;
+  private empty: boolean | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly connections: ConnectionManager) {
@@ -71,6 +72,10 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
       this.treeView,
       this.follower,
       connections.onDidChange(() => this.reset()),
+      connections.onDidChangeHealth(() => {
+        this.setMessage();
+        this.changed.fire();
+      }),
       connections.onDidChangeSecret((name) => {
         if (name !== METRONOME_TOKEN_SECRET) return;
         // Nothing is shown until the new token is known.
@@ -115,17 +120,32 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
     const state = this.connections.state;
     if (state?.kind === 'connected') {
       this.query = new LiveQuery(state.connection, { method: eventListMethod, path: EVENT_LIST_PATH, transform: eventsFromList });
-      const agent = state.connection.address;
-      this.treeView.message = vscode.l10n.t(
-        'The event buffer of the agent at {0}: its last 256 events; events with filters reach only matching agents.',
-        agent,
-      );
-    } else {
-      // The buffer's note belongs to a connected agent: without one, the reason (or nothing) stands above the welcome.
-      this.treeView.message = state?.kind === 'invalid' ? state.message : undefined;
     }
+    this.setMessage();
     this.follower.follow(this.query);
     this.changed.fire();
+  }
+
+  private setMessage(): void {
+    const state = this.connections.state;
+    // The buffer's note belongs to an agent that answers: without one, the reason (or nothing) stands above the welcome.
+    const reason = this.connections.reason;
+    this.treeView.message =
+      reason ??
+      (state?.kind === 'connected'
+        ? vscode.l10n.t('The event buffer of the agent at {0}: its last 256 events; events with filters reach only matching agents.', state.connection.address)
+        : undefined);
+  }
+
+  /** Whether the view shows the "no events" welcome (tests read it). */
+  get showsNoEvents(): boolean {
+    return this.empty === true;
+  }
+
+  private setEmpty(empty: boolean): void {
+    if (this.empty === empty) return;
+    this.empty = empty;
+    void vscode.commands.executeCommand('setContext', 'chefConsul.events.empty', empty);
   }
 
   private remember(events: UserEvent[]): void {
@@ -143,16 +163,15 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
   }
 
   getChildren(element?: EventsViewItem): EventsViewItem[] {
-    if (element || !this.query) return [];
+    if (element) return [];
+    // No connection, or one that never answered: the welcome content (and the reason as the message).
+    if (!this.query || this.connections.failure) return this.setEmpty(false), [];
     const s = this.query.current;
+    this.setEmpty(s.kind === 'ready' && this.secretLoaded && !s.data.length);
     if (s.kind === 'error') return [new MessageItem(s.error.message, 'error', vscode.l10n.t('retrying'))];
     if (s.kind !== 'ready' || !this.secretLoaded) return [new MessageItem(vscode.l10n.t('Loading events…'), 'loading')];
-    if (!s.data.length) {
-      return [new MessageItem(vscode.l10n.t('No events in this agent\'s buffer (or none visible with this token)'), 'info', undefined, {
-        command: 'chefConsul.fireEvent',
-        title: vscode.l10n.t('Fire Event…'),
-      })];
-    }
+    // None in the buffer, or none this token may read: the "no events" welcome offers Fire Event.
+    if (!s.data.length) return [];
     return s.data.map((e) => new EventItem(e, this.seen.get(e.id), this.isSecret(e)));
   }
 

@@ -19,6 +19,7 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
   readonly onDidRender = this.rendered.event;
   readonly treeView: vscode.TreeView<CatalogItem>;
   private filterValue: ViewFilter = {};
+  private nothingVisible: boolean | undefined;
   private readonly follower: VisibleFollower<CatalogSnapshot>;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -31,7 +32,15 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
       this.changed.fire(undefined);
       this.rendered.fire(s);
     });
-    this.disposables.push(this.treeView, this.follower, connections.onDidChange(() => this.attach()));
+    this.disposables.push(
+      this.treeView,
+      this.follower,
+      connections.onDidChange(() => this.attach()),
+      connections.onDidChangeHealth(() => {
+        this.treeView.message = connections.reason;
+        this.changed.fire(undefined);
+      }),
+    );
     this.attach();
   }
 
@@ -51,6 +60,13 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
     this.changed.fire(undefined);
   }
 
+  /** How many root items a filter would show of how many, on the data shown now; undefined before any. */
+  countMatching(filter: ViewFilter): { matching: number; total: number } | undefined {
+    const state = this.catalogState;
+    if (state?.kind !== 'ready') return undefined;
+    return { matching: this.itemsFor(state.data, filter).length, total: this.itemsFor(state.data, {}).length };
+  }
+
   refresh(): void {
     const state = this.connections.state;
     if (state?.kind === 'connected') state.catalog.refresh();
@@ -65,8 +81,8 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
 
   private attach(): void {
     const state: ConnectionState | undefined = this.connections.state;
-    // Why the profile is unusable, above the welcome content; nothing while connected.
-    this.treeView.message = state?.kind === 'invalid' ? state.message : undefined;
+    // Why the profile is unusable or the agent does not answer, above the welcome content; nothing while connected.
+    this.treeView.message = this.connections.reason;
     this.follower.follow(state?.kind === 'connected' ? state.catalog : undefined);
     this.changed.fire(undefined);
   }
@@ -82,8 +98,8 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
 
   rootItems(): CatalogItem[] {
     const connection = this.connections.state;
-    // No connection at all: the welcome content takes over.
-    if (!connection || connection.kind === 'invalid') return [];
+    // No connection at all, or one that never answered: the welcome content takes over.
+    if (!connection || connection.kind === 'invalid' || this.connections.failure) return this.setNothingVisible(false), [];
     const state = connection.catalog.current;
     switch (state.kind) {
       case 'idle':
@@ -97,6 +113,9 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
           }),
         ];
       case 'ready': {
+        // A reachable agent is itself a node: an empty list means the token sees nothing (its welcome says so).
+        this.setNothingVisible(!state.data.nodes.length);
+        if (!state.data.nodes.length) return [];
         const notice = this.emptyNotice(state.data);
         if (notice) return [notice];
         const items = this.itemsFor(state.data, this.filterValue);
@@ -105,7 +124,39 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
     }
   }
 
-  getParent(): undefined {
+  /** Whether the view shows the "nothing visible with this token" welcome (tests read it). */
+  get showsNothingVisible(): boolean {
+    return this.nothingVisible === true;
+  }
+
+  private setNothingVisible(value: boolean): void {
+    if (this.nothingVisible === value) return;
+    this.nothingVisible = value;
+    void vscode.commands.executeCommand('setContext', `${this.viewId}.nothingVisible`, value);
+  }
+
+  /**
+   * The item one level up, found by its tree ID (items are re-created on every
+   * render; IDs nest: node:<n>, …/instance:<node>/<id>, …/check:<id>).
+   */
+  getParent(element: CatalogItem): CatalogItem | undefined {
+    const id = element.id ?? '';
+    const check = id.lastIndexOf('/check:');
+    const instance = id.indexOf('/instance:');
+    const parentId = check >= 0 ? id.slice(0, check) : instance >= 0 ? id.slice(0, instance) : undefined;
+    return parentId ? this.findItem(parentId) : undefined;
+  }
+
+  /** The item with this tree ID as the view shows it now (under the filter), or undefined. */
+  findItem(id: string): CatalogItem | undefined {
+    let level = this.rootItems();
+    for (let depth = 0; depth < 4 && level.length; depth++) {
+      const hit = level.find((i) => i.id === id);
+      if (hit) return hit;
+      const next = level.find((i) => i.id && id.startsWith(`${i.id}/`));
+      if (!next) return undefined;
+      level = this.childrenOf(next);
+    }
     return undefined;
   }
 
@@ -114,13 +165,4 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
     this.rendered.dispose();
     this.disposables.forEach((d) => d.dispose());
   }
-}
-
-export function nothingVisibleNotice(): MessageItem {
-  return new MessageItem(
-    vscode.l10n.t('Nothing visible with this token'),
-    'info',
-    vscode.l10n.t('Consul hides what the ACL token may not read; set a token with node and service read rights.'),
-    { command: 'chefConsul.setToken', title: vscode.l10n.t('Set Token…') },
-  );
 }

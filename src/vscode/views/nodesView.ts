@@ -2,7 +2,7 @@ import type { CatalogSnapshot } from '../../core/consul/catalog';
 import { filterNodes, isEmptyFilter, ViewFilter } from '../../core/consul/filter';
 import type { ConnectionManager } from '../connectionManager';
 import { CatalogItem, CheckItem, InstanceItem, MessageItem, NodeItem } from './catalogItems';
-import { LiveCatalogView, nothingVisibleNotice } from './liveCatalogView';
+import { LiveCatalogView } from './liveCatalogView';
 import type { NodesChefJoin } from '../chef/nodesChefJoin';
 
 /** Nodes → service instances and node checks → checks. */
@@ -33,8 +33,8 @@ export class NodesView extends LiveCatalogView {
     return [];
   }
 
-  protected emptyNotice(snapshot: CatalogSnapshot): MessageItem | undefined {
-    // A reachable agent is itself a node: an empty list means the token sees nothing.
-    return snapshot.nodes.length ? undefined : nothingVisibleNotice();
+  protected emptyNotice(): MessageItem | undefined {
+    // No node at all is the view's "nothing visible" welcome (LiveCatalogView); nothing else to say.
+    return undefined;
   }
 }

@@ -63,11 +63,15 @@ function time(ms: number | undefined): string | undefined {
 
 export class RunItem extends vscode.TreeItem {
   readonly kind = 'run';
-  constructor(readonly run: RunSnapshot) {
+  constructor(
+    readonly run: RunSnapshot,
+    /** What the run is doing before its first phase, e.g. whom it waits for. */
+    readonly note?: string,
+  ) {
     super(run.event ?? run.command ?? run.id, vscode.TreeItemCollapsibleState.Collapsed);
     this.id = `run:${run.id}`;
     const duration = formatDuration((run.endedAt ?? (isFinished(run.status) ? undefined : Date.now())) !== undefined ? (run.endedAt ?? Date.now()) - run.startedAt : undefined);
-    this.description = [run.engine, run.status, duration, new Date(run.startedAt).toLocaleString(), run.startedBy].filter(Boolean).join(' · ');
+    this.description = [note, run.engine, note ? undefined : run.status, duration, new Date(run.startedAt).toLocaleString(), run.startedBy].filter(Boolean).join(' · ');
     this.iconPath = statusIcon(run.status);
     // chefConsul.run.<running|finished>.<engine>: menus match the prefix, Follow only a metronome run.
     this.contextValue = `chefConsul.run.${isFinished(run.status) ? 'finished' : 'running'}.${run.engine}`;
@@ -81,6 +85,7 @@ export class RunItem extends vscode.TreeItem {
         [vscode.l10n.t('Ended'), time(run.endedAt)],
         [vscode.l10n.t('Duration'), duration],
         [vscode.l10n.t('Started by'), run.startedBy],
+        [vscode.l10n.t('Now'), note],
       ],
       run.message,
     );
@@ -165,13 +170,22 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
   private chef: RunChefReports | undefined;
   /** Last value of the chefConsul.runs.empty context key (the "no runs yet" welcome). */
   private empty: boolean | undefined;
+  /** Notes on runs before their first phase (whom they wait for), by run ID. */
+  private readonly notes = new Map<string, string>();
+  /** Ends the view's progress bar once no run is running. */
+  private endProgress: (() => void) | undefined;
+  private runningCount = 0;
 
   constructor(
     private readonly connections: ConnectionManager,
     private readonly registry: RunRegistry,
   ) {
     this.treeView = vscode.window.createTreeView(RunsView.id, { treeDataProvider: this, showCollapseAll: true });
-    const live = registry.onDidChange(() => this.changed.fire());
+    const live = registry.onDidChange((c) => {
+      this.changed.fire();
+      // Statuses move in run changes only; a node's change leaves the count as it was.
+      if (c.kind === 'run') this.updateRunning();
+    });
     this.follower = new VisibleFollower(this.treeView, (s) => {
       if (s.kind === 'ready') void this.reload();
       else if (s.kind === 'error') {
@@ -188,6 +202,10 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
       this.lockFollower,
       { dispose: () => live.dispose() },
       connections.onDidChange(() => this.reset()),
+      connections.onDidChangeHealth(() => {
+        this.treeView.message = connections.reason;
+        this.changed.fire();
+      }),
       vscode.commands.registerCommand('chefConsul.runs.reveal', async (a?: { id?: string; phase?: number; node?: string }) => {
         try {
           return await this.reveal(a ?? {});
@@ -209,9 +227,10 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
     this.history = [];
     this.details.clear();
     this.loaded = false;
+    this.updateRunning();
     const state = this.connections.state;
-    // The reason a profile is unusable stands above the welcome content; a connected view has no message.
-    this.treeView.message = state?.kind === 'invalid' ? state.message : undefined;
+    // The reason a profile is unusable (or its agent does not answer) stands above the welcome content; a connected view has no message.
+    this.treeView.message = this.connections.reason;
     if (state?.kind === 'connected') {
       // Any write under metronome/results moves this index: one long-poll tells when to re-read.
       this.query = new LiveQuery(state.connection, { method: kvKeysMethod(`${RESULTS_PREFIX}/`, '/'), path: `/v1/kv/${RESULTS_PREFIX}/?keys`, transform: (b) => b, coalesceMs: 500 });
@@ -233,6 +252,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
       this.historyError = (e as Error).message;
     }
     this.loaded = true;
+    this.updateRunning();
     // Only while another editor's ordered run is under way: its lock going away
     // (session expired) is the one change that writes nothing under the results.
     const foreignRunning = this.history.some((r) => !isFinished(r.status) && r.engine !== 'metronome' && !this.registry.get(r.id));
@@ -253,12 +273,15 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
 
   async getChildren(element?: RunsViewItem): Promise<RunsViewItem[]> {
     if (!element) {
+      // A connection that never answered: its welcome content, unless this editor has live runs to show.
+      if (this.connections.failure && !this.registry.all().length) return this.setEmpty(false), [];
       const runs = this.runs();
       // No runs yet: the welcome content says how to start one.
       this.setEmpty(this.loaded && !this.historyError && !runs.length && this.connections.state?.kind === 'connected');
-      if (this.historyError) return [new MessageItem(this.historyError, 'error'), ...runs.map((r) => new RunItem(r))];
+      const items = runs.map((r) => new RunItem(r, this.notes.get(r.id)));
+      if (this.historyError) return [new MessageItem(this.historyError, 'error'), ...items];
       if (!runs.length) return this.loaded || this.connections.state?.kind !== 'connected' ? [] : [new MessageItem(vscode.l10n.t('Reading runs from {0}/…', RESULTS_PREFIX), 'loading')];
-      return runs.map((r) => new RunItem(r));
+      return items;
     }
     if (element instanceof RunItem) {
       const run = await this.detail(element.run);
@@ -279,6 +302,35 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
     if (element instanceof NodeRunItem) return new PhaseItem(element.run, element.phase);
     if (element instanceof PhaseItem) return new RunItem(element.run);
     return undefined;
+  }
+
+  /** Sets or clears a run's note (e.g. "waiting for run … by …"), shown in its row and tooltip. */
+  setNote(id: string, note: string | undefined): void {
+    if ((note ?? undefined) === this.notes.get(id)) return;
+    if (note) this.notes.set(id, note);
+    else this.notes.delete(id);
+    this.changed.fire();
+  }
+
+  /** Runs running now, this editor's and others' (the view's badge). */
+  get running(): number {
+    return this.runningCount;
+  }
+
+  /** The badge counts running runs; the view shows progress while there is one. */
+  private updateRunning(): void {
+    const live = this.registry.all();
+    const liveIds = new Set(live.map((r) => r.id));
+    const count = live.filter((r) => !isFinished(r.status)).length + this.history.filter((r) => !liveIds.has(r.id) && !isFinished(r.status)).length;
+    if (count === this.runningCount) return;
+    this.runningCount = count;
+    this.treeView.badge = count ? { value: count, tooltip: count === 1 ? vscode.l10n.t('1 run running') : vscode.l10n.t('{0} runs running', count) } : undefined;
+    if (count && !this.endProgress) {
+      void vscode.window.withProgress({ location: { viewId: RunsView.id } }, () => new Promise<void>((resolve) => (this.endProgress = resolve)));
+    } else if (!count && this.endProgress) {
+      this.endProgress();
+      this.endProgress = undefined;
+    }
   }
 
   private setEmpty(empty: boolean): void {
@@ -348,6 +400,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
   }
 
   dispose(): void {
+    this.endProgress?.();
     this.follower.dispose();
     this.lockFollower.dispose();
     this.query?.dispose();

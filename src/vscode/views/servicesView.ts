@@ -3,7 +3,7 @@ import type { CatalogSnapshot } from '../../core/consul/catalog';
 import { filterServices, ViewFilter } from '../../core/consul/filter';
 import type { ConnectionManager } from '../connectionManager';
 import { CatalogItem, CheckItem, InstanceItem, MessageItem, ServiceItem } from './catalogItems';
-import { LiveCatalogView, nothingVisibleNotice } from './liveCatalogView';
+import { LiveCatalogView } from './liveCatalogView';
 
 /** Services → instances (node, address:port, tags, health) → checks. */
 export class ServicesView extends LiveCatalogView {
@@ -24,7 +24,6 @@ export class ServicesView extends LiveCatalogView {
   }
 
   protected emptyNotice(snapshot: CatalogSnapshot): MessageItem | undefined {
-    if (!snapshot.nodes.length) return nothingVisibleNotice();
     if (!snapshot.services.length) return new MessageItem(vscode.l10n.t('No services registered'), 'info');
     return undefined;
   }
