@@ -14,6 +14,7 @@ import { benchMonitor } from './monitor.bench';
 import { benchNodes } from './nodes.bench';
 import { benchPhases } from './phases.bench';
 import { benchRecord } from './record.bench';
+import { benchSim } from './sim.bench';
 import { BenchResults, median, recordResults, round } from './stats';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const want = (name: string) => !only.length || only.includes(name);
   const results: BenchResults = {};
-  if (want('nodes') || want('exec') || want('phases') || want('monitor') || want('kv') || want('record')) {
+  if (want('nodes') || want('exec') || want('phases') || want('monitor') || want('kv') || want('record') || want('sim')) {
     const cluster = await startCluster({ basePort: Number(process.env.CCO_BENCH_BASE_PORT ?? 28500), withSecure: false });
     const server = cluster.agents.find((a) => a.role === 'server')!.httpAddr;
     try {
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
       if (want('phases')) Object.assign(results, await benchPhases(server));
       if (want('kv')) Object.assign(results, await benchKv(server));
       if (want('record')) Object.assign(results, await benchRecord(server));
+      if (want('sim')) Object.assign(results, await benchSim(server));
       if (want('monitor')) Object.assign(results, await benchMonitor(server));
       if (want('nodes')) Object.assign(results, await benchNodes(server));
     } finally {
