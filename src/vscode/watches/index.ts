@@ -53,8 +53,13 @@ const PARAM_PROMPT: Partial<Record<WatchType, { field: string; prompt: string; o
   event: { field: 'eventName', prompt: 'User event name to watch (empty: every event)', optional: true },
 };
 
-export function registerWatches(connections: ConnectionManager, notifier: Notifier, log: vscode.LogOutputChannel): { features: WatchFeatures; disposables: vscode.Disposable[] } {
-  const manager = new WatchManager(connections, notifier, log);
+export function registerWatches(
+  connections: ConnectionManager,
+  notifier: Notifier,
+  log: vscode.LogOutputChannel,
+  globalState?: vscode.Memento,
+): { features: WatchFeatures; disposables: vscode.Disposable[] } {
+  const manager = new WatchManager(connections, notifier, log, globalState);
   const view = new WatchesView(manager);
   const documents = new WatchDiffDocuments(manager);
 

@@ -16,6 +16,8 @@ import type { ConnectionManager, ConnectionState } from '../connectionManager';
 import { confirmProduction } from '../production';
 
 export const WATCHES_SETTING = 'watches';
+/** When each watch last fired and why, kept across windows (never the values: a key may hold a secret). */
+const LAST_FIRED_STATE_KEY = 'chefConsul.watches.lastFired';
 const SECTION = 'chefConsul';
 
 export interface WatchEntry {
@@ -58,7 +60,11 @@ export class WatchManager implements vscode.Disposable {
     private readonly connections: ConnectionManager,
     private readonly notifier: Notifier,
     private readonly log: vscode.LogOutputChannel,
+    private readonly state?: vscode.Memento,
   ) {
+    for (const [name, last] of Object.entries(state?.get<Record<string, { lastFired: number; why: string }>>(LAST_FIRED_STATE_KEY) ?? {})) {
+      if (typeof last?.lastFired === 'number' && typeof last.why === 'string') this.memory.set(name, { lastFired: last.lastFired, why: last.why });
+    }
     this.disposables.push(
       this.changed,
       this.fired,
@@ -145,6 +151,7 @@ export class WatchManager implements vscode.Disposable {
     const w = f.watch;
     this.log.info(`Watch "${w.name}" fired: ${f.summary.why}`);
     this.remember({ definition: w, runner: this.entries.get(w.name)!.runner });
+    void this.persist();
     this.changed.fire();
     this.fired.fire(f);
     for (const action of w.actions) {
@@ -167,6 +174,14 @@ export class WatchManager implements vscode.Disposable {
         },
       );
     }
+  }
+
+  private async persist(): Promise<void> {
+    if (!this.state) return;
+    const names = new Set(this.entries.keys());
+    const kept: Record<string, { lastFired: number; why: string }> = {};
+    for (const [name, m] of this.memory) if (names.has(name) && m.lastFired) kept[name] = { lastFired: m.lastFired, why: m.why ?? '' };
+    await this.state.update(LAST_FIRED_STATE_KEY, kept);
   }
 
   private notification(f: WatchFiring, channel: string): Notification {
