@@ -30,16 +30,14 @@ describe('UI: a Chef report file', function () {
     const wb: Workbench = await openWorkbench({ vsix: VSIX, folder, settings: { 'workbench.colorTheme': 'Default Dark Modern' }, viewport: { width: 1400, height: 900 } });
     try {
       const page = wb.page;
-      await page.keyboard.press('Control+P');
-      const input = page.locator('.quick-input-widget input');
-      await input.waitFor({ timeout: 10_000 });
-      await input.fill(REPORT);
-      await page.locator('.quick-input-list .monaco-list-row', { hasText: REPORT }).first().waitFor({ timeout: 15_000 });
-      await page.keyboard.press('Enter');
+      // From the explorer, as a person opens it (a Quick Open typed while the workbench still loads may lose its Enter).
+      const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: REPORT }).first();
+      await row.waitFor({ timeout: 30_000 });
+      await row.click();
       // The custom editor's webview: an iframe inside an iframe.
       const outer = page.frameLocator('iframe.webview.ready').first();
       const inner = outer.frameLocator('iframe#active-frame');
-      await inner.locator('details.failure > summary', { hasText: 'Failed: remote_file[/opt/shop/releases/shop-2.4.1.tar.gz]' }).waitFor({ timeout: 30_000 });
+      await inner.locator('details.failure > summary', { hasText: 'Failed: remote_file[/opt/shop/releases/shop-2.4.1.tar.gz]' }).waitFor({ timeout: 60_000 });
       await inner.locator('details.recipe > summary', { hasText: 'nginx::default' }).waitFor({ timeout: 5_000 });
       await inner.locator('.item', { hasText: '/etc/nginx/nginx.conf' }).first().waitFor({ timeout: 5_000 });
       await page.waitForTimeout(500);
