@@ -14,6 +14,8 @@ import { ChefServerClient, ChefServerError } from '../../src/core/chef/server/ch
 import { getRun, lastRunsByNode, listRuns, postRunEnd, postRunStart } from '../../src/core/chef/server/reporting';
 import type { RunEndInput } from '../../src/core/chef/server/reporting';
 import { SIGN_VERSIONS } from '../../src/core/chef/server/signing';
+import { CHEF_ONLY_NODE } from '../infra/chefSeed';
+import { readState } from '../infra/cluster';
 import { GoiardiState, goiardiClient, requireGoiardi } from '../infra/goiardi';
 import { forward, listen, Listener, withBody } from '../support/http';
 
@@ -53,6 +55,25 @@ describe('Chef server client against real goiardi (authentication on)', function
     for (const path of [`/nodes/${node}`, `/nodes/${node}-b`, `/nodes/${node}-c`, `/roles/${node}`, `/cookbooks/cb-${id}/1.0.0`, `/cookbooks/cb-${id}/1.10.0`, `/data/bag-${id}`]) {
       await admin.delete(path).catch(() => undefined);
     }
+  });
+
+  describe('the seeded Chef server (cli.js start --with-chef)', () => {
+    it('has a Chef node for every Consul node plus one only Chef knows, and failed runs with an exception and a failed resource with a delta', async () => {
+      const consulNodes = readState(process.env.CCO_CLUSTER_STATE!).agents.map((a) => a.name);
+      const api = new ChefApi(admin);
+      const chefNodes = await api.searchNodes();
+      for (const name of consulNodes) assert.ok(chefNodes.some((n) => n.name === name), `Chef node ${name}`);
+      assert.ok(chefNodes.some((n) => n.name === CHEF_ONLY_NODE) && !consulNodes.includes(CHEF_ONLY_NODE));
+      const failures = await listRuns(admin, { node: 'web-1', status: 'failure' });
+      assert.ok(failures.length >= 1, 'web-1 has a failed run');
+      const report = await getRun(admin, failures[0].runId);
+      const failed = report.resources[report.failure?.resourceIndex ?? -1];
+      assert.ok(failed?.failed && failed.diffs.length === 1, 'the failed resource carries its delta');
+      assert.ok(report.failure?.exceptionClass && report.failure.backtrace.length > 3 && report.failure.sections.length > 2);
+      assert.ok((await listRuns(admin, { node: 'web-1', status: 'success' })).length >= 3, 'and successes before it');
+      const environments = await api.listEnvironments();
+      assert.ok(environments.includes('production') && environments.includes('staging'), environments.join(', '));
+    });
   });
 
   describe('signing and errors', () => {
