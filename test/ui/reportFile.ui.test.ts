@@ -30,6 +30,8 @@ describe('UI: a Chef report file', function () {
     const wb: Workbench = await openWorkbench({ vsix: VSIX, folder, settings: { 'workbench.colorTheme': 'Default Dark Modern' }, viewport: { width: 1400, height: 900 } });
     try {
       const page = wb.page;
+      // The extension's contributions are in (its activity bar tab shows): the file's default editor is known.
+      await page.locator('.activitybar .action-item a[aria-label^="Chef + Consul"], .activitybar .action-item[aria-label^="Chef + Consul"]').first().waitFor({ timeout: 60_000 });
       // From the explorer, as a person opens it (a Quick Open typed while the workbench still loads may lose its Enter).
       const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: REPORT }).first();
       await row.waitFor({ timeout: 30_000 });
