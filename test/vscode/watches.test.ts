@@ -8,6 +8,7 @@ import type { WatchSummary } from '../../src/vscode/watches/watchManager';
 import { consulJson, consulRequest } from '../infra/cluster';
 import { clusterFromEnv, eventually, serverAgent } from '../support/env';
 import { activateExtension, removeProfiles } from './support';
+import { listen, withBody } from '../support/http';
 
 describe('Watches in VS Code', function () {
   this.timeout(60_000);
@@ -90,6 +91,31 @@ describe('Watches in VS Code', function () {
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 
+  it('posts a firing through the notifications\' webhook channel when the watch asks for it', async () => {
+    const got: { text: string }[] = [];
+    const receiver = await listen(withBody((_req, res, body) => {
+      got.push(JSON.parse(body.toString('utf8')) as { text: string });
+      res.writeHead(200).end();
+    }));
+    const notifications = vscode.workspace.getConfiguration('chefConsul.notifications');
+    try {
+      await vscode.commands.executeCommand('chefConsul.notifications.setWebhookUrl', { url: `http://${receiver.address}/hook` });
+      await notifications.update('webhook.enabled', true, vscode.ConfigurationTarget.Global);
+      await eventually('the webhook channel', () => api.notifier.channelKinds().includes('webhook'));
+      await vscode.commands.executeCommand('chefConsul.watches.add', { name: 'hooked', type: 'key', key: `${key}-hook`, debounceMs: 100, actions: [{ type: 'webhook' }] });
+      await eventually('the watch to run', async () => (await find('hooked'))?.state === 'watching', 10_000);
+      await consulJson(server.httpAddr, `/v1/kv/${key}-hook`, { method: 'PUT', body: 'x' });
+      const body = await eventually('the webhook post', () => got[0], 10_000);
+      assert.match(body.text, new RegExp(`Watch "hooked": key ${key}-hook created`));
+      assert.equal(api.notifications.vscodeChannel.recent.some((t) => t.text.startsWith('Watch "hooked"')), false, 'a webhook-only watch showed a toast');
+    } finally {
+      await vscode.commands.executeCommand('chefConsul.watches.remove', { name: 'hooked' }).then(undefined, () => undefined);
+      await notifications.update('webhook.enabled', undefined, vscode.ConfigurationTarget.Global);
+      await vscode.commands.executeCommand('chefConsul.notifications.clearWebhookUrl', {});
+      await receiver.close();
+    }
+  });
+
   it('pauses, resumes and removes a watch by name', async () => {
     await vscode.commands.executeCommand('chefConsul.watches.pause', { name: 'ext key' });
     assert.equal((await find('ext key'))?.state, 'paused');
@@ -128,7 +154,7 @@ describe('Watches in VS Code', function () {
     await eventually('the imported watch to run', async () => (await find(`keyprefix ext-watch/${run}/`))?.state === 'watching', 10_000);
   });
 
-  it('does not fire a follow-up event on a production profile without confirmProduction naming it', async () => {
+  it('fires a follow-up event on a production profile only with confirmProduction naming it', async () => {
     await vscode.commands.executeCommand('chefConsul.addProfile', { name: 'prodw', address: server.httpAddr, production: true });
     try {
       await eventually('the prod profile', () => api.connections.state?.kind === 'connected' && api.connections.state.connection.profile.name === 'prodw', 10_000);
@@ -143,6 +169,24 @@ describe('Watches in VS Code', function () {
         assert.equal(o.detail, `Profile "prodw" is production: a watch fires follow-up events there only when its event action has "confirmProduction": "prodw". Event "ack-${run}" was not fired.`);
         const events = await consulJson<{ Name: string }[]>(server.httpAddr, `/v1/event/list?name=ack-${run}`);
         assert.equal(events.length, 0);
+
+        // With the opt-in naming the profile, it fires.
+        await vscode.commands.executeCommand('chefConsul.watches.add', {
+          name: 'prod follow-up ok',
+          type: 'key',
+          key: `${key}-prod2`,
+          debounceMs: 100,
+          actions: [{ type: 'event', name: `ack-${run}`, payload: 'from a watch', confirmProduction: 'prodw' }],
+        });
+        await eventually('the second watch to run', async () => (await find('prod follow-up ok'))?.state === 'watching', 10_000);
+        await consulJson(server.httpAddr, `/v1/kv/${key}-prod2`, { method: 'PUT', body: 'x' });
+        const ok = await eventually('the event action to fire', () => outcomes.find((x) => x.action === 'event' && x.ok), 10_000);
+        assert.match(ok.detail, new RegExp(`^fired event ack-${run} \\([0-9a-f-]{36}\\)$`));
+        const fired = await eventually('the follow-up event in the buffer', async () => {
+          const list = await consulJson<{ Payload: string }[]>(server.httpAddr, `/v1/event/list?name=ack-${run}`);
+          return list.length ? list : undefined;
+        }, 5000);
+        assert.equal(Buffer.from(fired[0].Payload, 'base64').toString(), 'from a watch');
       } finally {
         sub.dispose();
       }
