@@ -77,6 +77,6 @@ export async function benchNodes(serverAddr: string): Promise<BenchResults> {
   return {
     'nodes.5000.ours_ms': { value: round(oursMs), unit: 'ms', target: 'informational' },
     'nodes.5000.bare_ms': { value: round(bareMs), unit: 'ms', target: 'informational' },
-    'nodes.5000.ratio': { value: round(oursMs / bareMs), unit: 'x', target: '<= 1.5' },
+    'nodes.5000.ratio': { value: round(oursMs / bareMs), unit: 'x', target: '<= 1.2' },
   };
 }

@@ -60,10 +60,12 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is
 const record = (v: unknown): Record<string, string> => {
   const out: Record<string, string> = {};
   if (v && typeof v === 'object' && !Array.isArray(v)) {
-    for (const [k, val] of Object.entries(v as Record<string, unknown>)) out[k] = str(val);
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) out[k] = str(o[k]);
   }
   return out;
 };
+const NO_CHECKS: readonly unknown[] = [];
 const byName = <T extends { name: string }>(a: T, b: T): number => a.name.localeCompare(b.name);
 
 function toCheck(raw: unknown, node: string): Check {
@@ -86,28 +88,33 @@ function toNode(raw: unknown): CatalogNode | undefined {
   const name = str(n.Node);
   if (!name) return undefined;
   const address = str(n.Address);
-  const checks = (Array.isArray(n.Checks) ? n.Checks : []).map((c) => toCheck(c, name));
-  const nodeChecks = checks.filter((c) => !c.serviceId);
-  const services = (Array.isArray(n.Services) ? n.Services : [])
-    .filter((s): s is Record<string, unknown> => !!s && typeof s === 'object')
-    .map((s): ServiceInstance => {
-      const id = str(s.ID) || str(s.Service);
-      const own = checks.filter((c) => c.serviceId === id);
-      // A node-level failure (agent down) takes every instance on it down too.
-      const health = worst([...own, ...nodeChecks].map((c) => c.status));
-      return {
-        id,
-        service: str(s.Service),
-        node: name,
-        address: str(s.Address) || address,
-        port: num(s.Port),
-        tags: strings(s.Tags),
-        meta: record(s.Meta),
-        checks: own,
-        health,
-      };
-    })
-    .sort((a, b) => a.service.localeCompare(b.service) || a.id.localeCompare(b.id));
+  // Thousands of nodes per read, most without services or checks: no work for what is not there.
+  const rawChecks = Array.isArray(n.Checks) ? n.Checks : NO_CHECKS;
+  const checks = rawChecks.length ? rawChecks.map((c) => toCheck(c, name)) : [];
+  const nodeChecks = checks.length ? checks.filter((c) => !c.serviceId) : [];
+  const services: ServiceInstance[] = [];
+  for (const s of Array.isArray(n.Services) ? (n.Services as unknown[]) : NO_CHECKS) {
+    if (!s || typeof s !== 'object') continue;
+    const r = s as Record<string, unknown>;
+    const id = str(r.ID) || str(r.Service);
+    const own = checks.filter((c) => c.serviceId === id);
+    // A node-level failure (agent down) takes every instance on it down too.
+    const health = worst([...own, ...nodeChecks].map((c) => c.status));
+    services.push({
+      id,
+      service: str(r.Service),
+      node: name,
+      address: str(r.Address) || address,
+      port: num(r.Port),
+      tags: strings(r.Tags),
+      meta: record(r.Meta),
+      checks: own,
+      health,
+    });
+  }
+  if (services.length > 1) services.sort((a, b) => a.service.localeCompare(b.service) || a.id.localeCompare(b.id));
+  let health: HealthStatus = 'passing';
+  if (checks.length) health = worst(checks.map((c) => c.status));
   return {
     name,
     address,
@@ -116,7 +123,7 @@ function toNode(raw: unknown): CatalogNode | undefined {
     services,
     nodeChecks,
     checks,
-    health: worst(checks.map((c) => c.status)),
+    health,
   };
 }
 
@@ -141,13 +148,15 @@ export function groupServices(nodes: readonly CatalogNode[]): CatalogService[] {
 
 /** Builds the snapshot from the body of `/v1/internal/ui/nodes`. */
 export function snapshotFromNodeDump(body: unknown): CatalogSnapshot {
-  const nodes = (Array.isArray(body) ? body : [])
-    .map(toNode)
-    .filter((n): n is CatalogNode => !!n)
-    .sort(byName);
-  return {
-    nodes,
-    services: groupServices(nodes),
-    counts: countStatuses(nodes.flatMap((n) => n.checks.map((c) => c.status))),
-  };
+  const nodes: CatalogNode[] = [];
+  if (Array.isArray(body)) {
+    for (const raw of body) {
+      const node = toNode(raw);
+      if (node) nodes.push(node);
+    }
+  }
+  nodes.sort(byName);
+  const counts = countStatuses([]);
+  for (const n of nodes) for (const c of n.checks) counts[c.status]++;
+  return { nodes, services: groupServices(nodes), counts };
 }
