@@ -15,6 +15,7 @@ import { benchNodes } from './nodes.bench';
 import { benchPhases } from './phases.bench';
 import { benchRecord } from './record.bench';
 import { benchSim } from './sim.bench';
+import { benchWatches } from './watches.bench';
 import { BenchResults, median, recordResults, round } from './stats';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const want = (name: string) => !only.length || only.includes(name);
   const results: BenchResults = {};
-  if (want('nodes') || want('exec') || want('phases') || want('monitor') || want('kv') || want('record') || want('sim')) {
+  if (want('nodes') || want('exec') || want('phases') || want('monitor') || want('kv') || want('record') || want('sim') || want('watches')) {
     const cluster = await startCluster({ basePort: Number(process.env.CCO_BENCH_BASE_PORT ?? 28500), withSecure: false });
     const server = cluster.agents.find((a) => a.role === 'server')!.httpAddr;
     try {
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
       if (want('kv')) Object.assign(results, await benchKv(server));
       if (want('record')) Object.assign(results, await benchRecord(server));
       if (want('sim')) Object.assign(results, await benchSim(server));
+      if (want('watches')) Object.assign(results, await benchWatches(server, cluster.consulBin));
       if (want('monitor')) Object.assign(results, await benchMonitor(server));
       if (want('nodes')) Object.assign(results, await benchNodes(server));
     } finally {
