@@ -12,6 +12,7 @@ import { compilePattern, patternProblem } from '../../src/core/rules/pattern';
 import { RuleEngine } from '../../src/core/rules/ruleEngine';
 import type { ReportingRunRef } from '../../src/core/rules/sources';
 import { followRunCompletions, ReportingPoller } from '../../src/core/rules/sources';
+import { observationsOfReportFile } from '../../src/core/rules/fileSource';
 import { Run } from '../../src/core/runs/model';
 import { RunRegistry } from '../../src/core/runs/registry';
 
@@ -342,5 +343,20 @@ describe('Rule sources', () => {
     assert.equal(froms[3], T0 + 2 * 60_000 - 1000, 'still from its start');
     assert.deepEqual(fourth.observations.map((o) => o.runId), ['d']);
     assert.equal(froms.length, 4);
+  });
+
+  it('report files: ChefReport JSON (one or an array), json_file handler reports and data collector files', () => {
+    const jump = { command: 'chefConsul.openChefReportFile', args: { uri: 'file:///x' } };
+    const one = observationsOfReportFile(fs.readFileSync(path.join(FIXTURES, 'rules', 'reporting-failure.json'), 'utf8'), 'saved.json', 5, '/tmp/saved.json', jump);
+    assert.deepEqual(one.map((o) => [o.node, o.runId, o.source, o.time, o.report.status]), [['saved.json', '/tmp/saved.json', 'file', 1764493200000 + 19_000, 'failure']]);
+    assert.deepEqual(one[0].jump, jump);
+    const two = observationsOfReportFile(JSON.stringify([{ ...report('output-success.json'), node: 'web-1' }, report('output-compile-failure.json')]), 'two.json', 7, '/tmp/two.json');
+    assert.deepEqual(two.map((o) => [o.node, o.runId, o.time]), [['web-1', '/tmp/two.json#1', 7], ['two.json', '/tmp/two.json#2', 8]], 'without times, in the order of the file');
+    const handler = observationsOfReportFile(fs.readFileSync(path.join(FIXTURES, 'chef-run-report-20261130220141.json'), 'utf8'), 'chef-run-report.json', 0);
+    assert.deepEqual(handler.map((o) => [o.node, o.runId, o.report.status]), [['web-1', 'a7c2e0f1-5b3d-4c8e-9f10-2d3e4f5a6b7c', 'failure']]);
+    const collector = observationsOfReportFile(fs.readFileSync(path.join(FIXTURES, 'data-collector-failure.json'), 'utf8'), 'dc.json', 0);
+    assert.equal(collector.length, 1);
+    assert.equal(collector[0].report.source, 'file');
+    assert.throws(() => observationsOfReportFile('{"hello": 1}', 'other.json', 0), /other\.json is JSON, but not a Chef report/);
   });
 });
