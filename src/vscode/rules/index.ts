@@ -26,6 +26,7 @@ import { RuleMatchesView } from './ruleMatchesView';
 const SETTING = 'chefConsul.rules';
 const POLL_SETTING = 'chefConsul.rules.reportingPollSeconds';
 const DEFAULT_POLL_SECONDS = 60;
+const DEFAULT_LOOK_BACK_MS = 24 * 3_600_000;
 /** The report file editor's view types (src/vscode/chef/reportFileEditor.ts). */
 const REPORT_FILE_VIEW_TYPES = ['chefConsul.chefReportFile', 'chefConsul.chefReportFileOption'];
 
@@ -81,7 +82,11 @@ export function registerRules(log: vscode.LogOutputChannel, deps: RuleDeps): { f
   disposables.push(
     view,
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration(SETTING)) applySetting();
+      if (e.affectsConfiguration(SETTING)) {
+        applySetting();
+        // A node-missing-runs rule over more hours than the history read so far needs a longer one.
+        if (poller && lookBackMs() > pollerLookBack) restartPolling();
+      }
       if (e.affectsConfiguration(POLL_SETTING)) restartPolling();
     }),
   );
@@ -115,12 +120,18 @@ export function registerRules(log: vscode.LogOutputChannel, deps: RuleDeps): { f
     })();
     return polling;
   };
+  /**
+   * How far back the first poll reads: a day (a whole organisation's runs of a
+   * day are one listing), or longer when a node-missing-runs rule needs it.
+   */
+  let pollerLookBack = 0;
+  const lookBackMs = () => Math.max(DEFAULT_LOOK_BACK_MS, ...engine.rules.rules.map((r) => (r.kind === 'node-missing-runs' ? r.hours * 3_600_000 + 3_600_000 : 0)));
   const restartPolling = () => {
     clearInterval(timer);
     timer = undefined;
     const source = deps.reporting?.current();
     poller = source
-      ? new ReportingPoller(source, (run) => ({ command: 'chefConsul.chef.openRun', args: { node: run.node, runId: run.runId } }))
+      ? new ReportingPoller(source, (run) => ({ command: 'chefConsul.chef.openRun', args: { node: run.node, runId: run.runId } }), { lookBackMs: (pollerLookBack = lookBackMs()) })
       : undefined;
     if (!poller) return;
     const seconds = Math.max(10, vscode.workspace.getConfiguration().get<number>(POLL_SETTING, DEFAULT_POLL_SECONDS));
