@@ -116,7 +116,13 @@ describe('Watches in VS Code', function () {
     }
   });
 
-  it('pauses, resumes and removes a watch by name', async () => {
+  it('pauses, resumes and removes a watch by name; editing one watch leaves the others running', async () => {
+    const runner = api.watches.manager.get('ext key')?.runner;
+    assert.ok(runner);
+    await vscode.commands.executeCommand('chefConsul.watches.add', { name: 'other', type: 'nodes' });
+    assert.equal(api.watches.manager.get('ext key')?.runner, runner, 'adding a watch restarted another one');
+    await vscode.commands.executeCommand('chefConsul.watches.remove', { name: 'other' });
+    assert.equal(api.watches.manager.get('ext key')?.runner, runner, 'removing a watch restarted another one');
     await vscode.commands.executeCommand('chefConsul.watches.pause', { name: 'ext key' });
     assert.equal((await find('ext key'))?.state, 'paused');
     // Why it last fired survives the restart.

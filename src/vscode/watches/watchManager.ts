@@ -69,10 +69,10 @@ export class WatchManager implements vscode.Disposable {
       this.changed,
       this.fired,
       this.acted,
-      connections.onDidChange(() => this.restart()),
+      connections.onDidChange(() => this.restart(true)),
       vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration(`${SECTION}.${WATCHES_SETTING}`) && this.restart()),
     );
-    this.restart();
+    this.restart(true);
   }
 
   /** The raw list from user settings: workspace settings never define what runs here. */
@@ -113,21 +113,30 @@ export class WatchManager implements vscode.Disposable {
     };
   }
 
-  /** Stops every watch and starts the ones not paused, on the connection in force. */
-  restart(): void {
-    for (const e of this.entries.values()) {
+  /**
+   * Applies the setting: on a new connection every watch starts afresh;
+   * otherwise only watches whose definition changed are restarted, so the
+   * others keep their baseline and miss nothing.
+   */
+  restart(reconnect = false): void {
+    const { watches, problems } = parseWatchList(WatchManager.storedList());
+    const wanted = new Map(watches.map((w) => [w.name, JSON.stringify(w)]));
+    for (const [name, e] of [...this.entries]) {
+      if (!reconnect && wanted.get(name) === JSON.stringify(e.definition)) continue;
       this.remember(e);
       e.runner.dispose();
+      this.entries.delete(name);
     }
-    this.entries.clear();
-    this.shared?.dispose();
-    this.shared = undefined;
-    const { watches, problems } = parseWatchList(WatchManager.storedList());
+    if (reconnect) {
+      this.shared?.dispose();
+      this.shared = undefined;
+      const state: ConnectionState | undefined = this.connections.state;
+      if (state?.kind === 'connected') this.shared = new SharedQueries(state.connection, state.catalog as never);
+    }
+    if (JSON.stringify(problems) !== JSON.stringify(this.settingProblems)) for (const p of problems) this.log.warn(`Watches: ${p}`);
     this.settingProblems = problems;
-    for (const p of problems) this.log.warn(`Watches: ${p}`);
-    const state: ConnectionState | undefined = this.connections.state;
-    if (state?.kind === 'connected') this.shared = new SharedQueries(state.connection, state.catalog as never);
     for (const definition of watches) {
+      if (this.entries.has(definition.name)) continue;
       const feed = this.shared ? feedFor(definition, this.shared) : () => ({ dispose: () => undefined });
       const runner = new WatchRunner(definition, feed);
       runner.restore(this.memory.get(definition.name) ?? {});
@@ -139,6 +148,8 @@ export class WatchManager implements vscode.Disposable {
       this.entries.set(definition.name, { definition, runner });
       if (!definition.paused && this.shared) runner.start();
     }
+    // The view lists them in the setting's order.
+    this.entries = new Map(watches.map((w) => [w.name, this.entries.get(w.name)!]));
     this.changed.fire();
   }
 
