@@ -204,7 +204,7 @@ export class ChefReportView implements vscode.TreeDataProvider<ChefReportItem>, 
   private refresh(): void {
     this.timer = undefined;
     const report = this.ref && this.reports.reportOf(this.ref.id, this.ref.phase, this.ref.node);
-    this.treeView.description = this.ref ? `${this.ref.node} · ${this.ref.id.startsWith('file:') ? this.ref.id.split('/').pop() : this.ref.id.slice(0, 8)}` : undefined;
+    this.treeView.description = this.ref ? `${this.ref.node} · ${this.ref.id.startsWith('file:') ? this.ref.id.split('/').pop() : this.ref.id.replace(/^reporting:/, '').slice(0, 8)}` : undefined;
     this.treeView.message = report && !report.chef ? vscode.l10n.t('No Chef run in this node\'s output: nothing Chef prints was found.') : undefined;
     this.changed.fire();
   }

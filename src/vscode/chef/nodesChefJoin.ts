@@ -17,7 +17,7 @@ import { lastRunLines, lastRunText, plainTooltip, runStatusIcon } from './chefRu
 /** The "Only in Chef" group at the end of the Nodes view. */
 export class ChefOnlyGroupItem extends MessageItem {
   constructor(readonly sides: ChefSide[]) {
-    super(vscode.l10n.t('Only in Chef'), 'info', vscode.l10n.t('{0} nodes Consul does not know', sides.length));
+    super(vscode.l10n.t('Only in Chef'), 'info', sides.length === 1 ? vscode.l10n.t('1 node Consul does not know') : vscode.l10n.t('{0} nodes Consul does not know', sides.length));
     this.id = 'chef-only';
     this.collapsibleState = vscode.TreeItemCollapsibleState.Collapsed;
     this.iconPath = new vscode.ThemeIcon('question');
