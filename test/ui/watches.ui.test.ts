@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { openWorkbench, Workbench } from '../harness/codeServer';
 import { consulJson, consulRequest } from '../infra/cluster';
 import { clusterFromEnv, serverAgent } from '../support/env';
-import { collapsePane, expandPane, openChefConsulContainer, viewPane, viewRow } from './workbench';
+import { collapsePane, expandPane, openChefConsulContainer, runFromPalette, viewPane, viewRow } from './workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS = path.join(ROOT, 'test-results');
@@ -75,6 +75,12 @@ describe('UI: the Watches view and a fired watch', function () {
     await viewRow(wb.page, 'Watches', `${service} health`).filter({ hasText: /fired \d+s ago/ }).waitFor({ timeout: 10_000 });
     await wb.page.screenshot({ path: path.join(RESULTS, 'watches-fired.png') });
     assert.ok(await viewPane(wb.page, 'Watches').isVisible());
+  });
+
+  it('adds a watch from the palette by picking its type', async () => {
+    await runFromPalette(wb.page, 'Consul Watches: Add Watch…', 'nodes');
+    await viewRow(wb.page, 'Watches', 'nodes').filter({ hasText: 'not fired yet' }).waitFor({ timeout: 15_000 });
+    await wb.page.locator('.notifications-toasts .notification-toast').filter({ hasText: 'Watch "nodes" added' }).first().waitFor({ timeout: 10_000 });
   });
 
   it('opens the diff of the old and new value from the notification', async () => {
