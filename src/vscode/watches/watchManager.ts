@@ -85,7 +85,12 @@ export class WatchManager implements vscode.Disposable {
     await vscode.workspace.getConfiguration(SECTION).update(WATCHES_SETTING, list, vscode.ConfigurationTarget.Global);
   }
 
-  get problems(): readonly string[] {
+  /** Whether watches have a connection to run on. */
+  get connected(): boolean {
+    return this.shared !== undefined;
+  }
+
+    get problems(): readonly string[] {
     return this.settingProblems;
   }
 

@@ -7,6 +7,7 @@ export class WatchItem extends vscode.TreeItem {
   constructor(
     readonly entry: WatchEntry,
     now: number,
+    connected = true,
   ) {
     super(entry.definition.name, vscode.TreeItemCollapsibleState.None);
     const w = entry.definition;
@@ -14,7 +15,7 @@ export class WatchItem extends vscode.TreeItem {
     this.id = `watch:${w.name}`;
     const paused = w.paused === true;
     const when = s.lastFired ? vscode.l10n.t('fired {0}', relative(now - s.lastFired)) : vscode.l10n.t('not fired yet');
-    this.description = paused ? vscode.l10n.t('paused · {0}', when) : s.kind === 'error' ? vscode.l10n.t('error · {0}', s.error ?? '') : s.kind === 'idle' ? vscode.l10n.t('not connected') : when;
+    this.description = paused ? vscode.l10n.t('paused · {0}', when) : s.kind === 'error' ? vscode.l10n.t('error · {0}', s.error ?? '') : s.kind === 'idle' ? (connected ? vscode.l10n.t('starting…') : vscode.l10n.t('not connected')) : when;
     this.iconPath = paused
       ? new vscode.ThemeIcon('debug-pause')
       : s.kind === 'error'
@@ -83,7 +84,8 @@ export class WatchesView implements vscode.TreeDataProvider<WatchItem | ProblemI
   getChildren(element?: WatchItem | ProblemItem): (WatchItem | ProblemItem)[] {
     if (element) return [];
     const now = Date.now();
-    return [...this.manager.list().map((e) => new WatchItem(e, now)), ...this.manager.problems.map((p) => new ProblemItem(p))];
+    const connected = this.manager.connected;
+    return [...this.manager.list().map((e) => new WatchItem(e, now, connected)), ...this.manager.problems.map((p) => new ProblemItem(p))];
   }
 
   dispose(): void {
