@@ -90,6 +90,41 @@ describe('Chef server in VS Code', function () {
     assert.deepEqual((await view.getChildren(users)).map(label), ['alice', 'bob']);
     // A node leads to its attributes (merged and per level) and its run history.
     assert.deepEqual((await view.getChildren(web)).map(label), ['Attributes (merged)', 'default', 'normal', 'override', 'automatic', 'Run history']);
+    // Its context menu's Open Chef Node gets the item itself.
+    assert.equal(await vscode.commands.executeCommand('chefConsul.chef.openNode', web), `chef:/${PROFILE}/nodes/web-1.json`);
+  });
+
+  it('lists many nodes page by page: the first 200, then Show more…', async function () {
+    this.timeout(120_000);
+    const client = new ChefServerClient({ serverUrl: env.url, clientName: env.client, clientKeyPath: env.key });
+    const bulk = Array.from({ length: 250 }, (_, i) => `bulk-${String(i).padStart(3, '0')}`);
+    let next = 0;
+    const pool = (fn: (name: string) => Promise<unknown>) =>
+      Promise.all(Array.from({ length: 8 }, async () => { while (next < bulk.length) await fn(bulk[next++]); }));
+    try {
+      await pool((name) => client.post('/nodes', { name, chef_type: 'node', json_class: 'Chef::Node', chef_environment: '_default', run_list: [], automatic: { platform: 'debian' } }));
+      // goiardi indexes for search in the background.
+      await eventually('the bulk nodes in search', async () => {
+        await vscode.commands.executeCommand('chefConsul.chef.refresh');
+        const inv = api.chefServer.connection.inventory;
+        return inv.kind === 'ready' && inv.nodes.length >= 254 ? inv : undefined;
+      }, 60_000, 500);
+      const view = api.chefServer.view;
+      const [nodesGroup] = await view.getChildren();
+      assert.match(String(nodesGroup.description), /^\d+$/);
+      let items = await view.getChildren(nodesGroup);
+      assert.equal(items.length, 201);
+      assert.equal(label(items[200]), 'Show more…');
+      assert.equal(items[200].description, `200 of ${nodesGroup.description} shown`);
+      await vscode.commands.executeCommand(items[200].command!.command, ...(items[200].command!.arguments ?? []));
+      items = await view.getChildren(nodesGroup);
+      assert.equal(items.length, Number(nodesGroup.description));
+      assert.ok(items.every((i) => label(i) !== 'Show more…'));
+    } finally {
+      next = 0;
+      await pool((name) => client.delete(`/nodes/${name}`).catch(() => undefined));
+      await vscode.commands.executeCommand('chefConsul.chef.refresh');
+    }
   });
 
   it('opens a node as a read-only chef: JSON document, merged and per precedence level, and searches its attributes', async () => {

@@ -69,9 +69,9 @@ export interface ChefServerCommandDeps {
 export function registerChefServerCommands(d: ChefServerCommandDeps): vscode.Disposable[] {
   const { chef, view, documents, shelf, reportView, log } = d;
   const nodeName = (a: { name?: unknown; node?: unknown } | undefined, item?: unknown): string | undefined => {
+    // A Chef view node item carries `node` (a summary), an "only in Chef" item `side.node`; an argument object names it.
     const fromItem = (item as { node?: { name?: unknown } } | undefined)?.node?.name ?? (item as { side?: { node?: { name?: unknown } } } | undefined)?.side?.node?.name;
-    const v = a?.name ?? a?.node ?? fromItem;
-    return typeof v === 'string' && v ? v : undefined;
+    return [a?.name, a?.node, fromItem].find((v): v is string => typeof v === 'string' && v !== '');
   };
   const pickNode = async (): Promise<string | undefined> => {
     const inv = await chef.loadInventory();
