@@ -359,4 +359,23 @@ describe('Rule sources', () => {
     assert.equal(collector[0].report.source, 'file');
     assert.throws(() => observationsOfReportFile('{"hello": 1}', 'other.json', 0), /other\.json is JSON, but not a Chef report/);
   });
+
+  it('Reporting: polls of different pollers never overlap (goiardi dies on concurrent report listings)', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const source = {
+      list: async () => {
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 10));
+        inFlight--;
+        return [];
+      },
+      get: async () => report('reporting-failure.json'),
+    };
+    const failing = new ReportingPoller({ ...source, list: async () => Promise.reject(new Error('unreachable')) }, () => undefined);
+    const pollers = [new ReportingPoller(source, () => undefined), new ReportingPoller(source, () => undefined)];
+    const results = await Promise.allSettled([pollers[0].poll(), failing.poll(), pollers[1].poll(), pollers[0].poll()]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'], 'a failed poll does not stop the others');
+    assert.equal(most, 1);
+  });
 });

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -6,6 +7,8 @@ import * as vscode from 'vscode';
 import type { ChefConsulApi } from '../../src/extension';
 import type { ChefReport } from '../../src/core/chef/report';
 import type { RuleMatch } from '../../src/core/rules/evaluator';
+import { postRunEnd, postRunStart } from '../../src/core/chef/server/reporting';
+import { ChefServerClient } from '../../src/core/chef/server/chefServerClient';
 import type { RuleProblem } from '../../src/core/rules/model';
 import { eventually } from '../support/env';
 import { activateExtension, finished } from './support';
@@ -146,5 +149,46 @@ describe('Rules on Chef runs in VS Code', function () {
     assert.deepEqual(match.jump, { command: 'chefConsul.openChefReportFile', args: { uri: vscode.Uri.file(file).toString() } });
     fs.rmSync(dir, { recursive: true, force: true });
     assert.equal(api.notifications.vscodeChannel.recent.some((t) => t.text.startsWith('Rule "downloads"')), false, 'notify: [] only lists');
+  });
+
+  it('a failed run in the Chef server\'s Reporting history matches after the baseline, with a jump to the Reporting run', async () => {
+    const url = process.env.CCO_CHEF_URL;
+    const clientName = process.env.CCO_CHEF_CLIENT;
+    const key = process.env.CCO_CHEF_KEY;
+    if (!url || !clientName || !key) throw new Error('CCO_CHEF_URL, CCO_CHEF_CLIENT and CCO_CHEF_KEY are not set: npm test starts goiardi (cli.js start --with-chef) and sets them.');
+    const chef = vscode.workspace.getConfiguration('chefConsul.chef');
+    await setRules([{ name: 'reporting failures', kind: 'run-failed', node: 'web-1', notify: ['vscode'] }]);
+    await chef.update('readKnifeConfig', false, vscode.ConfigurationTarget.Global);
+    await chef.update('profiles', [{ name: 'rules-chef', serverUrl: url, clientName, clientKey: key }], vscode.ConfigurationTarget.Global);
+    try {
+      await vscode.commands.executeCommand('chefConsul.chef.selectProfile', { name: 'rules-chef' });
+      // The first poll after the profile is the baseline: the seeded history, web-1's failure included, is not news.
+      await eventually('the Reporting baseline', async () => (await api.rules.pollReporting()) !== undefined);
+      assert.deepEqual(api.rules.engine.matches('reporting failures'), []);
+
+      const client = new ChefServerClient({ serverUrl: url, clientName, clientKeyPath: key });
+      const runId = crypto.randomUUID();
+      const start = Date.now() - 20_000;
+      await postRunStart(client, 'web-1', { runId, startTime: start });
+      await postRunEnd(client, 'web-1', {
+        runId,
+        startTime: start,
+        endTime: start + 15_000,
+        status: 'failure',
+        runList: ['role[web]'],
+        totalResources: 12,
+        resources: [{ type: 'service', name: 'nginx', id: 'nginx', result: 'restart', cookbook_name: 'nginx', cookbook_version: '2.8.1', before: {}, after: {}, duration: '12', delta: '' }],
+        exception: { class: 'Mixlib::ShellOut::ShellCommandFailed', message: 'Expected process to exit with [0], but received 1', backtrace: [], description: { title: "Error executing action `restart` on resource 'service[nginx]'", sections: [] } },
+      });
+      const match = await eventually('the Reporting run to match', async () => (await api.rules.pollReporting())?.find((m) => m.runId === runId));
+      assert.deepEqual([match.rule, match.node, match.source], ['reporting failures', 'web-1', 'reporting']);
+      assert.equal(match.summary, 'Chef run failed: service[nginx] — Expected process to exit with [0], but received 1');
+      assert.deepEqual(match.jump, { command: 'chefConsul.chef.openRun', args: { node: 'web-1', runId } });
+      await vscode.commands.executeCommand(match.jump!.command, match.jump!.args);
+      await eventually('the rule notification', () => api.notifications.vscodeChannel.recent.some((t) => t.text.startsWith('Rule "reporting failures" matched on web-1')));
+      assert.deepEqual(await api.rules.pollReporting(), [], 'nothing new: nothing matched again');
+    } finally {
+      for (const k of ['profiles', 'activeProfile', 'readKnifeConfig']) await chef.update(k, undefined, vscode.ConfigurationTarget.Global);
+    }
   });
 });

@@ -103,6 +103,13 @@ export interface ReportingPoll {
 const ended = (status: string) => status === 'success' || status === 'failure';
 
 /**
+ * Every poller's polls, chained: the Chef view's failure notifications and the
+ * rules each poll the same server, and goiardi's in-memory store dies
+ * ("concurrent map writes" in its report listing) when two listings overlap.
+ */
+let pollsInTurn: Promise<void> = Promise.resolve();
+
+/**
  * Polls a Reporting history for runs that ended since the last poll. The
  * first poll reads the history so far as a baseline; each later poll lists
  * the runs that started since the oldest run still going (or since the last
@@ -128,7 +135,17 @@ export class ReportingPoller {
     this.from = this.clock() - (options.lookBackMs ?? 7 * 24 * 3_600_000);
   }
 
-  async poll(): Promise<ReportingPoll> {
+  /** One poll; polls of every ReportingPoller run one at a time (see `pollsInTurn`). */
+  poll(): Promise<ReportingPoll> {
+    const mine = pollsInTurn.then(() => this.pollNow());
+    pollsInTurn = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    return mine;
+  }
+
+  private async pollNow(): Promise<ReportingPoll> {
     const now = this.clock();
     const runs = await this.source.list(this.from);
     const fresh = runs.filter((r) => !this.done.has(r.runId));

@@ -48,8 +48,8 @@ export function reportingAccessOf(connection: Pick<ChefServerConnection, 'state'
 export interface RuleFeatures {
   engine: RuleEngine;
   view: RuleMatchesView;
-  /** Polls Reporting now (tests; the timer does it by itself). */
-  pollReporting(): Promise<RuleMatch[]>;
+  /** Polls Reporting now (tests; the timer does it by itself): the new matches, undefined without a Chef server. */
+  pollReporting(): Promise<RuleMatch[] | undefined>;
 }
 
 export interface RuleDeps {
@@ -97,12 +97,12 @@ export function registerRules(log: vscode.LogOutputChannel, deps: RuleDeps): { f
   // Reporting: polled while a Chef server is configured; the first poll is the history so far.
   let poller: ReportingPoller | undefined;
   let timer: NodeJS.Timeout | undefined;
-  let polling: Promise<RuleMatch[]> | undefined;
+  let polling: Promise<RuleMatch[] | undefined> | undefined;
   let lastError = '';
-  const pollReporting = async (): Promise<RuleMatch[]> => {
+  const pollReporting = async (): Promise<RuleMatch[] | undefined> => {
     if (polling) return polling;
     const current = poller;
-    if (!current) return [];
+    if (!current) return undefined;
     polling = (async () => {
       try {
         const { observations, baseline } = await current.poll();
