@@ -10,7 +10,8 @@ import { ChefServerClient } from '../../src/core/chef/server/chefServerClient';
 import type { Notification } from '../../src/core/notify/notifier';
 import type { CatalogItem } from '../../src/vscode/views/catalogItems';
 import { eventually } from '../support/env';
-import { activateExtension, labels, viewShows } from './support';
+import { clusterFromEnv, serverAgent } from '../support/env';
+import { activateExtension, labels, removeProfiles, viewShows } from './support';
 
 /**
  * The Chef server side against the goiardi npm test starts and seeds
@@ -277,6 +278,29 @@ describe('Chef server in VS Code', function () {
       assert.equal(report.failure?.resource, 'service[postgresql]');
     } finally {
       sub.dispose();
+    }
+  });
+
+  it('a Chef profile tied to a Consul profile follows it, and selecting it selects that Consul profile', async () => {
+    const server = serverAgent(clusterFromEnv());
+    const base = { serverUrl: env.url, clientName: env.client, clientKey: env.key };
+    await config().update('profiles', [{ name: PROFILE, ...base }, { name: 'tied-to-env', ...base, consulProfile: 'Environment' }], vscode.ConfigurationTarget.Global);
+    const chef = api.chefServer.connection;
+    const active = () => (chef.state.kind === 'none' ? undefined : chef.state.profile.name);
+    // The Consul profile is Environment: the Chef profile tied to it wins over the chosen one.
+    await eventually('the tied profile', () => (active() === 'tied-to-env' ? true : undefined), 5_000, 50);
+    try {
+      await vscode.commands.executeCommand('chefConsul.addProfile', { name: 'chef-tie-other', address: server.httpAddr });
+      await eventually('the chosen profile once Consul switched', () => (active() === PROFILE ? true : undefined), 5_000, 50);
+      assert.equal(await vscode.commands.executeCommand('chefConsul.chef.selectProfile', { name: 'tied-to-env' }), 'tied-to-env');
+      await eventually('Consul back on Environment', () => (api.connections.activeProfile().name === 'Environment' ? true : undefined), 5_000, 50);
+      assert.equal(active(), 'tied-to-env');
+      assert.match((await rejection(vscode.commands.executeCommand('chefConsul.chef.selectProfile', { name: 'nope' }))).message, /No Chef profile named "nope"\. Known: test-chef, tied-to-env/);
+    } finally {
+      await vscode.commands.executeCommand('chefConsul.selectProfile', { name: 'Environment' });
+      await removeProfiles('chef-tie-other');
+      await config().update('profiles', [{ name: PROFILE, ...base }], vscode.ConfigurationTarget.Global);
+      await config().update('activeProfile', PROFILE, vscode.ConfigurationTarget.Global);
     }
   });
 
