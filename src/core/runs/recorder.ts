@@ -229,7 +229,7 @@ export class RunRecorder {
     }
   }
 
-  /** Resolves once everything recorded so far is in KV, running nodes' whole logs included. */
+  /** Resolves once everything recorded so far is in KV; output that arrived since the last log flush goes now, log keys included. */
   async flush(): Promise<void> {
     if (this.logTimer) {
       clearTimeout(this.logTimer);
