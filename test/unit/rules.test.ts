@@ -298,6 +298,20 @@ describe('Rule sources', () => {
     assert.deepEqual(seen[0][0].jump, { command: 'chefConsul.openChefReport', args: { id: 'r7', phase: 0, node: 'db-1' } });
     const e = evaluator([{ name: 'failures', kind: 'run-failed' }]);
     assert.deepEqual(e.observe(seen[0]).map((m) => m.node), ['db-1']);
+    // Retry Failed: db-1 runs Chef again in the same phase, and fails again: another Chef run, matched again; web-1's is the same run.
+    await new Promise((r) => setTimeout(r, 5));
+    run.reopen(0);
+    run.start();
+    run.startPhase(0, ['db-1'], true);
+    run.nodeStarted(0, 'db-1');
+    run.appendOutput(0, 'db-1', fs.readFileSync(path.join(FIXTURES, 'chef15-converge-failure.txt'), 'utf8'));
+    run.nodeEnded(0, 'db-1', 'error', 1);
+    run.endPhase(0, 'error');
+    run.end('error');
+    for (let i = 0; i < 20 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(seen.length, 2);
+    assert.deepEqual(e.observe(seen[1]).map((m) => [m.node, m.runId]), [['db-1', 'r7']]);
+    assert.deepEqual(e.observe(seen[1]), [], 'each attempt once');
     sub.dispose();
     reports.dispose();
     registry.dispose();

@@ -19,6 +19,8 @@ export interface ChefRunObservation {
   runId: string;
   /** For runs of ours: the phase the node ran Chef in (a run may run Chef in several). */
   phase?: number;
+  /** For runs of ours: when the node started in that phase (a retry runs Chef again: another run). */
+  attempt?: number;
   source: ObservationSource;
   /** Epoch ms when the run ended (or, when that is not known, started). */
   time: number;
@@ -62,7 +64,8 @@ export interface RuleEvaluatorOptions {
   rememberMatches?: number;
 }
 
-const runKey = (o: { source: string; runId: string; phase?: number }) => `${o.source}:${o.runId}${o.phase === undefined ? '' : `#${o.phase}`}`;
+const runKey = (o: { source: string; runId: string; phase?: number; attempt?: number }) =>
+  `${o.source}:${o.runId}${o.phase === undefined ? '' : `#${o.phase}`}${o.attempt === undefined ? '' : `@${o.attempt}`}`;
 
 export class RuleEvaluator {
   private rules: Rule[] = [];

@@ -28,6 +28,7 @@ export async function observationsOfRun(snapshot: RunSnapshot, reports: RunRepor
         node: n.node,
         runId: snapshot.id,
         phase: phase.no,
+        ...(n.startedAt !== undefined ? { attempt: n.startedAt } : {}),
         source: 'run',
         time: n.endedAt ?? phase.endedAt ?? snapshot.endedAt ?? snapshot.startedAt,
         report: structuredClone(report),
