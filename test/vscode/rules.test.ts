@@ -86,6 +86,14 @@ describe('Rules on Chef runs in VS Code', function () {
     assert.deepEqual(changed.map((m) => m.summary), ['cookbook version changed: nginx 2.7.6 → 2.8.0']);
 
     assert.deepEqual(api.rules.engine.matches(), [], 'evaluate lists nothing');
+    // With record, the configured rules' matches are listed and notified like any other source's.
+    const failed = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'rules', 'reporting-failure.json'), 'utf8')) as ChefReport;
+    const recorded = (await vscode.commands.executeCommand('chefConsul.rules.evaluate', { reports: [{ node: 'db-9', runId: 'saved-1', report: failed }], record: true })) as RuleMatch[];
+    assert.deepEqual(recorded.map((m) => [m.rule, m.node, m.runId]), [['failures', 'db-9', 'saved-1']]);
+    assert.deepEqual(api.rules.engine.matches().map((m) => m.runId), ['saved-1']);
+    assert.deepEqual(await vscode.commands.executeCommand('chefConsul.rules.evaluate', { reports: [{ node: 'db-9', runId: 'saved-1', report: failed }], record: true }), [], 'once');
+    await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.rules.evaluate', { reports: [failed], record: true, rules: [] })), /"record" applies the configured rules/);
+    assert.deepEqual(await vscode.commands.executeCommand('chefConsul.rules.clearMatches', {}), { cleared: 1 });
     await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.rules.evaluate', {})), /"reports" is required/);
     await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.rules.evaluate', { reports: [{ status: 'failure' }] })), /reports\[0\] is not a Chef report/);
     await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.rules.evaluate', { reports: path.join(FIXTURES, 'nope.json') })), /Cannot read the report file .*nope\.json/);
