@@ -325,5 +325,11 @@ describe('Chef server in VS Code', function () {
     await eventually('no profile', async () => (api.chefServer.connection.state.kind === 'none' ? true : undefined), 5_000, 100);
     assert.deepEqual(await api.chefServer.view.getChildren(), []);
     fs.rmSync(path.dirname(keyFile), { recursive: true, force: true });
+    // A profile that cannot be used: Test Connection says what is wrong with it.
+    await config().update('profiles', [{ name: 'bad', serverUrl: 'ftp://chef.example', clientName: 'a', clientKey: '/k.pem' }], vscode.ConfigurationTarget.Global);
+    const bad = (await vscode.commands.executeCommand('chefConsul.chef.testConnection', { silent: true })) as { ok: boolean; kind?: string; message?: string };
+    assert.equal(bad.kind, 'no-profile');
+    assert.match(bad.message ?? '', /Not read: chefConsul\.chef\.profiles\[0\] \("bad"\): serverUrl "ftp:\/\/chef\.example" is not an http\(s\) URL/);
+    await config().update('profiles', undefined, vscode.ConfigurationTarget.Global);
   });
 });

@@ -137,7 +137,10 @@ export function registerChefServerCommands(d: ChefServerCommandDeps): vscode.Dis
           result = { ok: false, profile: s.profile.name, kind: e instanceof ChefServerError ? e.kind : undefined, message: (e as Error).message };
         }
       } else if (s.kind === 'invalid') result = { ok: false, profile: s.profile.name, kind: 'invalid-profile', message: s.message };
-      else result = { ok: false, kind: 'no-profile', message: vscode.l10n.t('No Chef server profile: add one in the setting chefConsul.chef.profiles or in ~/.chef/credentials.') };
+      else {
+        const problems = chef.problems.length ? ` ${vscode.l10n.t('Not read: {0}', chef.problems.join('; '))}` : '';
+        result = { ok: false, kind: 'no-profile', message: vscode.l10n.t('No Chef server profile: add one in the setting chefConsul.chef.profiles or in ~/.chef/credentials.') + problems };
+      }
       if (result.ok) void chef.loadInventory(true);
       if (!silent) {
         if (result.ok) void vscode.window.showInformationMessage(vscode.l10n.t('Chef server {0}: {1}, signed with X-Ops-Sign {2}, {3} nodes.', result.serverUrl, result.serverVersion ?? vscode.l10n.t('version unknown'), result.signVersion, result.nodes));
