@@ -227,6 +227,8 @@ describe('Chef server in VS Code', function () {
     assert.deepEqual(labels(only), ['legacy-app-1']);
     assert.match(String(only[0].description), /^only in Chef · Chef ✗/);
     assert.deepEqual(api.chefServer.join.current?.notInChef, []);
+    // A Consul node's context menu opens the Chef node it maps to.
+    assert.equal(await vscode.commands.executeCommand('chefConsul.chef.openNode', web), `chef:/${PROFILE}/nodes/web-1.json`);
 
     // By ipaddress: the Chef ipaddress attribute against the Consul address — the seed gives the same addresses.
     await config().update('nodeMapping', 'ipaddress', vscode.ConfigurationTarget.Global);
@@ -237,6 +239,7 @@ describe('Chef server in VS Code', function () {
     items = await viewShows(api.nodesView, (i) => api.chefServer.join.current?.mapping === 'fqdn' && String(byLabel(i, 'web-1')?.description).includes('not in Chef'), 10_000);
     assert.equal(String(byLabel(items, 'db-1')?.description), '127.0.0.4 · not in Chef');
     assert.deepEqual([...api.chefServer.join.current!.notInChef].sort(), ['consul-server-1', 'db-1', 'web-1']);
+    assert.match((await rejection(vscode.commands.executeCommand('chefConsul.chef.openNode', byLabel(items, 'db-1')))).message, /The Consul node db-1 is not in Chef \(mapping by fqdn\)/);
     assert.deepEqual(labels(api.nodesView.getChildren(byLabel(items, 'Only in Chef')!)), ['consul-server-1', 'db-1', 'legacy-app-1', 'web-1']);
     await config().update('nodeMapping', undefined, vscode.ConfigurationTarget.Global);
   });

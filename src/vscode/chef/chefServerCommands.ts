@@ -24,6 +24,7 @@ import { CHEF_SECTION, ChefServerConnection, serverVersionOf } from './chefServe
 import { chefObjectUri, ChefObjectDocuments } from './chefObjectDocuments';
 import type { ChefReportView } from './chefReportView';
 import type { ChefServerView, RunFilter } from './chefServerView';
+import type { NodesChefJoin } from './nodesChefJoin';
 
 const STATUSES: readonly ReportingStatusFilter[] = ['success', 'failure', 'started', 'running'];
 
@@ -63,12 +64,21 @@ export interface ChefServerCommandDeps {
   documents: ChefObjectDocuments;
   shelf: ChefReportShelf;
   reportView: ChefReportView;
+  /** The Nodes view's join: a Consul node item leads to the Chef node it maps to. */
+  join?: NodesChefJoin;
   log: vscode.LogOutputChannel;
 }
 
 export function registerChefServerCommands(d: ChefServerCommandDeps): vscode.Disposable[] {
   const { chef, view, documents, shelf, reportView, log } = d;
   const nodeName = (a: { name?: unknown; node?: unknown } | undefined, item?: unknown): string | undefined => {
+    // A Consul node of the Nodes view: its Chef node by the join's mapping (not necessarily the same name).
+    if ((item as { kind?: unknown } | undefined)?.kind === 'node' && item instanceof vscode.TreeItem) {
+      const consulName = (item as unknown as { node: { name: string } }).node.name;
+      const side = d.join?.current?.byConsulNode.get(consulName);
+      if (!side) throw new CommandInputError(vscode.l10n.t('The Consul node {0} is not in Chef (mapping by {1}).', consulName, d.join?.current?.mapping ?? 'name'));
+      return side.node.name;
+    }
     // A Chef view node item carries `node` (a summary), an "only in Chef" item `side.node`; an argument object names it.
     const fromItem = (item as { node?: { name?: unknown } } | undefined)?.node?.name ?? (item as { side?: { node?: { name?: unknown } } } | undefined)?.side?.node?.name;
     return [a?.name, a?.node, fromItem].find((v): v is string => typeof v === 'string' && v !== '');

@@ -41,7 +41,7 @@ export function registerChefServer(opts: {
     poller,
     { dispose: () => (nodesView.chefJoin = undefined) },
     vscode.workspace.registerTextDocumentContentProvider(CHEF_OBJECT_SCHEME, documents),
-    ...registerChefServerCommands({ chef: connection, view, documents, shelf: reports.shelf, reportView: reports.view, log }),
+    ...registerChefServerCommands({ chef: connection, view, documents, shelf: reports.shelf, reportView: reports.view, join, log }),
   ];
   // Not awaited: reading ~/.chef is a file read; the view shows nothing until it is done.
   void connection.reload();
