@@ -1,6 +1,9 @@
 import * as assert from 'node:assert/strict';
 import { chefSummary, rebuildFromUnifiedDiff } from '../../src/core/chef/report';
-import { runEndBody, reportingTime, sortRuns, toRunSummary } from '../../src/core/chef/server/reporting';
+import { generateKeyPairSync } from 'node:crypto';
+import { ChefServerClient } from '../../src/core/chef/server/chefServerClient';
+import { listRuns, runEndBody, reportingTime, sortRuns, toRunSummary } from '../../src/core/chef/server/reporting';
+import { listen } from '../support/http';
 import type { ReportingRunDetail } from '../../src/core/chef/server/reportingReport';
 import { failedResourceFromTitle, parseReportingTime, parseRunList, reportingToChefReport, stateChanges } from '../../src/core/chef/server/reportingReport';
 
@@ -129,5 +132,41 @@ describe('Reporting → ChefReport', () => {
     const body = runEndBody({ runId: 'r', startTime: Date.parse('2026-12-01T05:00:00Z'), endTime: Date.parse('2026-12-01T05:01:00Z'), status: 'success', runList: ['role[web]'], totalResources: 7, resources: [] });
     assert.deepEqual(body, { action: 'end', run_id: 'r', resources: [], status: 'success', run_list: '["role[web]"]', total_res_count: '7', data: {}, start_time: '2026-12-01 05:00:00 +0000', end_time: '2026-12-01 05:01:00 +0000' });
     assert.equal(reportingTime(new Date('2026-12-01T05:00:00.999Z')), '2026-12-01 05:00:00 +0000');
+  });
+});
+
+describe('Reporting listings', () => {
+  it('never overlap on one server, whichever client object asks (goiardi crashes on concurrent listings)', async () => {
+    let inFlight = 0;
+    let most = 0;
+    let served = 0;
+    const server = await listen((req, res) => {
+      if (req.headers['x-ops-userid'] === 'c') {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end('{"error":["boom"]}');
+        return;
+      }
+      inFlight++;
+      most = Math.max(most, inFlight);
+      setTimeout(() => {
+        inFlight--;
+        served++;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ run_history: [] }));
+      }, 30);
+    });
+    try {
+      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const key = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+      const a = new ChefServerClient({ serverUrl: `http://${server.address}`, clientName: 'a', clientKey: key });
+      const b = new ChefServerClient({ serverUrl: `http://${server.address}`, clientName: 'b', clientKey: key });
+      const failing = new ChefServerClient({ serverUrl: `http://${server.address}`, clientName: 'c', clientKey: key });
+      const results = await Promise.allSettled([listRuns(a), listRuns(b, { node: 'web-1' }), listRuns(failing), listRuns(a, { status: 'failure' })]);
+      assert.equal(most, 1, 'two listings were in flight at once');
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3, 'a failed listing must not stop the ones queued after it');
+      assert.ok(served >= 3);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -103,6 +103,27 @@ function requestOptions(signal: AbortSignal | undefined, query?: ChefRequestOpti
 /** Whether the server is goiardi, learned from its answers (X-Goiardi header). */
 const goiardiServers = new WeakMap<ChefServerClient, boolean>();
 
+/** The listing in flight per server (by URL, whichever client object asks). */
+const listings = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `list` after any listing already in flight to the same server has
+ * ended: goiardi crashes ("concurrent map writes" in its report list) when two
+ * Reporting listings overlap, and the Chef view, its poller and the rules'
+ * poller all list.
+ */
+async function oneListingAtATime<T>(client: ChefServerClient, list: () => Promise<T>): Promise<T> {
+  const server = client.serverUrl.href;
+  const before = listings.get(server) ?? Promise.resolve();
+  const mine = before.catch(() => undefined).then(list);
+  const tail = mine.catch(() => undefined);
+  listings.set(server, tail);
+  void tail.then(() => {
+    if (listings.get(server) === tail) listings.delete(server);
+  });
+  return mine;
+}
+
 /**
  * Runs of one node (`/reports/nodes/<node>/runs`) or of the organisation
  * (`/reports/org/runs`), newest first. Listing needs an admin (or a user with
@@ -117,7 +138,7 @@ export async function listRuns(client: ChefServerClient, opts: ListRunsOptions =
   const query: ChefRequestOptions['query'] = { rows: serverRows, status };
   if (opts.from !== undefined) query.from = seconds(opts.from);
   if (opts.to !== undefined) query.until = seconds(opts.to);
-  const res = await client.request<{ run_history?: ReportingRun[] | null }>('GET', path, undefined, requestOptions(opts.signal, query));
+  const res = await oneListingAtATime(client, () => client.request<{ run_history?: ReportingRun[] | null }>('GET', path, undefined, requestOptions(opts.signal, query)));
   goiardiServers.set(client, res.headers['x-goiardi'] === 'yes');
   let runs = sortRuns((res.body?.run_history ?? []).map(toRunSummary));
   if (opts.from !== undefined) runs = runs.filter((r) => r.startedAt === undefined || r.startedAt >= seconds(opts.from!) * 1000);
