@@ -83,6 +83,8 @@ export class ChefRunPoller implements vscode.Disposable {
         // New runs ended: the Chef view and the Nodes view show the new last runs.
         if (result.observations.length) void this.chef.loadInventory(true);
       }
+      // The server answers again after a failure: the views recover by themselves.
+      if (this.chef.inventory.kind === 'error') void this.chef.loadInventory(true);
     } catch (e) {
       this.log.warn(`Chef Reporting poll: ${(e as Error).message}`);
     } finally {
