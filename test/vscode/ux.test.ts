@@ -72,13 +72,14 @@ describe('Everyday UX: icons, menus, welcome states, copy, reveal, tooltips', fu
     assert.ok(welcome.some((w) => w.view === 'chefConsul.runs' && /chefConsul\.runs\.empty/.test(w.when ?? '')));
   });
 
-  it('shows why a profile is unusable above the welcome, and clears it once connected', async () => {
+  it('shows the unusable profile\'s welcome with no message (a message hides it), its reason through Test Connection', async () => {
     await vscode.commands.executeCommand('chefConsul.addProfile', { name: 'ux-bad-ca', address: 'https://127.0.0.1:1', caFile: '/nonexistent/ux-ca.pem' });
     try {
       await eventually('the invalid state', () => (api.connections.state?.kind === 'invalid' ? true : undefined), 10_000);
       for (const view of [api.nodesView.treeView, api.servicesView.treeView, api.eventsView.treeView, api.runsView.treeView]) {
-        assert.match(view.message ?? '', /Cannot read the CA file "\/nonexistent\/ux-ca\.pem"/);
+        assert.equal(view.message, undefined, 'VS Code hides welcome content while a view has a message');
       }
+      await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.testConnection', { silent: true })), /Cannot read the CA file "\/nonexistent\/ux-ca\.pem"/);
       assert.deepEqual(api.nodesView.rootItems(), [], 'an empty tree, so the welcome content shows');
       // No history without a connection: only the runs this editor started, if any.
       const live = new Set(api.runs.all().map((r) => r.id));

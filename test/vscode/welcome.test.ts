@@ -91,7 +91,12 @@ describe('Welcome states: connecting, failed with its reason, no profile, nothin
       .map(key);
   }
 
-  /** Every connection view has an empty tree (or only this editor's runs), the reason as its message, and one welcome: `expected`. */
+  /**
+   * Every connection view has an empty tree (or only this editor's runs), no
+   * message (VS Code hides welcome content while a view has one), and one
+   * welcome: `expected`. The exact reason is what Test Connection, which
+   * every such welcome links to, answers.
+   */
   async function showsWelcome(expected: string, reason: RegExp | undefined): Promise<void> {
     // Render each view once, as the workbench would, so their flags are current.
     api.nodesView.rootItems();
@@ -106,9 +111,13 @@ describe('Welcome states: connecting, failed with its reason, no profile, nothin
     assert.ok(runRows.every((r) => live.has((r as { run?: { id: string } }).run?.id ?? '')), 'the Runs view shows only this editor\'s runs');
     for (const view of CONNECTION_VIEWS) assert.deepEqual(welcomes(view), [expected], `${view} with ${JSON.stringify(keys())}`);
     for (const tree of [api.nodesView.treeView, api.servicesView.treeView, api.eventsView.treeView, api.runsView.treeView, api.kv.view.treeView]) {
-      if (reason) assert.match(tree.message ?? '', reason);
-      else assert.equal(tree.message, undefined);
+      assert.equal(tree.message, undefined, 'a message would hide the welcome content');
     }
+    if (!reason) return;
+    assert.match(api.connections.reason ?? '', reason);
+    await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.testConnection', { silent: true })), reason);
+    const nls = nlsBundle();
+    assert.match(nls[expected.replace(/%/g, '')], /\[Test Connection\]\(command:chefConsul\.testConnection\)/, `${expected} links to Test Connection`);
   }
 
   /** Polls the view's root items (a hidden view gets no render events, and these tests move focus around). */
@@ -164,7 +173,7 @@ describe('Welcome states: connecting, failed with its reason, no profile, nothin
     }
   });
 
-  it('connected: no welcome, no message (but the event buffer\'s note)', async () => {
+  it('connected: no welcome, no message (but the event buffer\'s note while it lists events)', async () => {
     await eventually('connected', () => keys()['chefConsul.connectionState'] === 'connected', 10_000);
     await viewShows(api.nodesView, (i) => i.some(isNode));
     for (const view of ['chefConsul.nodes', 'chefConsul.services']) assert.deepEqual(welcomes(view), []);
@@ -205,6 +214,7 @@ describe('Welcome states: connecting, failed with its reason, no profile, nothin
     assert.equal(api.connections.failure, undefined);
     assert.equal(api.nodesView.treeView.message, undefined);
     assert.equal(api.kv.view.treeView.message, undefined);
+    assert.equal(api.eventsView.treeView.message, undefined, 'the buffer note is cleared while the view shows a welcome');
     await vscode.commands.executeCommand('chefConsul.nodes.focus');
     await rootsOf(api.nodesView, (i) => i.some(isNode));
   });

@@ -52,10 +52,7 @@ export class KvView implements vscode.TreeDataProvider<KvNode>, vscode.Disposabl
       this.treeView.onDidChangeVisibility(() => this.followVisibility()),
       this.treeView.onDidCollapseElement((e) => e.element.kind === 'folder' && this.dropFolder(e.element.key)),
       connections.onDidChange(() => this.reset()),
-      connections.onDidChangeHealth(() => {
-        this.treeView.message = connections.reason;
-        this.changed.fire(undefined);
-      }),
+      connections.onDidChangeHealth(() => this.changed.fire(undefined)),
     );
     this.reset();
   }
@@ -66,8 +63,6 @@ export class KvView implements vscode.TreeDataProvider<KvNode>, vscode.Disposabl
     this.lockNodes.clear();
     const state = this.connections.state;
     this.connection = state?.kind === 'connected' ? state.connection : undefined;
-    // Why there is no usable connection stands above the welcome content; nothing while connected.
-    this.treeView.message = this.connections.reason;
     void vscode.commands.executeCommand('setContext', 'chefConsul.kv.empty', false);
     this.changed.fire(undefined);
   }

@@ -128,13 +128,12 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
 
   private setMessage(): void {
     const state = this.connections.state;
-    // The buffer's note belongs to an agent that answers: without one, the reason (or nothing) stands above the welcome.
-    const reason = this.connections.reason;
+    // The buffer's note belongs to an agent that answers and a list to read; otherwise none
+    // (VS Code hides welcome content while a view has a message; the "no events" welcome says it).
     this.treeView.message =
-      reason ??
-      (state?.kind === 'connected'
+      state?.kind === 'connected' && !this.connections.failure && !this.empty
         ? vscode.l10n.t('The event buffer of the agent at {0}: its last 256 events; events with filters reach only matching agents.', state.connection.address)
-        : undefined);
+        : undefined;
   }
 
   /** Whether the view shows the "no events" welcome (tests read it). */
@@ -145,6 +144,7 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
   private setEmpty(empty: boolean): void {
     if (this.empty === empty) return;
     this.empty = empty;
+    this.setMessage();
     void vscode.commands.executeCommand('setContext', 'chefConsul.events.empty', empty);
   }
 

@@ -36,10 +36,7 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
       this.treeView,
       this.follower,
       connections.onDidChange(() => this.attach()),
-      connections.onDidChangeHealth(() => {
-        this.treeView.message = connections.reason;
-        this.changed.fire(undefined);
-      }),
+      connections.onDidChangeHealth(() => this.changed.fire(undefined)),
     );
     this.attach();
   }
@@ -81,8 +78,9 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
 
   private attach(): void {
     const state: ConnectionState | undefined = this.connections.state;
-    // Why the profile is unusable or the agent does not answer, above the welcome content; nothing while connected.
-    this.treeView.message = this.connections.reason;
+    // No message: VS Code hides welcome content while a view has one. The welcome names the kind of
+    // failure (context keys) and links to Test Connection and Show Log, which give the exact reason.
+    this.treeView.message = undefined;
     this.follower.follow(state?.kind === 'connected' ? state.catalog : undefined);
     this.changed.fire(undefined);
   }

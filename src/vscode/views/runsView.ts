@@ -202,10 +202,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
       this.lockFollower,
       { dispose: () => live.dispose() },
       connections.onDidChange(() => this.reset()),
-      connections.onDidChangeHealth(() => {
-        this.treeView.message = connections.reason;
-        this.changed.fire();
-      }),
+      connections.onDidChangeHealth(() => this.changed.fire()),
       vscode.commands.registerCommand('chefConsul.runs.reveal', async (a?: { id?: string; phase?: number; node?: string }) => {
         try {
           return await this.reveal(a ?? {});
@@ -229,8 +226,8 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
     this.loaded = false;
     this.updateRunning();
     const state = this.connections.state;
-    // The reason a profile is unusable (or its agent does not answer) stands above the welcome content; a connected view has no message.
-    this.treeView.message = this.connections.reason;
+    // No message: VS Code hides welcome content while a view has one (the welcome links to the reason).
+    this.treeView.message = undefined;
     if (state?.kind === 'connected') {
       // Any write under metronome/results moves this index: one long-poll tells when to re-read.
       this.query = new LiveQuery(state.connection, { method: kvKeysMethod(`${RESULTS_PREFIX}/`, '/'), path: `/v1/kv/${RESULTS_PREFIX}/?keys`, transform: (b) => b, coalesceMs: 500 });
