@@ -322,7 +322,16 @@ describe('Chef server in VS Code', function () {
     assert.doesNotMatch(JSON.stringify(r), /BEGIN/);
     await api.chefServer.connection.loadInventory(true);
     assert.deepEqual(await api.chefServer.view.getChildren(), [], 'the welcome content shows');
-    assert.match(api.chefServer.view.treeView.message ?? '', /^Chef server connection failed \(wrong-key\): /);
+    // The welcome of its kind shows (a message would hide it); the kind is next to the title.
+    assert.equal(api.chefServer.view.treeView.message, undefined);
+    assert.equal(api.chefServer.view.treeView.description, 'wrong-key · wrong-key');
+    assert.equal(api.chefServer.connection.failureKind, 'wrong-key');
+    const ext = vscode.extensions.getExtension('chef-consul-ops.chef-consul-ops')!;
+    const pkg = JSON.parse(fs.readFileSync(path.join(ext.extensionPath, 'package.json'), 'utf8')) as { contributes: { viewsWelcome: Array<{ view: string; contents: string; when: string }> } };
+    const nls = JSON.parse(fs.readFileSync(path.join(ext.extensionPath, 'package.nls.json'), 'utf8')) as Record<string, string>;
+    const welcome = pkg.contributes.viewsWelcome.filter((w) => w.view === 'chefConsul.chef' && w.when.includes('chefConsul.chef.failure == wrong-key'));
+    assert.equal(welcome.length, 1);
+    assert.match(nls[welcome[0].contents.replace(/%/g, '')], /wrong-key[\s\S]*\[Test Chef Server Connection\]\(command:chefConsul\.chef\.testConnection\)/);
     await config().update('profiles', undefined, vscode.ConfigurationTarget.Global);
     await config().update('activeProfile', undefined, vscode.ConfigurationTarget.Global);
     await eventually('no profile', async () => (api.chefServer.connection.state.kind === 'none' ? true : undefined), 5_000, 100);

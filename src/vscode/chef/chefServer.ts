@@ -178,8 +178,17 @@ export class ChefServerConnection implements vscode.Disposable {
 
   private setInventory(state: ChefInventoryState): void {
     this.inventoryValue = state;
-    void vscode.commands.executeCommand('setContext', 'chefConsul.chef.failed', state.kind === 'error');
+    const failure = this.failureKind;
+    void vscode.commands.executeCommand('setContext', 'chefConsul.chef.failed', failure !== undefined);
+    // Which welcome the Chef view shows: one per kind of failure (the exact reason is Test Connection's answer).
+    void vscode.commands.executeCommand('setContext', 'chefConsul.chef.failure', failure ?? '');
     this.inventoryChanged.fire(state);
+  }
+
+  /** The ChefServerError kind of the last failure (`invalid-profile` for a profile that cannot be used, `error` for others); undefined while all is well. */
+  get failureKind(): string | undefined {
+    if (this.stateValue.kind === 'invalid') return 'invalid-profile';
+    return this.inventoryValue.kind === 'error' ? (this.inventoryValue.errorKind ?? 'error') : undefined;
   }
 
   dispose(): void {

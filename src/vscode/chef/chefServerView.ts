@@ -211,17 +211,10 @@ export class ChefServerView implements vscode.TreeDataProvider<ChefViewItem>, vs
   private update(): void {
     const s = this.chef.state;
     const inv = this.chef.inventory;
-    this.treeView.message =
-      s.kind === 'invalid'
-        ? s.message
-        : inv.kind === 'error'
-          ? inv.errorKind
-            ? vscode.l10n.t('Chef server connection failed ({0}): {1}', inv.errorKind, inv.error.message)
-            : inv.error.message
-          : inv.kind === 'ready' && inv.reportingError
-            ? vscode.l10n.t('Reporting unavailable, no last runs: {0}', inv.reportingError)
-            : undefined;
-    this.treeView.description = s.kind === 'none' ? undefined : s.profile.name;
+    // A failure shows as the welcome content of its kind (a message would hide it); the exact reason is Test Connection's.
+    this.treeView.message = inv.kind === 'ready' && inv.reportingError ? vscode.l10n.t('Reporting unavailable, no last runs: {0}', inv.reportingError) : undefined;
+    const failure = this.chef.failureKind;
+    this.treeView.description = s.kind === 'none' ? undefined : failure ? `${s.profile.name} · ${failure}` : s.profile.name;
     this.changed.fire(undefined);
     if (inv.kind === 'ready' || inv.kind === 'error') this.rendered.fire();
   }
