@@ -229,6 +229,10 @@ describe('Chef server client against real goiardi (authentication on)', function
       assert.deepEqual((await listRuns(admin, { node, status: 'running' })).map((r) => r.runId), [runs[3].runId]);
       const window = await listRuns(admin, { node, from: base + 1.5 * hour, to: base + 3.5 * hour });
       assert.deepEqual(window.map((r) => r.runId), [runs[2].runId, runs[1].runId]);
+      // A window whose ends are the runs' own start seconds holds both (goiardi alone leaves out its boundary seconds).
+      const second = (t: number) => Math.floor(t / 1000) * 1000;
+      const edges = await listRuns(admin, { node, from: second(runs[1].start), to: second(runs[2].start) });
+      assert.deepEqual(edges.map((r) => r.runId), [runs[2].runId, runs[1].runId]);
       // goiardi answers rows=N with N+1 rows, picked by run ID: we still get exactly the newest N.
       assert.deepEqual((await listRuns(admin, { node, rows: 2 })).map((r) => r.runId), [runs[3].runId, runs[2].runId]);
       assert.deepEqual((await listRuns(admin, { node, rows: 1 })).map((r) => r.runId), [runs[3].runId]);

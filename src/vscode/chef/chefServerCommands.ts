@@ -241,8 +241,8 @@ export function registerChefServerCommands(d: ChefServerCommandDeps): vscode.Dis
         const to = timeArg(a?.to, 'to');
         if (from !== undefined && to !== undefined && from > to) throw new CommandInputError(vscode.l10n.t('"from" ({0}) is after "to" ({1}).', new Date(from).toISOString(), new Date(to).toISOString()));
         try {
-          // goiardi's from/until exclude their own second: ask a second wider on each side, keep [from, to] exactly.
-          const runs = await listRuns(chef.ready().client, { node, status, from: from === undefined ? undefined : from - 1000, to: to === undefined ? undefined : to + 1000 });
+          // listRuns works in whole seconds (as Reporting does): keep [from, to] to the millisecond.
+          const runs = await listRuns(chef.ready().client, { node, status, from, to });
           return runs.filter((r) => r.startedAt === undefined || ((from === undefined || r.startedAt >= from) && (to === undefined || r.startedAt <= to)));
         } catch (e) {
           throw serverError(e);

@@ -136,8 +136,9 @@ export async function listRuns(client: ChefServerClient, opts: ListRunsOptions =
   // goiardi's rows selects by run_id, not by time: ask it for everything and trim ourselves.
   const serverRows = opts.rows !== undefined && goiardiServers.get(client) === false ? opts.rows : ALL_ROWS;
   const query: ChefRequestOptions['query'] = { rows: serverRows, status };
-  if (opts.from !== undefined) query.from = seconds(opts.from);
-  if (opts.to !== undefined) query.until = seconds(opts.to);
+  // goiardi leaves out runs that start in the very second of `from` or `until`: ask one second wider, filter exactly below.
+  if (opts.from !== undefined) query.from = seconds(opts.from) - 1;
+  if (opts.to !== undefined) query.until = seconds(opts.to) + 1;
   const res = await oneListingAtATime(client, () => client.request<{ run_history?: ReportingRun[] | null }>('GET', path, undefined, requestOptions(opts.signal, query)));
   goiardiServers.set(client, res.headers['x-goiardi'] === 'yes');
   let runs = sortRuns((res.body?.run_history ?? []).map(toRunSummary));
