@@ -102,6 +102,8 @@ export const DEFAULT_SETTINGS: Readonly<Record<string, unknown>> = {
   'extensions.autoCheckUpdates': false,
   'extensions.ignoreRecommendations': true,
   'security.workspace.trust.enabled': false,
+  // The tester's own ~/.chef must not make a Chef profile active in every test.
+  'chefConsul.chef.readKnifeConfig': false,
 };
 
 // Headless Chromium as a test browser: nothing phones home, no sandbox (root).
