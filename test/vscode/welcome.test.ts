@@ -8,6 +8,7 @@ import { AclDeniedError, AclTokenNotFoundError, ConsulHttpError, TlsError, Unrea
 import { ConnectionManager, failureKind } from '../../src/vscode/connectionManager';
 import { askFilter } from '../../src/vscode/commands/viewCommands';
 import type { CatalogItem } from '../../src/vscode/views/catalogItems';
+import type { RunSnapshot } from '../../src/core/runs/model';
 import { clusterFromEnv, eventually } from '../support/env';
 import { activateExtension, EXTENSION_ID, finished, isNode, removeProfiles, viewShows } from './support';
 import { recording } from './quickInput';
@@ -374,6 +375,40 @@ describe('Welcome states: connecting, failed with its reason, no profile, nothin
     await finished(id);
     await eventually('no badge', () => api.runsView.treeView.badge === undefined, 10_000);
     assert.equal(api.runsView.running, 0);
+  });
+
+  it('Run Event on an event row of the Phases view runs that event without asking; a run waiting for the lock says for whom and is cancelled from its row', async () => {
+    const folder = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    fs.mkdirSync(path.join(folder, 'welcome-demo'), { recursive: true });
+    fs.writeFileSync(
+      path.join(folder, 'welcome-demo', 'task.yml'),
+      ['events:', '  welcome-slow:', '    task: slow', '  welcome-row:', '    task: quick', 'tasks:', '  slow:', '    operations:', '      - execute:', '          script: sleep 4', '  quick:', '    operations:', '      - echo: from the row', ''].join('\n'),
+    );
+    await api.plans.workspace.rescan();
+    const pattern = api.plans.phasesView.getChildren().find((i) => (i as { plan?: { name: string } }).plan?.name === 'welcome-demo');
+    assert.ok(pattern, 'the pattern in the Phases view');
+    const row = api.plans.phasesView.getChildren(pattern).find((i) => i.label === 'welcome-row');
+    assert.ok(row, 'the event row');
+    await vscode.commands.executeCommand('chefConsul.runs.focus');
+    const slow = (await vscode.commands.executeCommand('chefConsul.runEvent', { event: 'welcome-slow' })) as string;
+    // The tree item itself, as the row's inline action passes it: no picker (it would never answer here).
+    const waiting = (await vscode.commands.executeCommand('chefConsul.runEvent', row)) as string;
+    assert.match(waiting, /^[0-9a-f-]{36}$/);
+    const item = await eventually('the waiting run\'s note', async () => {
+      const rows = (await api.runsView.getChildren()) as Array<{ run?: RunSnapshot; note?: string; description?: unknown }>;
+      const r = rows.find((x) => x.run?.id === waiting);
+      return r?.note ? r : undefined;
+    }, 15_000);
+    assert.match(item.note!, new RegExp(`waiting for run ${slow} \\("welcome-slow"\\) by `));
+    assert.match(String(item.description), /waiting for run/);
+    assert.equal(item.run!.event, 'welcome-row');
+    await vscode.commands.executeCommand('chefConsul.cancelRun', { id: waiting });
+    const cancelled = await finished(waiting);
+    assert.equal(cancelled.status, 'cancelled', cancelled.message);
+    const done = await finished(slow);
+    assert.equal(done.status, 'success', done.message);
+    const note = ((await api.runsView.getChildren()) as Array<{ run?: RunSnapshot; note?: string }>).find((x) => x.run?.id === waiting)?.note;
+    assert.equal(note, undefined, 'the note goes with the wait');
   });
 
   it('Filter Nodes: two steps, the current value marked, matches counted as the user types, Back keeps both', async () => {
