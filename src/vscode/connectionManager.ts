@@ -10,7 +10,7 @@ import { CatalogSnapshot } from '../core/consul/catalog';
 import { LiveQuery } from '../core/consul/liveQuery';
 import { NODE_DUMP_PATH, nodeDumpMethod } from '../core/consul/nodeDump';
 import { call } from '../core/consul/client';
-import { ConsulError, toConsulError } from '../core/consul/errors';
+import { AclDeniedError, AclTokenNotFoundError, ConsulError, ConsulHttpError, TlsError, toConsulError, UnreachableError } from '../core/consul/errors';
 import { snapshotFromNodeDump } from '../core/consul/catalog';
 import {
   allProfiles,
@@ -143,6 +143,24 @@ export class ConnectionManager implements vscode.Disposable {
     const state = this.current;
     if (state?.kind === 'invalid') return state.message;
     return this.failure?.error.message;
+  }
+
+  /**
+   * The reason in a few words, for the views' title bar while their welcome content shows
+   * (a view message would hide it): "connection refused (is the agent running?)", "ACL not
+   * found", "token lacks key:write on …", "unusable profile"; undefined while connected.
+   */
+  get shortReason(): string | undefined {
+    const state = this.current;
+    if (state?.kind === 'invalid') return vscode.l10n.t('unusable profile');
+    const error = this.failure?.error;
+    if (!error) return undefined;
+    if (error instanceof UnreachableError) return error.reason;
+    if (error instanceof TlsError) return vscode.l10n.t('TLS: {0}', error.reason);
+    if (error instanceof AclTokenNotFoundError) return vscode.l10n.t('ACL not found');
+    if (error instanceof AclDeniedError) return error.permission ? vscode.l10n.t('token lacks {0}', error.permission) : vscode.l10n.t('permission denied');
+    if (error instanceof ConsulHttpError) return `HTTP ${error.statusCode}`;
+    return error.kind;
   }
 
   /** Reads the probe path once; returns the health it found (also what Test Connection calls first). */

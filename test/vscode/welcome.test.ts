@@ -98,7 +98,7 @@ describe('Welcome states: connecting, failed with its reason, no profile, nothin
    * welcome: `expected`. The exact reason is what Test Connection, which
    * every such welcome links to, answers.
    */
-  async function showsWelcome(expected: string, reason: RegExp | undefined): Promise<void> {
+  async function showsWelcome(expected: string, reason: RegExp | undefined, short?: RegExp): Promise<void> {
     // Render each view once, as the workbench would, so their flags are current.
     api.nodesView.rootItems();
     api.servicesView.rootItems();
@@ -114,6 +114,8 @@ describe('Welcome states: connecting, failed with its reason, no profile, nothin
     for (const tree of [api.nodesView.treeView, api.servicesView.treeView, api.eventsView.treeView, api.runsView.treeView, api.kv.view.treeView]) {
       // VS Code reads back '' for a cleared message; either way no message hides the welcome content.
       assert.ok(!tree.message, `a message would hide the welcome content: ${tree.message}`);
+      // The reason in a few words next to the view's title.
+      if (short) assert.match(tree.description ?? '', short);
     }
     if (!reason) return;
     assert.match(api.connections.reason ?? '', reason);
@@ -210,7 +212,7 @@ describe('Welcome states: connecting, failed with its reason, no profile, nothin
       assert.equal(keys()['chefConsul.connectionState'], 'failed');
       assert.equal(keys()['chefConsul.connectionFailure'], 'unreachable');
       assert.equal(keys()['chefConsul.noProfile'], false);
-      await showsWelcome('%welcome.unreachable%', new RegExp(`Cannot reach Consul at http://127\\.0\\.0\\.1:${port}: (connection refused|the connection was reset)`));
+      await showsWelcome('%welcome.unreachable%', new RegExp(`Cannot reach Consul at http://127\\.0\\.0\\.1:${port}: (connection refused|the connection was reset)`), /^(connection refused|the connection was reset)/);
     } finally {
       server.close();
       held.forEach((s) => s.destroy());
@@ -220,6 +222,8 @@ describe('Welcome states: connecting, failed with its reason, no profile, nothin
     assert.equal(api.connections.failure, undefined);
     assert.ok(!api.nodesView.treeView.message);
     assert.ok(!api.kv.view.treeView.message);
+    assert.ok(!api.nodesView.treeView.description, 'no reason in the title once connected');
+    assert.ok(!api.runsView.treeView.description);
     await vscode.commands.executeCommand('chefConsul.nodes.focus');
     await rootsOf(api.nodesView, (i) => i.some(isNode));
   });
@@ -229,7 +233,7 @@ describe('Welcome states: connecting, failed with its reason, no profile, nothin
     await vscode.commands.executeCommand('chefConsul.addProfile', { name: 'welcome-down', address: `127.0.0.1:${port}` });
     await eventually('unreachable', () => keys()['chefConsul.connectionFailure'] === 'unreachable', 10_000);
     const reason = new RegExp(`Cannot reach Consul at http://127\\.0\\.0\\.1:${port}: connection refused`);
-    await showsWelcome('%welcome.unreachable%', reason);
+    await showsWelcome('%welcome.unreachable%', reason, /^connection refused \(is the agent running\?\)$/);
     // Enabled still (a usable profile): it answers with the reason instead of doing nothing.
     await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.testConnection', { silent: true })), reason);
     await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.fireEvent', { name: 'welcome-x' })), reason);
@@ -239,7 +243,7 @@ describe('Welcome states: connecting, failed with its reason, no profile, nothin
     await vscode.commands.executeCommand('chefConsul.addProfile', { name: 'welcome-down', address: 'https://127.0.0.1:1', caFile: '/nonexistent/welcome-ca.pem' });
     await eventually('invalid', () => keys()['chefConsul.connectionState'] === 'invalid', 10_000);
     assert.equal(keys()['chefConsul.connected'], false);
-    await showsWelcome('%welcome.noConnection%', /Cannot read the CA file "\/nonexistent\/welcome-ca\.pem"/);
+    await showsWelcome('%welcome.noConnection%', /Cannot read the CA file "\/nonexistent\/welcome-ca\.pem"/, /^unusable profile$/);
     await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.fireEvent', { name: 'welcome-x' })), /Cannot read the CA file/);
   });
 
@@ -269,7 +273,7 @@ describe('Welcome states: connecting, failed with its reason, no profile, nothin
     if (!secure) this.skip();
     await vscode.commands.executeCommand('chefConsul.addProfile', { name: 'welcome-tls', address: `https://${secure!.httpsAddr}` });
     await eventually('tls', () => keys()['chefConsul.connectionFailure'] === 'tls', 10_000);
-    await showsWelcome('%welcome.tls%', /TLS handshake with https:\/\/127\.0\.0\.5:\d+ failed: .*CA/);
+    await showsWelcome('%welcome.tls%', /TLS handshake with https:\/\/127\.0\.0\.5:\d+ failed: .*CA/, /^TLS: .*CA/);
   });
 
   it('an ACL agent: an unknown token is refused (403), a token that sees nothing is "nothing visible"', async function () {
@@ -277,7 +281,7 @@ describe('Welcome states: connecting, failed with its reason, no profile, nothin
     await vscode.commands.executeCommand('chefConsul.addProfile', { name: 'welcome-acl', address: `https://${secure!.httpsAddr}`, caFile: secure!.caFile });
     await vscode.commands.executeCommand('chefConsul.setToken', { profile: 'welcome-acl', token: '00000000-0000-0000-0000-000000000000' });
     await eventually('forbidden', () => keys()['chefConsul.connectionFailure'] === 'forbidden', 10_000);
-    await showsWelcome('%welcome.forbidden%', /does not know the configured ACL token \(ACL not found\)/);
+    await showsWelcome('%welcome.forbidden%', /does not know the configured ACL token \(ACL not found\)/, /^ACL not found$/);
 
     // No token: Consul 1.8 answers reads with what the token may see, here nothing: no failure, the "nothing visible" welcomes.
     await vscode.commands.executeCommand('chefConsul.clearToken', { profile: 'welcome-acl' });

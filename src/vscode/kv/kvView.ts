@@ -52,7 +52,11 @@ export class KvView implements vscode.TreeDataProvider<KvNode>, vscode.Disposabl
       this.treeView.onDidChangeVisibility(() => this.followVisibility()),
       this.treeView.onDidCollapseElement((e) => e.element.kind === 'folder' && this.dropFolder(e.element.key)),
       connections.onDidChange(() => this.reset()),
-      connections.onDidChangeHealth(() => this.changed.fire(undefined)),
+      connections.onDidChangeHealth(() => {
+        // The failure in a few words in the title bar; the welcome content explains it.
+        this.treeView.description = connections.shortReason;
+        this.changed.fire(undefined);
+      }),
     );
     this.reset();
   }
@@ -63,6 +67,7 @@ export class KvView implements vscode.TreeDataProvider<KvNode>, vscode.Disposabl
     this.lockNodes.clear();
     const state = this.connections.state;
     this.connection = state?.kind === 'connected' ? state.connection : undefined;
+    this.treeView.description = this.connections.shortReason;
     void vscode.commands.executeCommand('setContext', 'chefConsul.kv.empty', false);
     this.changed.fire(undefined);
   }

@@ -128,6 +128,7 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
 
   private setMessage(): void {
     const state = this.connections.state;
+    this.treeView.description = this.connections.shortReason;
     // The buffer's note belongs to an agent that answers and a list to read; otherwise none
     // (VS Code hides welcome content while a view has a message; the "no events" welcome says it).
     this.treeView.message =

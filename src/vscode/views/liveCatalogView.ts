@@ -36,7 +36,10 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
       this.treeView,
       this.follower,
       connections.onDidChange(() => this.attach()),
-      connections.onDidChangeHealth(() => this.changed.fire(undefined)),
+      connections.onDidChangeHealth(() => {
+        this.describe();
+        this.changed.fire(undefined);
+      }),
     );
     this.attach();
   }
@@ -52,9 +55,14 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
 
   async setFilter(filter: ViewFilter): Promise<void> {
     this.filterValue = { text: filter.text?.trim() || undefined, health: filter.health?.length ? filter.health : undefined };
-    this.treeView.description = describeFilter(this.filterValue) || undefined;
+    this.describe();
     await vscode.commands.executeCommand('setContext', `${this.viewId}.filtered`, !isEmptyFilter(this.filterValue));
     this.changed.fire(undefined);
+  }
+
+  /** The title bar's text: the failure in a few words while there is one (the welcome explains), else the filter. */
+  private describe(): void {
+    this.treeView.description = this.connections.shortReason ?? (describeFilter(this.filterValue) || undefined);
   }
 
   /** How many root items a filter would show of how many, on the data shown now; undefined before any. */
@@ -81,6 +89,9 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
     // No message: VS Code hides welcome content while a view has one. The welcome names the kind of
     // failure (context keys) and links to Test Connection and Show Log, which give the exact reason.
     this.treeView.message = undefined;
+    this.describe();
+    // A new connection: nothing known about what it shows until its catalog answers.
+    this.setNothingVisible(false);
     this.follower.follow(state?.kind === 'connected' ? state.catalog : undefined);
     this.changed.fire(undefined);
   }

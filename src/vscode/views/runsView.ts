@@ -202,7 +202,11 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
       this.lockFollower,
       { dispose: () => live.dispose() },
       connections.onDidChange(() => this.reset()),
-      connections.onDidChangeHealth(() => this.changed.fire()),
+      connections.onDidChangeHealth(() => {
+        // The failure in a few words in the title bar; the welcome content explains it.
+        this.treeView.description = connections.shortReason;
+        this.changed.fire();
+      }),
       vscode.commands.registerCommand('chefConsul.runs.reveal', async (a?: { id?: string; phase?: number; node?: string }) => {
         try {
           return await this.reveal(a ?? {});
@@ -228,6 +232,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
     const state = this.connections.state;
     // No message: VS Code hides welcome content while a view has one (the welcome links to the reason).
     this.treeView.message = undefined;
+    this.treeView.description = this.connections.shortReason;
     if (state?.kind === 'connected') {
       // Any write under metronome/results moves this index: one long-poll tells when to re-read.
       this.query = new LiveQuery(state.connection, { method: kvKeysMethod(`${RESULTS_PREFIX}/`, '/'), path: `/v1/kv/${RESULTS_PREFIX}/?keys`, transform: (b) => b, coalesceMs: 500 });
