@@ -135,6 +135,7 @@ describe('UI: welcome states and the walkthrough', function () {
       await closed;
       const content = await welcome(w, 'Nodes', 'Consul does not answer at this profile\'s address');
       assert.deepEqual(await buttons(content), ['Select Profile…']);
+      await viewPane(w.page, 'Nodes').locator('.pane-header').filter({ hasText: /connection refused|connection was reset/ }).first().waitFor({ timeout: 10_000 });
       await testConnectionSays(w, content, new RegExp(`Cannot reach Consul at http://127\\.0\\.0\\.1:${hangPort}`));
       await shot(w, 'welcome-unreachable.png');
       await clearToasts(w);
@@ -189,6 +190,8 @@ describe('UI: welcome states and the walkthrough', function () {
       await w.page.keyboard.press('Enter');
       const content = await welcome(w, 'Nodes', 'Consul refused this profile\'s ACL token');
       assert.deepEqual(await buttons(content), ['Set Token…']);
+      // The reason in a few words beside the title, the whole sentence from Test Connection.
+      await viewPane(w.page, 'Nodes').locator('.pane-header').filter({ hasText: /ACL not found/ }).first().waitFor({ timeout: 10_000 });
       await testConnectionSays(w, content, /ACL not found/);
       await shot(w, 'welcome-forbidden.png');
       await clearToasts(w);
