@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { compareVersions, mergeAttributes, nodeSummaryFromRow } from '../../src/core/chef/server/chefApi';
+import { mergeAttributes } from '../../src/core/chef/attributes';
+import { compareVersions, nodeSummaryFromRow } from '../../src/core/chef/server/chefApi';
 
 describe('ChefApi helpers', () => {
   it('merges attributes by precedence: default < normal < override < automatic, hashes key by key, arrays replaced', () => {

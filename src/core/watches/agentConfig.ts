@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { parseWatch, WATCH_TYPES, WatchAction, WatchDefinition, WatchDefinitionError } from './model';
+import { PARAMS, parseWatch, WATCH_TYPES, WatchAction, WatchDefinition, WatchDefinitionError } from './model';
 
 export interface ImportResult {
   runnable: WatchDefinition[];
@@ -23,15 +23,8 @@ export class AgentConfigError extends Error {
   }
 }
 
-const AGENT_PARAMS: Record<string, readonly string[]> = {
-  key: ['key'],
-  keyprefix: ['prefix'],
-  services: [],
-  nodes: [],
-  service: ['service', 'tag', 'passingonly'],
-  checks: ['service', 'state'],
-  event: ['name'],
-};
+/** The agent's parameters per type: ours, except that an event watch's event is `name` there (ours is `eventName`). */
+const AGENT_PARAMS: Record<string, readonly string[]> = { ...PARAMS, event: ['name'] };
 const AGENT_COMMON = ['type', 'datacenter', 'token', 'args', 'handler', 'handler_type', 'http_handler_config'];
 const CONSUL_ONLY_TYPES: Record<string, string> = {
   connect_roots: 'watches the Connect CA roots',

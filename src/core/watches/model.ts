@@ -48,7 +48,7 @@ export const DEFAULT_DEBOUNCE_MS = 1000;
 export const DEFAULT_HANDLER_TIMEOUT_SECONDS = 30;
 
 /** Which parameters each type takes, besides the common ones. */
-const PARAMS: Record<WatchType, readonly string[]> = {
+export const PARAMS: Record<WatchType, readonly string[]> = {
   key: ['key'],
   keyprefix: ['prefix'],
   services: [],

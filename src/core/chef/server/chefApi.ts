@@ -84,29 +84,6 @@ export function nodeSummaryFromRow(data: Json): ChefNodeSummary {
   return summary;
 }
 
-export type AttributePrecedence = 'default' | 'normal' | 'override' | 'automatic';
-export const ATTRIBUTE_PRECEDENCE: readonly AttributePrecedence[] = ['default', 'normal', 'override', 'automatic'];
-
-const isPlainObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function deepMerge(lower: unknown, higher: unknown): unknown {
-  if (!isPlainObject(lower) || !isPlainObject(higher)) return higher;
-  const out: Json = { ...lower };
-  for (const [k, v] of Object.entries(higher)) out[k] = k in out ? deepMerge(out[k], v) : v;
-  return out;
-}
-
-/**
- * A node's attributes as Chef merges them: default < normal < override <
- * automatic, hashes merged key by key, anything else (arrays included)
- * replaced by the higher level.
- */
-export function mergeAttributes(node: Pick<ChefNode, AttributePrecedence>): Json {
-  let merged: unknown = {};
-  for (const level of ATTRIBUTE_PRECEDENCE) merged = deepMerge(merged, node[level] ?? {});
-  return merged as Json;
-}
-
 /** Compares Chef versions (`1.10.0` > `1.9.2`). */
 export function compareVersions(a: string, b: string): number {
   const pa = a.split('.').map(Number);
