@@ -2,7 +2,9 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { RemoteExecSpecError } from '../../src/core/exec/errors';
 import { NodeProgress } from '../../src/core/exec/nodeProgress';
-import { compareRexecKeys, jobDir, jobKey, parseExitCode, parseRexecKey, RexecKey, rexecEventPayload } from '../../src/core/exec/rexecKeys';
+import { exactNodeFilters } from '../../src/core/exec/rexecApi';
+import { compareRexecKeys, jobDir, jobKey, parseExitCode, parseRexecKey, retryJobKey, retryPrefix, RexecKey, rexecEventPayload } from '../../src/core/exec/rexecKeys';
+import { validateFireRequest } from '../../src/core/consul/events';
 import { MAX_JOB_BYTES, planJob, RemoteExecSpec, specProblems } from '../../src/core/exec/rexecSpec';
 import { commandLine, shellQuote } from '../../src/core/exec/shellQuote';
 
@@ -50,6 +52,31 @@ describe('remote exec', () => {
       assert.deepEqual(parseRexecKey(DIR, `${DIR}db-1/exit`), { kind: 'exit', node: 'db-1', key: `${DIR}db-1/exit` });
       assert.deepEqual(parseRexecKey(DIR, `${DIR}db-1/out/0001f`), { kind: 'out', node: 'db-1', seq: 31, key: `${DIR}db-1/out/0001f` });
       assert.equal((parseRexecKey(DIR, `${DIR}db-1/out/100000`) as { seq: number }).seq, 0x100000);
+    });
+
+    it('reads the answers to a re-announcement (its own job key in the job directory) as the same nodes', () => {
+      const prefix = retryPrefix(SID, 2);
+      assert.equal(retryJobKey(SID, 2), `${DIR}retry-2/${SID}/job`);
+      assert.deepEqual(JSON.parse(rexecEventPayload(SID, prefix)), { Prefix: `${DIR}retry-2`, Session: SID });
+      assert.deepEqual(parseRexecKey(DIR, `${prefix}/${SID}/web-1/ack`), { kind: 'ack', node: 'web-1', key: `${prefix}/${SID}/web-1/ack` });
+      assert.deepEqual(parseRexecKey(DIR, `${prefix}/${SID}/db-1/out/00002`), { kind: 'out', node: 'db-1', seq: 2, key: `${prefix}/${SID}/db-1/out/00002` });
+      assert.equal(parseRexecKey(DIR, retryJobKey(SID, 2)), undefined);
+      // A node that is itself called retry-1 is not taken for a re-announcement.
+      assert.equal(parseRexecKey(DIR, `${DIR}retry-1/out/00000`)?.node, 'retry-1');
+      assert.equal(parseRexecKey(DIR, `${DIR}retry-1/ack`)?.node, 'retry-1');
+    });
+
+    it('re-announces to exactly the named nodes, split to fit the event size', () => {
+      const payload = rexecEventPayload(SID, retryPrefix(SID, 1));
+      const [one] = exactNodeFilters(['web-1', 'db.1'], payload, {});
+      assert.equal(one, '^(?:web-1|db\\.1)$');
+      const re = new RegExp(one);
+      assert.ok(re.test('db.1') && re.test('web-1') && !re.test('dbx1') && !re.test('web-10'));
+      const many = Array.from({ length: 60 }, (_, i) => `node-${String(i).padStart(3, '0')}.example.internal`);
+      const filters = exactNodeFilters(many, payload, { service: 'web' });
+      assert.ok(filters.length > 1);
+      for (const node of filters) assert.deepEqual(validateFireRequest({ name: '_rexec', payload, node, service: 'web' }), [], node);
+      assert.deepEqual(many.filter((n) => filters.some((f) => new RegExp(f).test(n))), many);
     });
 
     it('keeps a node name with slashes whole', () => {

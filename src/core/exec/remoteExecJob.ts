@@ -8,8 +8,8 @@ import type { ConsulConnection } from '../consul/client';
 import { AclDeniedError, AclTokenNotFoundError, ConsulError, ConsulHttpError, toConsulError } from '../consul/errors';
 import { RemoteExecSetupError, RemoteExecUnavailableError } from './errors';
 import { NodeProgress } from './nodeProgress';
-import { createSession, fireRexecEvent, listJobKeys, MAX_READS_PER_TXN, putJob, readValues, removeJob, renewSession } from './rexecApi';
-import { compareRexecKeys, jobDir, parseRexecKey, RexecKey } from './rexecKeys';
+import { createSession, deleteKey, exactNodeFilters, fireRexecEvent, listJobKeys, listKeysNow, MAX_READS_PER_TXN, putJob, readValues, removeJob, renewSession } from './rexecApi';
+import { compareRexecKeys, jobDir, jobKey, parseRexecKey, retryJobKey, retryPrefix, RexecKey, rexecEventPayload } from './rexecKeys';
 import { NodeExecResult, planJob, RemoteExecEvents, RemoteExecSpec, RexecPlan } from './rexecSpec';
 
 export type { NodeExecResult, NodeExecStatus, RemoteExecEvents, RemoteExecSpec } from './rexecSpec';
@@ -20,6 +20,18 @@ const READ_RETRY_MS = 250;
 const EXIT_READ_GRACE_MS = 10_000;
 /** Each cleanup request after a cancel gives up after this: the session's TTL removes what is left. */
 const CANCELLED_CLEANUP_TIMEOUT_MS = 1500;
+/**
+ * Serf gossips a user event a bounded number of times (4 x log10(n+1)
+ * sends per node); now and then that misses a node, which then gets the
+ * event only at the next push/pull sync, up to 30 s later. Measured on five
+ * agents: about 1 node-job in 500, delivered by push/pull ~10 s after the
+ * fire. Gossip reaches every node within a few 200 ms rounds and an agent
+ * acks within ~40 ms, so a target still silent this long after the fire is
+ * announced the job again, by name.
+ */
+export const REANNOUNCE_AFTER_MS = 1_000;
+/** Room for an agent that read the job just before it was deleted to write its ack. */
+const ACK_SETTLE_MS = 250;
 
 interface KeyWatch {
   on(event: 'change', listener: (keys: unknown) => void): void;
@@ -41,6 +53,11 @@ export class RemoteExecJob {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private firedAt: number | undefined;
   private plan: RexecPlan | undefined;
+  private reannounceTimer: NodeJS.Timeout | undefined;
+  /** The job key the agents were last told about. */
+  private announcedKey: string | undefined;
+  /** Targets announced the job again because they had not acked (a target may count more than once). */
+  reannounced = 0;
   private started = false;
   private ended = false;
   private fatal: unknown;
@@ -130,7 +147,60 @@ export class RemoteExecJob {
     // agent/remote_exec.go, remoteExecGetSpec, 1.8 and later).
     await fireRexecEvent(this.connection, sid, plan.filters);
     this.firedAt = Date.now();
+    this.announcedKey = jobKey(sid);
     this.sweep();
+    this.scheduleReannounce(1);
+  }
+
+  private scheduleReannounce(attempt: number): void {
+    if (this.ended || this.firedAt === undefined || !this.plan) return;
+    const at = this.firedAt + attempt * REANNOUNCE_AFTER_MS;
+    if (at >= this.firedAt + Math.min(this.plan.ackGraceMs, this.plan.timeoutMs)) return;
+    // A failed re-announcement leaves the earlier one standing: the ack grace decides.
+    const next = () => this.scheduleReannounce(attempt + 1);
+    this.reannounceTimer = setTimeout(() => void this.reannounce(attempt).then(next, next), Math.max(0, at - Date.now()));
+  }
+
+  private unacked(): string[] {
+    return this.targets.filter((t) => {
+      const n = this.nodes.get(t);
+      return n !== undefined && !n.final && n.ackedAt === undefined;
+    });
+  }
+
+  /**
+   * Announces the job again to the targets that have not acked, and only to
+   * them: Consul's agent keeps no record of the jobs it ran, so every `_rexec`
+   * event that finds a job runs it. So that a late copy of an earlier
+   * announcement (push/pull delivers it seconds later) cannot run the job a
+   * second time, the earlier job key is deleted first (a late agent then logs
+   * "job spec missing" and does nothing) and the new announcement points at a
+   * job key of its own.
+   */
+  private async reannounce(attempt: number): Promise<void> {
+    const sid = this.sid;
+    const plan = this.plan;
+    if (this.ended || !sid || !plan || !this.unacked().length) return;
+    if (this.announcedKey) {
+      await deleteKey(this.connection, this.announcedKey);
+      this.announcedKey = undefined;
+    }
+    await new Promise((r) => setTimeout(r, ACK_SETTLE_MS));
+    if (this.ended) return;
+    // The acks written before the delete, read from the leader rather than waiting for the watch.
+    this.onKeys(jobDir(sid), await listKeysNow(this.connection, sid));
+    const missing = this.unacked();
+    if (this.ended || !missing.length) return;
+    const key = retryJobKey(sid, attempt);
+    if (!(await putJob(this.connection, sid, plan.job, key))) return;
+    this.announcedKey = key;
+    const prefix = retryPrefix(sid, attempt);
+    const { service, tag } = plan.filters;
+    for (const node of exactNodeFilters(missing, rexecEventPayload(sid, prefix), { service, tag })) {
+      if (this.ended) return;
+      await fireRexecEvent(this.connection, sid, { node, service, tag }, prefix);
+    }
+    this.reannounced += missing.length;
   }
 
   private startWatch(sid: string): void {
@@ -302,6 +372,7 @@ export class RemoteExecJob {
     this.watch = undefined;
     clearInterval(this.renewTimer);
     clearTimeout(this.deadlineTimer);
+    clearTimeout(this.reannounceTimer);
     if (this.ended) return;
     this.ended = true;
     this.settle();

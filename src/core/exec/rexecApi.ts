@@ -6,7 +6,7 @@ import type Consul from 'consul';
 import type { ConsulConnection } from '../consul/client';
 import { call } from '../consul/client';
 import { ConsulHttpError } from '../consul/errors';
-import { fireEvent } from '../consul/events';
+import { fireEvent, validateFireRequest } from '../consul/events';
 import { RemoteExecSetupError } from './errors';
 import { jobDir, jobKey, REXEC_EVENT, rexecEventPayload } from './rexecKeys';
 
@@ -36,14 +36,50 @@ export async function renewSession(c: ConsulConnection, sessionId: string): Prom
 }
 
 /** Stores the job locked by the session, so it goes when the session goes. */
-export async function putJob(c: ConsulConnection, sessionId: string, job: string): Promise<boolean> {
-  const key = jobKey(sessionId);
+export async function putJob(c: ConsulConnection, sessionId: string, job: string, key = jobKey(sessionId)): Promise<boolean> {
   const locked = await call(c, `/v1/kv/${key}`, () => c.client.kv.set({ key, value: job, acquire: sessionId }), 'PUT');
   return locked === true;
 }
 
-export async function fireRexecEvent(c: ConsulConnection, sessionId: string, filters: { node?: string; service?: string; tag?: string }): Promise<void> {
-  await fireEvent(c, { name: REXEC_EVENT, payload: rexecEventPayload(sessionId), ...filters });
+export async function fireRexecEvent(c: ConsulConnection, sessionId: string, filters: { node?: string; service?: string; tag?: string }, prefix?: string): Promise<void> {
+  await fireEvent(c, { name: REXEC_EVENT, payload: rexecEventPayload(sessionId, prefix), ...filters });
+}
+
+/** Deletes one key; an agent that reads it afterwards logs "job spec missing" and does nothing. */
+export async function deleteKey(c: ConsulConnection, key: string): Promise<void> {
+  await call(c, `/v1/kv/${key}`, () => c.client.kv.del({ key }), 'DELETE');
+}
+
+/** Every key under the job's directory, read from the leader (not a blocking query). */
+export async function listKeysNow(c: ConsulConnection, sessionId: string): Promise<unknown> {
+  const dir = jobDir(sessionId);
+  try {
+    return await call(c, `/v1/kv/${dir}?keys`, () => c.client.kv.keys({ key: dir, consistent: true } as never), 'GET');
+  } catch (e) {
+    if (e instanceof ConsulHttpError && e.statusCode === 404) return [];
+    throw e;
+  }
+}
+
+const goQuote = (name: string): string => name.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
+
+/**
+ * Node filters naming exactly these nodes (`^(?:a|b)$`), as many as it takes
+ * for each event to stay within Consul's event size with the other filters.
+ */
+export function exactNodeFilters(nodes: readonly string[], payload: string, filters: { service?: string; tag?: string }): string[] {
+  const out: string[] = [];
+  const fits = (group: string[]) => !validateFireRequest({ name: REXEC_EVENT, payload, node: `^(?:${group.map(goQuote).join('|')})$`, ...filters }).length;
+  let group: string[] = [];
+  for (const n of nodes) {
+    if (group.length && !fits([...group, n])) {
+      out.push(`^(?:${group.map(goQuote).join('|')})$`);
+      group = [];
+    }
+    group.push(n);
+  }
+  if (group.length) out.push(`^(?:${group.map(goQuote).join('|')})$`);
+  return out;
 }
 
 /** Consul 1.8 takes at most 64 operations per transaction. */

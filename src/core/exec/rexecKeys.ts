@@ -12,9 +12,18 @@ export const REXEC_EVENT = '_rexec';
 export const jobDir = (sessionId: string): string => `${REXEC_PREFIX}/${sessionId}/`;
 export const jobKey = (sessionId: string): string => `${jobDir(sessionId)}job`;
 
+/**
+ * Where a re-announced job lives: agents read `<prefix>/<session>/job` and
+ * write their keys beside it, so announcement N gets its own job key inside
+ * the job's directory (the earlier one can be deleted) while every answer
+ * stays under the same session and the same watched directory.
+ */
+export const retryPrefix = (sessionId: string, attempt: number): string => `${jobDir(sessionId)}retry-${attempt}`;
+export const retryJobKey = (sessionId: string, attempt: number): string => `${retryPrefix(sessionId, attempt)}/${sessionId}/job`;
+
 /** The `_rexec` event's body: where the agents find the job. */
-export function rexecEventPayload(sessionId: string): string {
-  return JSON.stringify({ Prefix: REXEC_PREFIX, Session: sessionId });
+export function rexecEventPayload(sessionId: string, prefix: string = REXEC_PREFIX): string {
+  return JSON.stringify({ Prefix: prefix, Session: sessionId });
 }
 
 export type RexecKey =
@@ -30,7 +39,13 @@ const NODE_KEY = /^(.+)\/(?:(ack)|(exit)|out\/([0-9a-f]{1,8}))$/;
 /** A key under the job directory; undefined for the job itself and anything no agent writes. */
 export function parseRexecKey(dir: string, key: string): RexecKey | undefined {
   if (!key.startsWith(dir)) return undefined;
-  const m = NODE_KEY.exec(key.slice(dir.length));
+  let rest = key.slice(dir.length);
+  // An answer to a re-announcement: `retry-N/<session>/<node>/…`. The session
+  // in the middle keeps a node that is itself named `retry-N` apart.
+  const session = dir.slice(REXEC_PREFIX.length + 1, -1);
+  const retry = /^retry-\d{1,4}\//.exec(rest);
+  if (retry && rest.startsWith(`${session}/`, retry[0].length)) rest = rest.slice(retry[0].length + session.length + 1);
+  const m = NODE_KEY.exec(rest);
   if (!m) return undefined;
   const node = m[1];
   if (m[2]) return { kind: 'ack', node, key };
