@@ -1,7 +1,8 @@
 /**
  * Owns the active Consul connection: the profile from settings (or the consul
  * CLI's environment), its token from SecretStorage, the datacenter chosen, and
- * the one live catalog query every view shares.
+ * the one live catalog query and the one event-buffer query that every view and
+ * watch shares.
  */
 import { createHash } from 'node:crypto';
 import * as vscode from 'vscode';
@@ -12,6 +13,7 @@ import { NODE_DUMP_PATH, nodeDumpMethod } from '../core/consul/nodeDump';
 import { call } from '../core/consul/client';
 import { AclDeniedError, AclTokenNotFoundError, ConsulError, ConsulHttpError, TlsError, toConsulError, UnreachableError } from '../core/consul/errors';
 import { snapshotFromNodeDump } from '../core/consul/catalog';
+import { eventBufferQuery } from '../core/watches/queries';
 import {
   allProfiles,
   ConnectionProfile,
@@ -30,7 +32,13 @@ const DATACENTER_STATE_KEY = 'chefConsul.datacenter';
 export const METRONOME_TOKEN_SECRET = 'metronomeToken';
 
 export type ConnectionState =
-  | { kind: 'connected'; connection: ConsulConnection; catalog: LiveQuery<CatalogSnapshot> }
+  | {
+      kind: 'connected';
+      connection: ConsulConnection;
+      catalog: LiveQuery<CatalogSnapshot>;
+      /** The agent's event buffer, raw (eventBufferQuery): the Events view and event watches share it. */
+      events: LiveQuery<unknown>;
+    }
   | { kind: 'invalid'; profileName: string; message: string };
 
 /**
@@ -384,7 +392,7 @@ export class ConnectionManager implements vscode.Disposable {
         path: NODE_DUMP_PATH,
         transform: snapshotFromNodeDump,
       });
-      next = { kind: 'connected', connection, catalog };
+      next = { kind: 'connected', connection, catalog, events: eventBufferQuery(connection) };
       this.log.info(`Using profile "${profile.name}" at ${connection.address}${datacenter ? ` (datacenter ${datacenter})` : ''}`);
     } catch (e) {
       next = { kind: 'invalid', profileName: profile.name, message: (e as Error).message };
@@ -424,6 +432,7 @@ export class ConnectionManager implements vscode.Disposable {
 
   private release(state: Extract<ConnectionState, { kind: 'connected' }>): void {
     state.catalog.dispose();
+    state.events.dispose();
     state.connection.dispose();
   }
 

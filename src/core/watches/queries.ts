@@ -17,15 +17,8 @@ import { LiveQuery, LiveState } from '../consul/liveQuery';
 import { NODE_DUMP_PATH, nodeDumpMethod } from '../consul/nodeDump';
 import type { Disposable } from '../util/emitter';
 import type { WatchDefinition } from './model';
+import { consulUtils } from '../util/lazyLibs';
 
-// The client's own request helpers, as nodeDump.ts uses them.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const utils = require('consul/lib/utils') as {
-  options(req: object, opts: object): void;
-  body: unknown;
-  normalizeKeys<T>(o: T): T;
-  defaults<T>(o: T, d: unknown): T;
-};
 
 interface PrivateClient {
   _defaults?: object;
@@ -42,6 +35,7 @@ type Query = Record<string, string | string[]>;
 export function rawGetMethod(path: string, query: Query = {}) {
   return async function (this: { consul: Consul }, opts: Record<string, unknown> = {}): Promise<unknown> {
     const client = this.consul as unknown as PrivateClient;
+    const utils = consulUtils();
     const merged = utils.defaults(utils.normalizeKeys({ ...opts }), client._defaults);
     const req = { name: `watch.get ${path}`, path, query: { ...query } };
     utils.options(req, merged);
@@ -229,6 +223,16 @@ export type FeedUpdate = { kind: 'data'; data: unknown; index: string } | { kind
 export type WatchFeed = (listener: (update: FeedUpdate) => void) => Disposable;
 
 /**
+ * The agent's event buffer as a blocking query, its body as the agent sends it
+ * (payloads base64, as consul watch hands them on): one per connection, which
+ * event watches shape as api.UserEvent and the Events view reads with
+ * eventsFromList.
+ */
+export function eventBufferQuery(connection: ConsulConnection): LiveQuery<unknown> {
+  return new LiveQuery(connection, { method: rawGetMethod('/event/list'), path: '/v1/event/list', transform: (b) => b, coalesceMs: 0 });
+}
+
+/**
  * The blocking queries of one connection, shared by key. The catalog query
  * may be handed in (the connection's, which the views read); otherwise it is
  * made here on the same node-dump endpoint.
@@ -239,6 +243,8 @@ export class SharedQueries implements Disposable {
   constructor(
     readonly connection: ConsulConnection,
     private readonly catalogQuery?: LiveQuery<unknown>,
+    /** The connection's event-buffer query (eventBufferQuery), which the Events view reads; else made here. */
+    private readonly eventsQuery?: LiveQuery<unknown>,
   ) {}
 
   /** The live query for `key`, made on first use. */
@@ -255,10 +261,15 @@ export class SharedQueries implements Disposable {
     return this.catalogQuery ?? this.query('catalog', () => new LiveQuery(this.connection, { method: nodeDumpMethod, path: NODE_DUMP_PATH, transform: (b) => b }));
   }
 
+  events(): LiveQuery<unknown> {
+    return this.eventsQuery ?? this.query('/event/list', () => eventBufferQuery(this.connection));
+  }
+
   /** How many distinct blocking queries are in use now (tests and the tooltip). */
   activeQueries(): string[] {
     const keys = [...this.owned].filter(([, q]) => q.active).map(([k]) => k);
     if (this.catalogQuery?.active) keys.push('catalog');
+    if (this.eventsQuery?.active) keys.push('/event/list');
     return keys;
   }
 
@@ -355,8 +366,8 @@ export function feedFor(w: WatchDefinition, shared: SharedQueries): WatchFeed {
     return (listener) => followLive(live(), (s) => ({ kind: 'data', data: shape(w, s.data), index: s.meta.index ?? '0' }), listener);
   }
   if (w.type === 'event') {
-    // The whole buffer, shared by every event watch; each keeps its name.
-    const live = () => shared.query('/event/list', () => new LiveQuery(connection, { method: rawGetMethod(path), path: '/v1/event/list', transform: (b) => b, coalesceMs: 0 }));
+    // The whole buffer, shared by every event watch (and the Events view); each keeps its name.
+    const live = () => shared.events();
     return (listener) =>
       followLive(
         live(),

@@ -1,10 +1,12 @@
 /**
  * Events view: the connected agent's event buffer, live, newest first. Consul
  * keeps no time on an event, so the view shows when it first saw each one.
+ * It reads the connection's one event-buffer query (ConnectionManager), which
+ * event watches share: one long-poll on /v1/event/list, not one each.
  */
 import * as vscode from 'vscode';
-import { EVENT_LIST_PATH, eventListMethod, eventsFromList, UserEvent } from '../../core/consul/events';
-import { LiveQuery } from '../../core/consul/liveQuery';
+import { eventsFromList, UserEvent } from '../../core/consul/events';
+import type { LiveQuery } from '../../core/consul/liveQuery';
 import { ConnectionManager, METRONOME_TOKEN_SECRET, secretDigest } from '../connectionManager';
 import { MessageItem } from './catalogItems';
 import { VisibleFollower } from './visibleFollower';
@@ -50,8 +52,10 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
   readonly treeView: vscode.TreeView<EventsViewItem>;
-  private query: LiveQuery<UserEvent[]> | undefined;
-  private readonly follower: VisibleFollower<UserEvent[]>;
+  private query: LiveQuery<unknown> | undefined;
+  private readonly follower: VisibleFollower<unknown>;
+  /** The last body read and its events (the shared query hands out the agent's JSON). */
+  private parsed: { body: unknown; events: UserEvent[] } | undefined;
   /** When this view first saw each event; undefined for those already buffered. */
   private readonly seen = new Map<string, Date | undefined>();
   private loaded = false;
@@ -65,7 +69,7 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
   constructor(private readonly connections: ConnectionManager) {
     this.treeView = vscode.window.createTreeView(EventsView.id, { treeDataProvider: this });
     this.follower = new VisibleFollower(this.treeView, (s) => {
-      if (s.kind === 'ready') this.remember(s.data);
+      if (s.kind === 'ready') this.remember(this.list(s.data));
       this.changed.fire();
     });
     this.disposables.push(
@@ -107,8 +111,9 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
 
   private reset(): void {
     this.follower.follow(undefined);
-    this.query?.dispose();
+    // The connection's query: the connection manager disposes of it, not this view.
     this.query = undefined;
+    this.parsed = undefined;
     this.seen.clear();
     this.loaded = false;
     this.secretLoaded = false;
@@ -118,9 +123,7 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
       this.changed.fire();
     });
     const state = this.connections.state;
-    if (state?.kind === 'connected') {
-      this.query = new LiveQuery(state.connection, { method: eventListMethod, path: EVENT_LIST_PATH, transform: eventsFromList });
-    }
+    if (state?.kind === 'connected') this.query = state.events;
     this.setMessage();
     this.follower.follow(this.query);
     this.changed.fire();
@@ -149,6 +152,13 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
     void vscode.commands.executeCommand('setContext', 'chefConsul.events.empty', empty);
   }
 
+  /** The events of a body of the shared query, newest first (parsed once per answer). */
+  private list(body: unknown): UserEvent[] {
+    let parsed = this.parsed;
+    if (!parsed || parsed.body !== body) parsed = this.parsed = { body, events: eventsFromList(body) };
+    return parsed.events;
+  }
+
   private remember(events: UserEvent[]): void {
     const now = this.loaded ? new Date() : undefined;
     for (const e of events) if (!this.seen.has(e.id)) this.seen.set(e.id, now);
@@ -168,12 +178,13 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
     // No connection, or one that never answered: the welcome content (and the reason as the message).
     if (!this.query || this.connections.failure) return this.setEmpty(false), [];
     const s = this.query.current;
-    this.setEmpty(s.kind === 'ready' && this.secretLoaded && !s.data.length);
+    this.setEmpty(s.kind === 'ready' && this.secretLoaded && !this.list(s.data).length);
     if (s.kind === 'error') return [new MessageItem(s.error.message, 'error', vscode.l10n.t('retrying'))];
     if (s.kind !== 'ready' || !this.secretLoaded) return [new MessageItem(vscode.l10n.t('Loading events…'), 'loading')];
     // None in the buffer, or none this token may read: the "no events" welcome offers Fire Event.
-    if (!s.data.length) return [];
-    return s.data.map((e) => new EventItem(e, this.seen.get(e.id), this.isSecret(e)));
+    const events = this.list(s.data);
+    if (!events.length) return [];
+    return events.map((e) => new EventItem(e, this.seen.get(e.id), this.isSecret(e)));
   }
 
   /** A payload that is (or holds) the metronome token; every payload while the token cannot be read. */
@@ -188,12 +199,11 @@ export class EventsView implements vscode.TreeDataProvider<EventsViewItem>, vsco
   /** What the view shows now (tests read it). */
   get events(): UserEvent[] {
     const s = this.query?.current;
-    return s?.kind === 'ready' ? s.data : [];
+    return s?.kind === 'ready' ? this.list(s.data) : [];
   }
 
   dispose(): void {
     this.follower.dispose();
-    this.query?.dispose();
     this.changed.dispose();
     this.disposables.forEach((d) => d.dispose());
   }

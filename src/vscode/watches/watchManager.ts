@@ -136,7 +136,7 @@ export class WatchManager implements vscode.Disposable {
       this.shared?.dispose();
       this.shared = undefined;
       const state: ConnectionState | undefined = this.connections.state;
-      if (state?.kind === 'connected') this.shared = new SharedQueries(state.connection, state.catalog as never);
+      if (state?.kind === 'connected') this.shared = new SharedQueries(state.connection, state.catalog as never, state.events);
     }
     if (JSON.stringify(problems) !== JSON.stringify(this.settingProblems)) for (const p of problems) this.log.warn(`Watches: ${p}`);
     this.settingProblems = problems;
