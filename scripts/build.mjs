@@ -1,9 +1,32 @@
 // Bundles the extension, and apart from it the run monitor's page (webview/ → dist/webview/), with esbuild.
 import { copyFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as esbuild from 'esbuild';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
+
+// Libraries activation does not need (src/core/util/lazyLibs.ts requires them on
+// first use): each is a bundle of its own in dist/vendor/, so activating parses none of them.
+const require = createRequire(import.meta.url);
+const VENDOR = { consul: 'consul', 'consul/lib/utils': 'consul-utils', 'js-yaml': 'js-yaml', 'smol-toml': 'smol-toml' };
+const lazyVendor = {
+  name: 'lazy-vendor',
+  setup(build) {
+    build.onResolve({ filter: /^(consul|consul\/lib\/utils|js-yaml|smol-toml)$/ }, (args) => ({ path: `./vendor/${VENDOR[args.path]}.js`, external: true }));
+  },
+};
+const vendor = {
+  entryPoints: Object.fromEntries(Object.entries(VENDOR).map(([pkg, name]) => [name, require.resolve(pkg)])),
+  bundle: true,
+  outdir: 'dist/vendor',
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: production,
+  legalComments: 'linked',
+  logLevel: 'info',
+};
 
 const options = {
   entryPoints: ['src/extension.ts'],
@@ -13,6 +36,7 @@ const options = {
   target: 'node20',
   format: 'cjs',
   external: ['vscode'],
+  plugins: [lazyVendor],
   sourcemap: !production,
   minify: production,
   logLevel: 'info',
@@ -42,8 +66,8 @@ const webview = {
 };
 
 if (watch) {
-  const contexts = await Promise.all([esbuild.context(options), esbuild.context(webview)]);
+  const contexts = await Promise.all([esbuild.context(options), esbuild.context(webview), esbuild.context(vendor)]);
   await Promise.all(contexts.map((c) => c.watch()));
 } else {
-  await Promise.all([esbuild.build(options), esbuild.build(webview)]);
+  await Promise.all([esbuild.build(options), esbuild.build(webview), esbuild.build(vendor)]);
 }

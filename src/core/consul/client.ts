@@ -2,9 +2,10 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import Consul from 'consul';
+import type Consul from 'consul';
 import { ConnectionProfile, Endpoint, endpointUrl, parseAddress, ProfileError } from './profile';
 import { toConsulError, UnreachableError } from './errors';
+import { consulClient } from '../util/lazyLibs';
 
 /** One live connection: the `consul` client plus what the UI says about it. */
 export interface ConsulConnection {
@@ -75,8 +76,9 @@ export async function connect(profile: ConnectionProfile, token: string | undefi
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   // `timeout` here is the HTTP client's own default for every request; a
   // blocking query passes its own (the client's Watch adds a margin to `wait`).
+  const ConsulClient = consulClient();
   const makeClient = () =>
-    new Consul({
+    new ConsulClient({
       host: endpoint.host,
       port: endpoint.port,
       secure: endpoint.secure,

@@ -6,16 +6,9 @@
 import type Consul from 'consul';
 import type { ConsulConnection } from './client';
 import { call } from './client';
+import { consulUtils } from '../util/lazyLibs';
 import { CatalogSnapshot, snapshotFromNodeDump } from './catalog';
 
-// The client's own request helpers; its public typings do not expose them.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const utils = require('consul/lib/utils') as {
-  options(req: object, opts: object): void;
-  body: unknown;
-  normalizeKeys<T>(o: T): T;
-  defaults<T>(o: T, d: unknown): T;
-};
 
 interface PrivateClient {
   _defaults?: object;
@@ -27,6 +20,8 @@ export const NODE_DUMP_PATH = '/v1/internal/ui/nodes';
 /** A `consul` client method, so it can drive the client's `Watch`. */
 export function nodeDumpMethod(this: { consul: Consul }, opts: Record<string, unknown> = {}): Promise<unknown> {
   const client = this.consul as unknown as PrivateClient;
+  // The client's own request helpers; its public typings do not expose them.
+  const utils = consulUtils();
   const merged = utils.defaults(utils.normalizeKeys({ ...opts }), client._defaults);
   const req = { name: 'internal.ui.nodes', path: '/internal/ui/nodes' };
   utils.options(req, merged);

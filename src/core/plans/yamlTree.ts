@@ -1,5 +1,5 @@
-import { EVENT_ID, getScalarValue, parseEvents, SCALAR_STYLE } from 'js-yaml';
 import type { Event as YamlEvent, ScalarEvent } from 'js-yaml';
+import { jsYaml } from '../util/lazyLibs';
 import type { Diagnostics } from './diagnostics';
 import type { Span } from './positions';
 import { resolvePlain, resolveTagged, type ScalarValue } from './yamlScalars';
@@ -28,6 +28,7 @@ interface Frame {
 }
 
 export function readYaml(text: string, diags: Diagnostics): YamlRead {
+  const { parseEvents } = jsYaml();
   let events: YamlEvent[];
   try {
     events = parseEvents(text, {});
@@ -48,6 +49,7 @@ export function readYaml(text: string, diags: Diagnostics): YamlRead {
 }
 
 function buildTree(text: string, events: YamlEvent[], diags: Diagnostics): YNode | undefined {
+  const { EVENT_ID } = jsYaml();
   const anchors = new Map<string, YNode>();
   const stack: Frame[] = [];
   let root: YNode | undefined;
@@ -118,6 +120,7 @@ function buildTree(text: string, events: YamlEvent[], diags: Diagnostics): YNode
 }
 
 function firstOffset(events: YamlEvent[], from: number): number | undefined {
+  const { EVENT_ID } = jsYaml();
   for (let i = from; i < events.length; i++) {
     const ev = events[i];
     if (ev.type === EVENT_ID.SEQUENCE || ev.type === EVENT_ID.MAPPING) return ev.start;
@@ -139,6 +142,7 @@ function findDash(text: string, from: number): number | undefined {
 }
 
 function scalarNode(text: string, ev: ScalarEvent, empty: Span): YScalar {
+  const { SCALAR_STYLE, getScalarValue } = jsYaml();
   const isEmpty = ev.valueStart < 0;
   const start = isEmpty ? empty.start : ev.valueStart;
   const end = isEmpty ? empty.end : Math.max(ev.valueStart, ev.valueEnd);

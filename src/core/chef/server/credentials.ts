@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parse as parseToml, TomlError } from 'smol-toml';
+import { smolToml } from '../../util/lazyLibs';
 
 export interface ChefProfile {
   name: string;
@@ -50,9 +50,9 @@ export function parseCredentials(text: string, file: string, home = os.homedir()
   const result: ChefConfigResult = { profiles: [], problems: [] };
   let doc: Record<string, unknown>;
   try {
-    doc = parseToml(text) as Record<string, unknown>;
+    doc = smolToml().parse(text) as Record<string, unknown>;
   } catch (e) {
-    const line = e instanceof TomlError ? e.line : undefined;
+    const line = e instanceof smolToml().TomlError ? e.line : undefined;
     const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
     result.problems.push({ file, line, message: `not TOML: ${message}` });
     return result;
