@@ -98,4 +98,34 @@ describe('run recorder: bounded writes', function () {
     assert.equal(await readNodeLog(connection, id, 0, 'quiet'), '');
     recorder.dispose();
   });
+
+  it("a retried node that ends with as many bytes of output as before still has the retry's output in KV", async () => {
+    const id = `rec-retry-${Date.now()}`;
+    const run = new Run({ id, engine: 'exec', event: 'deploy', patterns: [], startedBy: 'test', phases: [{ no: 0, task: 'deploy' }] });
+    const recorder = new RunRecorder(connection, run, { logFlushMs: 50 });
+    run.start();
+    run.startPhase(0, ['n1']);
+    run.nodeStarted(0, 'n1');
+    run.appendOutput(0, 'n1', 'attempt 1 failed\n');
+    run.nodeEnded(0, 'n1', 'error', 1, 'exit 1');
+    run.endPhase(0, 'error');
+    run.end('error', 'n1 failed');
+    await recorder.flush();
+    assert.equal(await readNodeLog(connection, id, 0, 'n1'), 'attempt 1 failed\n');
+    // The retry: same node, output of the same length, same status, at another time.
+    await sleep(5);
+    run.reopen(0);
+    run.start();
+    run.startPhase(0, ['n1'], true);
+    run.nodeStarted(0, 'n1');
+    run.appendOutput(0, 'n1', 'attempt 2 failed\n');
+    run.nodeEnded(0, 'n1', 'error', 1, 'exit 1');
+    run.endPhase(0, 'error');
+    run.end('error', 'n1 failed');
+    await recorder.finish();
+    assert.equal(await readNodeLog(connection, id, 0, 'n1'), 'attempt 2 failed\n');
+    const record = parseJsonRecord((await consulRequest(server.httpAddr, `/v1/kv/${nodeKey(id, 0, 'n1')}?raw`)).text);
+    assert.equal(record?.Log, 'attempt 2 failed\n');
+    recorder.dispose();
+  });
 });

@@ -49,7 +49,7 @@ export class RunRecorder {
   /** What each node record or log was last encoded from: the same state is not encoded again. */
   private readonly signatures = new Map<string, string>();
   /** The short copy of the log inside each node record, as last taken from the output, and the output's size then. */
-  private readonly inlineLogs = new Map<string, { text: string; bytes: number }>();
+  private readonly inlineLogs = new Map<string, { text: string; bytes: number; startedAt?: number }>();
   /** When each running node's log key was last queued (or the node started). */
   private readonly fullLogAt = new Map<string, number>();
   /** Nodes ("<phase>/<node>") with output not written yet. */
@@ -149,11 +149,13 @@ export class RunRecorder {
     if (!phase || !node) return undefined;
     let inline = this.inlineLogs.get(key);
     // Taking a node's output is the costly part: only with its log (while it runs, every few seconds), at its end, or when a retry emptied it.
-    const refresh = (withLog || FINISHED_NODE.includes(node.status)) ? node.outputBytes !== inline?.bytes : node.outputBytes < (inline?.bytes ?? 0);
+    // A retry starts the node's output over: the same byte count from another attempt is other output.
+    const sameAttempt = inline?.startedAt === node.startedAt;
+    const refresh = !sameAttempt || ((withLog || FINISHED_NODE.includes(node.status)) ? node.outputBytes !== inline?.bytes : node.outputBytes < (inline?.bytes ?? 0));
     if (refresh) {
       // The run holds a tail of each node's output (larger than what KV keeps): enough for both copies.
       const { text, dropped } = this.run.outputTail(no, name);
-      inline = { text: dropped ? truncateTail(text, dropped, INLINE_LOG_BYTES) : truncateLog(text, INLINE_LOG_BYTES), bytes: node.outputBytes };
+      inline = { text: dropped ? truncateTail(text, dropped, INLINE_LOG_BYTES) : truncateLog(text, INLINE_LOG_BYTES), bytes: node.outputBytes, startedAt: node.startedAt };
       this.inlineLogs.set(key, inline);
     }
     const signature = `${node.status}|${node.exitCode}|${node.startedAt}|${node.endedAt}|${node.note}|${inline?.bytes ?? 0}`;
@@ -173,7 +175,7 @@ export class RunRecorder {
   private encodeLog(key: string, no: number, name: string, force: boolean): string | undefined {
     const node = this.run.nodeView(no, name);
     if (!node) return undefined;
-    const signature = `${node.outputBytes}|${node.status}`;
+    const signature = `${node.outputBytes}|${node.status}|${node.startedAt}`;
     const last = this.latest.get(key);
     if (last !== undefined && this.signatures.get(key) === signature) return last;
     const finished = FINISHED_NODE.includes(node.status);
