@@ -16,7 +16,7 @@ import { RUN_OUTPUT_SCHEME, RunOutputProvider } from './vscode/runs/runOutput';
 import { RunCommands } from './vscode/runs/runCommands';
 import { ChefReportFeatures, registerChefReports } from './vscode/chef';
 import { NotificationFeatures, registerNotifications } from './vscode/notify';
-import { reportingAccessOf, RuleFeatures, registerRules } from './vscode/rules';
+import { RuleFeatures, registerRules } from './vscode/rules';
 import { ChefReportFileEditor } from './vscode/chef/reportFileEditor';
 import { ChefServerFeatures, registerChefServer } from './vscode/chef/chefServerFeatures';
 import { persistRunOutputs, RunOutputFiles } from './core/runs/outputStore';
@@ -109,7 +109,7 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi | Publ
   context.subscriptions.push(...reportFiles.register());
   const chefServer = registerChefServer({ connections, nodesView, reports: chef.features, notifier: () => notifications.features.notifier, log });
   context.subscriptions.push(...chefServer.disposables);
-  const rules = registerRules(log, { runs, reports: chef.features.reports, notifier: notifications.features.notifier, reporting: reportingAccessOf(chefServer.features.connection) });
+  const rules = registerRules(log, { runs, reports: chef.features.reports, notifier: notifications.features.notifier, reporting: chefServer.features.reporting });
   context.subscriptions.push(...rules.disposables);
   const monitor = new RunMonitor({ extensionUri: context.extensionUri, registry: runs, connections, files: outputFiles, chef: chef.features.reports, log });
   context.subscriptions.push(...monitor.register());

@@ -1,22 +1,24 @@
 /**
  * Failed Chef runs seen through Reporting while the extension runs → the
  * shared notifier (key `chef-run:<node>:<runId>`, jump chefConsul.chef.openRun
- * `{ node, runId }`). Polls every `chefConsul.chef.pollSeconds` (0 = off)
- * with the rules' ReportingPoller: the first poll is a baseline, never news,
- * and only runs that ended after the poller started are notified.
+ * `{ node, runId }`). It reads the Chef server connection's one Reporting poll
+ * (ReportingFeed, which the rules read too) and asks it for news every
+ * `chefConsul.chef.pollSeconds` (0 = no failure notifications; the rules may
+ * still poll): the first poll is a baseline, never news, and only runs that
+ * ended after the notifications started are notified.
  */
 import * as vscode from 'vscode';
 import { chefFailureNotification } from '../../core/notify/chefRunNotifications';
 import type { Notifier } from '../../core/notify/notifier';
-import { ReportingPoller } from '../../core/rules/sources';
-import { getRun, listRuns } from '../../core/chef/server/reporting';
+import type { ReportingPoll } from '../../core/rules/sources';
 import { CHEF_SECTION, ChefServerConnection } from './chefServer';
+import type { ReportingFeed } from './reportingFeed';
+
+const CONSUMER = 'chef-failures';
 
 export class ChefRunPoller implements vscode.Disposable {
-  private timer: NodeJS.Timeout | undefined;
-  private poller: ReportingPoller | undefined;
   private startedAt = Date.now();
-  private polling = false;
+  private readonly notifiedBy = new WeakMap<ReportingPoll, number>();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly polled = new vscode.EventEmitter<{ notified: number; baseline: boolean }>();
   /** After each poll (tests wait on it). */
@@ -24,16 +26,18 @@ export class ChefRunPoller implements vscode.Disposable {
 
   constructor(
     private readonly chef: ChefServerConnection,
+    private readonly feed: ReportingFeed,
     private readonly notifier: () => Pick<Notifier, 'notify'> | undefined,
-    private readonly log: vscode.LogOutputChannel,
   ) {
     this.disposables.push(
-      chef.onDidChange(() => this.restart()),
+      // A new server: runs that ended before now are old news.
+      feed.onDidRestart(() => (this.startedAt = Date.now())),
+      feed.onDidPoll((p) => this.observe(p)),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration(`${CHEF_SECTION}.pollSeconds`)) this.restart();
+        if (e.affectsConfiguration(`${CHEF_SECTION}.pollSeconds`)) this.apply();
       }),
     );
-    this.restart();
+    this.apply();
   }
 
   private intervalMs(): number {
@@ -41,63 +45,44 @@ export class ChefRunPoller implements vscode.Disposable {
     return typeof s === 'number' && s > 0 ? Math.max(5, s) * 1000 : 0;
   }
 
-  /** A new server (or interval): a new baseline; runs that ended before now are old news. */
-  private restart(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.poller = undefined;
-    this.startedAt = Date.now();
-    const s = this.chef.state;
-    if (s.kind !== 'ready' || !this.intervalMs()) return;
-    const client = s.client;
-    this.poller = new ReportingPoller(
-      { list: (from) => listRuns(client, { from }), get: (runId) => getRun(client, runId) },
-      (run) => ({ command: 'chefConsul.chef.openRun', args: { node: run.node, runId: run.runId } }),
-      { lookBackMs: 24 * 3_600_000 },
-    );
-    this.schedule(0);
+  private apply(): void {
+    const ms = this.intervalMs();
+    // Turned on again: what ended while it was off is no news.
+    if (ms && !this.enabled) this.startedAt = Date.now();
+    this.enabled = ms > 0;
+    this.feed.want(CONSUMER, ms);
   }
 
-  private schedule(ms: number): void {
-    this.timer = setTimeout(() => void this.pollNow(), ms);
-  }
+  private enabled = false;
 
-  /** One poll now (also for tests); returns how many failures it notified. */
-  async pollNow(): Promise<number> {
-    const poller = this.poller;
-    if (!poller || this.polling) return 0;
-    this.polling = true;
-    clearTimeout(this.timer);
+  private observe(result: ReportingPoll): void {
     let notified = 0;
-    let baseline = false;
-    try {
-      const result = await poller.poll();
-      baseline = result.baseline;
-      if (poller !== this.poller) return 0;
-      if (!baseline) {
+    if (!result.baseline) {
+      if (this.enabled) {
         for (const o of result.observations) {
           if (o.time < this.startedAt) continue;
           const n = chefFailureNotification({ id: o.runId, phase: 0, node: o.node }, o.report, o.jump);
           if (n && this.notifier()?.notify(n)) notified++;
         }
-        // New runs ended: the Chef view and the Nodes view show the new last runs.
-        if (result.observations.length) void this.chef.loadInventory(true);
       }
-      // The server answers again after a failure: the views recover by themselves.
-      if (this.chef.inventory.kind === 'error') void this.chef.loadInventory(true);
-    } catch (e) {
-      this.log.warn(`Chef Reporting poll: ${(e as Error).message}`);
-    } finally {
-      this.polling = false;
-      if (poller === this.poller && this.intervalMs()) this.schedule(this.intervalMs());
+      // New runs ended: the Chef view and the Nodes view show the new last runs.
+      if (result.observations.length) void this.chef.loadInventory(true);
     }
-    this.polled.fire({ notified, baseline });
-    return notified;
+    // The server answers again after a failure: the views recover by themselves.
+    if (this.chef.inventory.kind === 'error') void this.chef.loadInventory(true);
+    this.notifiedBy.set(result, notified);
+    this.polled.fire({ notified, baseline: result.baseline });
+  }
+
+  /** One poll of the shared feed now (also for tests); returns how many failures it notified. */
+  async pollNow(): Promise<number> {
+    if (!this.enabled) return 0;
+    const result = await this.feed.pollNow();
+    return result ? (this.notifiedBy.get(result) ?? 0) : 0;
   }
 
   dispose(): void {
-    clearTimeout(this.timer);
-    this.poller = undefined;
+    this.feed.want(CONSUMER, 0);
     this.disposables.forEach((d) => d.dispose());
     this.polled.dispose();
   }

@@ -1,4 +1,8 @@
-/** The Chef server in VS Code: its connection, the Chef view, `chef:` documents, the Nodes view's join, run notifications and commands. */
+/**
+ * The Chef server in VS Code: its connection, its one Reporting poll (which run
+ * notifications and the rules share), the Chef view, `chef:` documents, the
+ * Nodes view's join, run notifications and commands.
+ */
 import * as vscode from 'vscode';
 import type { Notifier } from '../../core/notify/notifier';
 import type { ConnectionManager } from '../connectionManager';
@@ -9,6 +13,7 @@ import { CHEF_OBJECT_SCHEME, ChefObjectDocuments } from './chefObjectDocuments';
 import { registerChefServerCommands, shelvedServerReport } from './chefServerCommands';
 import { ChefRunPoller } from './chefRunPoller';
 import { ChefServerView } from './chefServerView';
+import { ReportingFeed } from './reportingFeed';
 import { NodesChefJoin } from './nodesChefJoin';
 
 export interface ChefServerFeatures {
@@ -16,7 +21,10 @@ export interface ChefServerFeatures {
   view: ChefServerView;
   documents: ChefObjectDocuments;
   join: NodesChefJoin;
+  /** Failed runs → notifications, from `reporting`. */
   poller: ChefRunPoller;
+  /** The one Reporting poll of the active Chef server: the notifications and the rules subscribe to it. */
+  reporting: ReportingFeed;
 }
 
 export function registerChefServer(opts: {
@@ -32,9 +40,11 @@ export function registerChefServer(opts: {
   const view = new ChefServerView(connection);
   const join = new NodesChefJoin(connection, () => nodesView.refresh());
   nodesView.chefJoin = join;
-  const poller = new ChefRunPoller(connection, opts.notifier, log);
+  const reporting = new ReportingFeed(connection, log);
+  const poller = new ChefRunPoller(connection, reporting, opts.notifier);
   const disposables: vscode.Disposable[] = [
     connection,
+    reporting,
     documents,
     view,
     join,
@@ -45,5 +55,5 @@ export function registerChefServer(opts: {
   ];
   // Not awaited: reading ~/.chef is a file read; the view shows nothing until it is done.
   void connection.reload();
-  return { features: { connection, view, documents, join, poller }, disposables };
+  return { features: { connection, view, documents, join, poller, reporting }, disposables };
 }

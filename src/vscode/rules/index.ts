@@ -1,8 +1,10 @@
 /**
  * Rules on Chef runs in VS Code: the `chefConsul.rules` setting, the rule
  * engine fed by every source (runs of this editor, the Chef server's
- * Reporting history while a Chef server is configured, report files opened
- * in the report editor), the Rule Matches view and the commands.
+ * Reporting history while a Chef server is configured — read from the Chef
+ * server connection's one Reporting poll, which the failure notifications
+ * share — report files opened in the report editor), the Rule Matches view
+ * and the commands.
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -15,10 +17,8 @@ import { isChefReport, observationsOfReportFile, reportTime } from '../../core/r
 import type { ParsedRules, RuleProblem } from '../../core/rules/model';
 import { parseRules } from '../../core/rules/model';
 import { RuleEngine } from '../../core/rules/ruleEngine';
-import type { ReportingSource, RunReportsLike } from '../../core/rules/sources';
-import { followRunCompletions, ReportingPoller } from '../../core/rules/sources';
-import { reportingSourceOf } from '../../core/rules/reportingSource';
-import type { ChefServerConnection } from '../chef/chefServer';
+import type { ReportingPoll, RunReportsLike } from '../../core/rules/sources';
+import { followRunCompletions } from '../../core/rules/sources';
 import type { RunRegistry } from '../../core/runs/registry';
 import { CommandInputError, registerCommand } from '../commands/register';
 import { RuleMatchesView } from './ruleMatchesView';
@@ -26,23 +26,19 @@ import { RuleMatchesView } from './ruleMatchesView';
 const SETTING = 'chefConsul.rules';
 const POLL_SETTING = 'chefConsul.rules.reportingPollSeconds';
 const DEFAULT_POLL_SECONDS = 60;
-const DEFAULT_LOOK_BACK_MS = 24 * 3_600_000;
+const CONSUMER = 'rules';
 /** The report file editor's view types (src/vscode/chef/reportFileEditor.ts). */
 const REPORT_FILE_VIEW_TYPES = ['chefConsul.chefReportFile', 'chefConsul.chefReportFileOption'];
 
-/** The Chef server's Reporting history, while a Chef server profile is active. */
+/** The Chef server connection's one Reporting poll (src/vscode/chef/reportingFeed.ts), as the rules use it. */
 export interface ReportingAccess {
-  /** The active profile's Reporting source (a new one after a profile change), or undefined without a Chef server. */
-  current(): ReportingSource | undefined;
-  onDidChange(listener: () => void): vscode.Disposable;
-}
-
-/** The active Chef server profile's Reporting history (src/vscode/chef/chefServer.ts), a new source after each profile change. */
-export function reportingAccessOf(connection: Pick<ChefServerConnection, 'state' | 'onDidChange'>): ReportingAccess {
-  return {
-    current: () => (connection.state.kind === 'ready' ? reportingSourceOf(connection.state.client) : undefined),
-    onDidChange: (listener) => connection.onDidChange(listener),
-  };
+  onDidPoll(listener: (poll: ReportingPoll) => void): vscode.Disposable;
+  /** A poll now (one in flight is joined): undefined without a Chef server or when it failed. */
+  pollNow(): Promise<ReportingPoll | undefined>;
+  /** How often the rules want news (ms). */
+  want(consumer: string, ms: number): void;
+  /** How far back the rules need the first poll to read. */
+  requireLookBack(consumer: string, ms: number): void;
 }
 
 export interface RuleFeatures {
@@ -85,62 +81,37 @@ export function registerRules(log: vscode.LogOutputChannel, deps: RuleDeps): { f
       if (e.affectsConfiguration(SETTING)) {
         applySetting();
         // A node-missing-runs rule over more hours than the history read so far needs a longer one.
-        if (poller && lookBackMs() > pollerLookBack) restartPolling();
+        deps.reporting?.requireLookBack(CONSUMER, lookBackMs());
       }
-      if (e.affectsConfiguration(POLL_SETTING)) restartPolling();
+      if (e.affectsConfiguration(POLL_SETTING)) wantPolls();
     }),
   );
 
   // Runs of this editor: each finished run's Chef nodes.
   disposables.push(followRunCompletions(deps.runs, deps.reports, (o) => engine.observe(o), (e) => log.warn(`rules: reading a run's Chef reports failed: ${message(e)}`)));
 
-  // Reporting: polled while a Chef server is configured; the first poll is the history so far.
-  let poller: ReportingPoller | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let polling: Promise<RuleMatch[] | undefined> | undefined;
-  let lastError = '';
+  // Reporting: the Chef server connection's one poll, while a Chef server is configured; its first poll is the history so far.
+  const matchesOf = new WeakMap<ReportingPoll, RuleMatch[]>();
   const pollReporting = async (): Promise<RuleMatch[] | undefined> => {
-    if (polling) return polling;
-    const current = poller;
-    if (!current) return undefined;
-    polling = (async () => {
-      try {
-        const { observations, baseline } = await current.poll();
-        if (current !== poller) return [];
-        lastError = '';
-        return engine.observe(observations, { baseline });
-      } catch (e) {
-        const text = message(e);
-        if (text !== lastError) log.warn(`rules: polling the Chef server's Reporting history failed: ${text}`);
-        lastError = text;
-        return [];
-      } finally {
-        polling = undefined;
-      }
-    })();
-    return polling;
+    if (!deps.reporting) return undefined;
+    const poll = await deps.reporting.pollNow();
+    // Undefined: no Chef server; a failed poll (the feed logs it) matched nothing.
+    return poll ? (matchesOf.get(poll) ?? []) : undefined;
   };
   /**
-   * How far back the first poll reads: a day (a whole organisation's runs of a
-   * day are one listing), or longer when a node-missing-runs rule needs it.
+   * How far back the first poll reads: a day, or longer when a
+   * node-missing-runs rule needs it.
    */
-  let pollerLookBack = 0;
-  const lookBackMs = () => Math.max(DEFAULT_LOOK_BACK_MS, ...engine.rules.rules.map((r) => (r.kind === 'node-missing-runs' ? r.hours * 3_600_000 + 3_600_000 : 0)));
-  const restartPolling = () => {
-    clearInterval(timer);
-    timer = undefined;
-    const source = deps.reporting?.current();
-    poller = source
-      ? new ReportingPoller(source, (run) => ({ command: 'chefConsul.chef.openRun', args: { node: run.node, runId: run.runId } }), { lookBackMs: (pollerLookBack = lookBackMs()) })
-      : undefined;
-    if (!poller) return;
-    const seconds = Math.max(10, vscode.workspace.getConfiguration().get<number>(POLL_SETTING, DEFAULT_POLL_SECONDS));
-    timer = setInterval(() => void pollReporting(), seconds * 1000);
-    void pollReporting();
-  };
-  if (deps.reporting) disposables.push(deps.reporting.onDidChange(restartPolling));
-  restartPolling();
-  disposables.push({ dispose: () => clearInterval(timer) });
+  const lookBackMs = () => Math.max(0, ...engine.rules.rules.map((r) => (r.kind === 'node-missing-runs' ? r.hours * 3_600_000 + 3_600_000 : 0)));
+  /** The poll runs at the shorter of this and chefConsul.chef.pollSeconds. */
+  const wantPolls = () => deps.reporting?.want(CONSUMER, Math.max(10, vscode.workspace.getConfiguration().get<number>(POLL_SETTING, DEFAULT_POLL_SECONDS)) * 1000);
+  if (deps.reporting) {
+    disposables.push(deps.reporting.onDidPoll((poll) => matchesOf.set(poll, engine.observe(poll.observations, { baseline: poll.baseline }))));
+    deps.reporting.requireLookBack(CONSUMER, lookBackMs());
+    wantPolls();
+    const feed = deps.reporting;
+    disposables.push({ dispose: () => feed.want(CONSUMER, 0) });
+  }
 
   // Report files opened in the report editor.
   const seenTabs = new Set<string>();
