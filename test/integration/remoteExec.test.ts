@@ -1,8 +1,11 @@
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { connect, ConsulConnection } from '../../src/core/consul/client';
 import { RemoteExecUnavailableError } from '../../src/core/exec/errors';
-import { NodeExecResult, RemoteExecJob, RemoteExecSpec } from '../../src/core/exec/remoteExecJob';
+import { NodeExecResult, REANNOUNCE_AFTER_MS, RemoteExecJob, RemoteExecSpec } from '../../src/core/exec/remoteExecJob';
 import { consulJson, consulRequest, stopAgent } from '../infra/cluster';
 import { clusterFromEnv, restartAndRecord, serverAgent } from '../support/env';
 import { limit } from '../support/timing';
@@ -129,6 +132,24 @@ describe('remote exec against the real cluster', function () {
     const wrong = await execute({ command: 'echo none', service: '^web$', tag: '^nope$', targets: ['web-1'], ackGraceMs: 1_000 }).catch((e: unknown) => e);
     assert.ok(wrong instanceof RemoteExecUnavailableError);
     assert.deepEqual(wrong.answeredBy, []);
+  });
+
+  it('announces the job again, by name, to a target the first event missed, and every node runs it once', async () => {
+    // The first event's node filter leaves db-1 out, as a gossip miss would. The
+    // agents share this machine, so a file shows how often the command ran.
+    const file = path.join(os.tmpdir(), `cco-rexec-once-${process.pid}-${Date.now()}`);
+    try {
+      const o = await execute({ command: `echo ran >> ${file}; echo done`, node: '^(?:consul|web)' });
+      assert.deepEqual(
+        all.map((n) => [n, o.results[n].status, o.output[n]]),
+        all.map((n) => [n, 'success', 'done\n']),
+      );
+      assert.equal(o.job.reannounced, 1);
+      assert.ok(o.results['db-1'].ackedAt! - o.startedAt >= REANNOUNCE_AFTER_MS, 'db-1 answered the first event');
+      assert.equal(fs.readFileSync(file, 'utf8'), 'ran\n'.repeat(all.length));
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
   });
 
   it('runs a multi-line script the nodes have no copy of', async () => {
