@@ -59,11 +59,11 @@ describe('knife.rb / config.rb (plain key value lines)', () => {
     assert.deepEqual(r.profiles, [{ name: 'knife', clientName: 'admin', clientKey: '/etc/chef/admin.pem', serverUrl: 'https://chef.example.com/organizations/acme', source: `${HOME}/.chef/knife.rb` }]);
   });
 
-  it('reports every line of Ruby code precisely, and what is then missing', () => {
+  it('reports every line of Ruby code by number and setting name only, and what is then missing', () => {
     const text = [
-      'current_dir = File.dirname(__FILE__)',
+      'x = 1',
       'node_name "admin"',
-      'client_key "#{current_dir}/admin.pem"',
+      'client_key "#{ENV[\'HOME\']}/admin.pem"',
       'chef_server_url ENV["CHEF_URL"]',
       "knife[:editor] = 'vim'",
       'cookbook_path [File.join(current_dir, "..", "cookbooks")]',
@@ -72,14 +72,50 @@ describe('knife.rb / config.rb (plain key value lines)', () => {
     const r = parseKnifeRb(text, file, 'config', HOME);
     assert.deepEqual(r.profiles, []);
     assert.deepEqual(r.problems.map((p) => p.message), [
-      'line 1: not read (Ruby code is not evaluated): current_dir = File.dirname(__FILE__)',
-      'line 3: not read (Ruby code is not evaluated): client_key "#{current_dir}/admin.pem"',
-      'line 4: not read (Ruby code is not evaluated): chef_server_url ENV["CHEF_URL"]',
-      "line 5: not read (Ruby code is not evaluated): knife[:editor] = 'vim'",
-      'line 6: not read (Ruby code is not evaluated): cookbook_path [File.join(current_dir, "..", "cookbooks")]',
+      'line 1: x: not read (Ruby code is not evaluated)',
+      'line 3: client_key: not read (Ruby code is not evaluated)',
+      'line 4: chef_server_url: not read (Ruby code is not evaluated)',
+      'line 5: knife: not read (Ruby code is not evaluated)',
+      'line 6: cookbook_path: not read (Ruby code is not evaluated)',
       'no profile: missing client_key, chef_server_url (maybe set by a line that was not read)',
     ]);
     assert.deepEqual(r.problems.slice(0, 5).map((p) => p.line), [1, 3, 4, 5, 6]);
+  });
+
+  it('never echoes a key: lines inside a multi-line string are skipped, and a key as a value is refused', () => {
+    const body = 'MIIEowIBAAKCAQEAsecretsecretsecret';
+    const text = [
+      'node_name "admin"',
+      'client_key_contents "-----BEGIN RSA PRIVATE KEY-----',
+      body,
+      `${body}+/x = y`,
+      '-----END RSA PRIVATE KEY-----"',
+      "client_key '-----BEGIN RSA PRIVATE KEY----- " + body + "'",
+      'chef_server_url "https://chef.example.com/organizations/acme"',
+    ].join('\n');
+    const r = parseKnifeRb(text, `${HOME}/.chef/knife.rb`, undefined, HOME);
+    const all = JSON.stringify(r);
+    assert.ok(!all.includes(body), all);
+    assert.ok(!all.includes('BEGIN'), all);
+    assert.deepEqual(r.problems.map((p) => p.message), [
+      'line 2: client_key_contents: not read (Ruby code is not evaluated)',
+      'line 6: client_key holds a key itself; save it in a .pem file and give its path',
+      'no profile: missing client_key (maybe set by a line that was not read)',
+    ]);
+  });
+
+  it("reads Chef's starter kit: current_dir = File.dirname(__FILE__) and #{current_dir} in paths; ssl_verify_mode :verify_none", () => {
+    const text = [
+      'current_dir = File.dirname(__FILE__)',
+      'node_name "admin"',
+      'client_key "#{current_dir}/admin.pem"',
+      'chef_server_url "https://chef.example.com/organizations/acme"',
+      'validation_key "#{File.dirname(__FILE__)}/acme-validator.pem"',
+      'ssl_verify_mode :verify_none',
+    ].join('\n');
+    const r = parseKnifeRb(text, '/srv/kit/.chef/config.rb', 'config', HOME);
+    assert.deepEqual(r.problems, []);
+    assert.deepEqual(r.profiles, [{ name: 'config', clientName: 'admin', clientKey: '/srv/kit/.chef/admin.pem', serverUrl: 'https://chef.example.com/organizations/acme', source: '/srv/kit/.chef/config.rb', verifyTls: false }]);
   });
 
   it('readChefProfiles reads credentials, config.rb and knife.rb of a directory; missing files are no problem', async () => {

@@ -3,6 +3,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import * as zlib from 'node:zlib';
@@ -204,9 +205,10 @@ describe('ChefServerClient (against a local HTTP server)', () => {
     try {
       await assert.rejects(
         new ChefServerClient({ serverUrl: url, clientName: 'alice', clientKey: pem }).get('/nodes'),
-        (e: ChefServerError) => e.kind === 'tls' && e.message.includes(url) && e.message.includes('self-signed') && e.details.code === 'DEPTH_ZERO_SELF_SIGNED_CERT',
+        (e: ChefServerError) => e.kind === 'tls' && e.message.includes(url) && e.message.includes('self-signed') && e.details.code === 'DEPTH_ZERO_SELF_SIGNED_CERT' && e.message.includes('"caFile"') && e.message.includes('chefConsul.chef.profiles') && e.message.includes('~/.chef/trusted_certs') && e.message.includes('"verifyTls": false'),
       );
       assert.deepEqual(await new ChefServerClient({ serverUrl: url, clientName: 'alice', clientKey: pem, ca: cert }).get('/nodes'), { tls: true });
+      assert.deepEqual(await new ChefServerClient({ serverUrl: url, clientName: 'alice', clientKey: pem, verifyTls: false }).get('/nodes'), { tls: true });
     } finally {
       await new Promise((r) => srv.close(r));
     }
@@ -223,6 +225,100 @@ describe('ChefServerClient (against a local HTTP server)', () => {
     const client = new ChefServerClient({ serverUrl: 'http://127.0.0.1:1', clientName: 'alice', clientKeyPath: '/nonexistent/alice.pem' });
     await assert.rejects(client.get('/nodes'), (e: ChefServerError) => e.kind === 'wrong-key' && e.message.includes('/nonexistent/alice.pem') && e.message.includes('ENOENT'));
     assert.throws(() => new ChefServerClient({ serverUrl: 'chef.example.com', clientName: 'a', clientKey: pem }), /Not a Chef server URL/);
+  });
+
+  it('caps responses: a body over maxResponseBytes, and a gzip bomb, fail naming the request and the limit', async () => {
+    const big = Buffer.alloc(256 * 1024, 'a');
+    const s = await server((req, res) => {
+      if (req.path === '/big') {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(big);
+      } else if (req.path === '/bomb') {
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' });
+        res.end(zlib.gzipSync(Buffer.from(`"${'b'.repeat(512 * 1024)}"`)));
+      } else json(res, 200, { ok: true });
+    });
+    try {
+      const client = new ChefServerClient({ serverUrl: s.url, clientName: 'alice', clientKey: pem, maxResponseBytes: 100 * 1024 });
+      await assert.rejects(client.get('/big'), (e: ChefServerError) => e.kind === 'bad-response' && e.message.includes('GET /big') && e.message.includes('100 KiB'));
+      await assert.rejects(client.get('/bomb'), (e: ChefServerError) => e.kind === 'bad-response' && e.message.includes('GET /bomb') && e.message.includes('100 KiB'));
+      assert.deepEqual(await client.get('/small'), { ok: true });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('clips the server error text to 300 characters; hints at /organizations/<org> on a 404 from a non-goiardi server', async () => {
+    const s = await server((req, res) => {
+      if (req.path === '/long') json(res, 500, { error: ['x'.repeat(5000)] });
+      else json(res, 404, { error: ['not found'] }, req.path.startsWith('/g/') ? { 'X-Goiardi': 'yes' } : {});
+    });
+    try {
+      const client = new ChefServerClient({ serverUrl: s.url, clientName: 'alice', clientKey: pem });
+      await assert.rejects(client.get('/long'), (e: ChefServerError) => e.details.serverMessage!.length === 300 && e.message.length < 400);
+      await assert.rejects(client.get('/nodes/web-1'), (e: ChefServerError) => e.kind === 'not-found' && e.message.includes('Chef Infra Server URLs end in /organizations/<org>'));
+      const org = new ChefServerClient({ serverUrl: `${s.url}/organizations/acme`, clientName: 'alice', clientKey: pem });
+      await assert.rejects(org.get('/nodes/web-1'), (e: ChefServerError) => e.kind === 'not-found' && !e.message.includes('/organizations/<org>'));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses "." and ".." path segments (URL parsing would change the signed path) and credentials in the server URL', async () => {
+    const s = await server((_req, res) => json(res, 200, {}));
+    try {
+      const client = new ChefServerClient({ serverUrl: s.url, clientName: 'alice', clientKey: pem });
+      for (const name of ['.', '..', '%2e%2E']) {
+        await assert.rejects(client.get(`/nodes/${name}`), (e: ChefServerError) => e.kind === 'not-found' && /cannot be "\." or "\.\."/.test(e.message));
+      }
+      assert.equal(s.seen.length, 0);
+    } finally {
+      await s.close();
+    }
+    assert.throws(
+      () => new ChefServerClient({ serverUrl: 'https://admin:hunter2@chef.example.com', clientName: 'a', clientKey: pem }),
+      (e: Error) => /user name or password/.test(e.message) && !e.message.includes('hunter2'),
+    );
+  });
+
+  it('blames a rejected signature on the clock only past 15 minutes of skew: 6 minutes off is a wrong key', async () => {
+    const serverNow = new Date('2026-12-01T06:00:00Z');
+    const s = await server((_req, res) => json(res, 401, { error: ['Invalid signature for user or client \'alice\''] }, { Date: serverNow.toUTCString() }));
+    try {
+      const off = (min: number) => new ChefServerClient({ serverUrl: s.url, clientName: 'alice', clientKey: pem, clock: () => new Date(serverNow.getTime() + min * 60_000) });
+      await assert.rejects(off(6).get('/nodes'), (e: ChefServerError) => e.kind === 'wrong-key');
+      await assert.rejects(off(16).get('/nodes'), (e: ChefServerError) => e.kind === 'clock-skew');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('reads a replaced key file again (its mtime changed) without a new client', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-key-'));
+    const keyFile = path.join(dir, 'alice.pem');
+    const other = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const accepted = { key: publicKey };
+    const s = await server((req, res) => {
+      let ok = false;
+      try {
+        ok = crypto.publicDecrypt(accepted.key, signature(req.headers)).length > 0;
+      } catch {
+        // signed with another key
+      }
+      json(res, ok ? 200 : 401, ok ? { ok: true } : { error: ['bad'] });
+    });
+    try {
+      fs.writeFileSync(keyFile, pem);
+      const client = new ChefServerClient({ serverUrl: s.url, clientName: 'alice', clientKeyPath: keyFile, signVersion: '1.1' });
+      assert.deepEqual(await client.get('/nodes'), { ok: true });
+      fs.writeFileSync(keyFile, other.privateKey.export({ type: 'pkcs1', format: 'pem' }).toString());
+      fs.utimesSync(keyFile, new Date(), new Date(Date.now() + 5000));
+      accepted.key = other.publicKey;
+      assert.deepEqual(await client.get('/nodes'), { ok: true });
+    } finally {
+      await s.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('describes durations for people', () => {

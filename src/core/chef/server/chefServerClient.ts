@@ -72,6 +72,8 @@ export interface ChefServerClientOptions {
   verifyTls?: boolean;
   /** Sent as X-Chef-Version (some servers want one). */
   chefVersion?: string;
+  /** Largest response body accepted, in bytes, before and after gunzip (default 64 MiB). */
+  maxResponseBytes?: number;
 }
 
 export interface ChefRequestOptions {
@@ -96,13 +98,17 @@ interface RawResponse {
 }
 
 const DEFAULT_GZIP_THRESHOLD = 64 * 1024;
-const MAX_QUIET_SKEW_MS = 60_000;
+/** Past this difference to the server's clock a rejected signature is blamed on the clock (Chef servers allow 15 minutes). */
+const SKEW_BLAME_MS = 15 * 60_000;
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 export class ChefServerClient {
   readonly serverUrl: URL;
   readonly clientName: string;
   private readonly options: ChefServerClientOptions;
   private key: crypto.KeyObject | undefined;
+  /** mtime and size of the key file when `key` was read from it: a replaced file is read again. */
+  private keyStamp: string | undefined;
   private version: SignVersion;
   private readonly clock: Clock;
 
@@ -115,6 +121,10 @@ export class ChefServerClient {
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new ChefServerError('unreachable', `Not a Chef server URL: "${options.serverUrl}" (only http and https are supported)`);
+    }
+    if (url.username || url.password) {
+      // Never echo the URL: it holds a password.
+      throw new ChefServerError('unreachable', `The Chef server URL of "${options.clientName}" holds a user name or password (user:pass@): remove it — Chef servers authenticate requests by the client key`);
     }
     url.pathname = url.pathname.replace(/\/+$/, '');
     url.search = '';
@@ -157,6 +167,9 @@ export class ChefServerClient {
   /** One signed request; the body is JSON-encoded. Throws ChefServerError for any failure. */
   async request<T = unknown>(method: string, path: string, body?: unknown, opts: ChefRequestOptions = {}): Promise<ChefResponse<T>> {
     method = method.toUpperCase();
+    // URL parsing would drop `.`/`..` segments after the path was signed (and reach another object).
+    const segment = path.split(/[?#]/)[0].split('/').find((p) => p === '.' || p === '..' || /^%2e(%2e)?$|^\.%2e$|^%2e\.$/i.test(p));
+    if (segment !== undefined) throw new ChefServerError('not-found', `Not a Chef object path: "${path}" has a "${decodeURIComponent(segment)}" segment (a node or object name cannot be "." or "..")`, { method });
     const fullPath = this.fullPath(path);
     const url = new URL(this.serverUrl.href);
     url.pathname = fullPath;
@@ -203,17 +216,23 @@ export class ChefServerClient {
     }
   }
 
+  /** The key; one read from a file is read again once the file changed (a replaced key is used at once). */
   private loadKey(): crypto.KeyObject {
-    if (this.key) return this.key;
+    if (this.key && this.options.clientKey !== undefined) return this.key;
     const path = this.options.clientKeyPath;
     if (!path) throw new ChefServerError('wrong-key', `No client key for Chef client "${this.clientName}": set the path of its .pem file`);
     let pem: string;
+    let stamp: string;
     try {
+      const st = fs.statSync(path);
+      stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+      if (this.key && stamp === this.keyStamp) return this.key;
       pem = fs.readFileSync(path, 'utf8');
     } catch (e) {
       throw new ChefServerError('wrong-key', `Cannot read the client key ${path} of Chef client "${this.clientName}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     this.key = toKey(pem, path);
+    this.keyStamp = stamp;
     return this.key;
   }
 
@@ -239,7 +258,7 @@ export class ChefServerClient {
       const serverTime = dateHeader ? Date.parse(dateHeader) : NaN;
       const skewMs = Number.isNaN(serverTime) ? undefined : sentAt.getTime() - serverTime;
       const text = server.toLowerCase();
-      if (/clock|timestamp|time skew|synchroni[sz]e/.test(text) || (skewMs !== undefined && Math.abs(skewMs) > MAX_QUIET_SKEW_MS * 5)) {
+      if (/clock|timestamp|time skew|synchroni[sz]e/.test(text) || (skewMs !== undefined && Math.abs(skewMs) > SKEW_BLAME_MS)) {
         const how =
           skewMs === undefined
             ? 'by an unknown amount (the server sent no Date header)'
@@ -254,7 +273,13 @@ export class ChefServerClient {
     if (raw.status === 403) {
       return new ChefServerError('forbidden', `Permission denied: the Chef client "${this.clientName}" may not ${where} on ${this.serverUrl.origin}${said}`, details);
     }
-    if (raw.status === 404) return new ChefServerError('not-found', `Not found on the Chef server: ${where}${said}`, details);
+    if (raw.status === 404) {
+      // Chef Infra Server serves an organisation's objects under /organizations/<org>; goiardi (Chef 11 style) at the root.
+      const hint = raw.headers['x-goiardi'] !== 'yes' && !/\/organizations\/[^/]+/.test(this.serverUrl.pathname) && /^\/(nodes|roles|environments|clients|cookbooks|data|search|reports|users|sandboxes)\b/.test(url.pathname)
+        ? ` (Chef Infra Server URLs end in /organizations/<org>: is the profile's server URL ${this.serverUrl.origin}${this.serverUrl.pathname} missing it?)`
+        : '';
+      return new ChefServerError('not-found', `Not found on the Chef server: ${where}${said}${hint}`, details);
+    }
     if (raw.status === 406 && /api.version/i.test(raw.text)) {
       return new ChefServerError('server', `The Chef server does not accept X-Ops-Server-API-Version ${this.options.serverApiVersion ?? '1'}${said}`, details);
     }
@@ -270,6 +295,7 @@ export class ChefServerClient {
     const signal = opts.signal;
     const timeoutMs = opts.timeoutMs ?? this.options.timeoutMs ?? 30_000;
     const lib = url.protocol === 'https:' ? https : http;
+    const maxBytes = this.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     return new Promise<RawResponse>((resolve, reject) => {
       if (signal?.aborted) return reject(abortError(signal));
       const req = lib.request(
@@ -282,14 +308,26 @@ export class ChefServerClient {
         },
         (res) => {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          let size = 0;
+          const tooLarge = () =>
+            new ChefServerError('bad-response', `The Chef server's answer to ${method} ${url.pathname} is larger than ${describeBytes(maxBytes)}, the most this client reads; ask for less (fewer rows, a narrower date window, a partial search)`, { status: res.statusCode, method, url: url.origin + url.pathname });
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > maxBytes) {
+              done();
+              req.destroy();
+              return reject(tooLarge());
+            }
+            chunks.push(c);
+          });
           res.on('error', (e) => fail(e));
           res.on('end', () => {
             let data = Buffer.concat(chunks);
             try {
-              if (/gzip/i.test(String(res.headers['content-encoding'] ?? ''))) data = zlib.gunzipSync(data);
-            } catch {
+              if (/gzip/i.test(String(res.headers['content-encoding'] ?? ''))) data = zlib.gunzipSync(data, { maxOutputLength: maxBytes });
+            } catch (e) {
               done();
+              if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return reject(tooLarge());
               return reject(new ChefServerError('bad-response', `The Chef server sent a broken gzip body for ${method} ${url.pathname}`, { status: res.statusCode, method, url: url.origin + url.pathname }));
             }
             done();
@@ -321,7 +359,8 @@ export class ChefServerClient {
     const details = { method, url: url.origin + url.pathname, code };
     if (TLS_CODES.has(code) || /^ERR_(SSL|TLS)|^CERT_|_CERT|SSL/.test(code) || /ssl|tls|certificate/i.test(e.message)) {
       const what = TLS_TEXT[code] ?? e.message;
-      return new ChefServerError('tls', `TLS problem with the Chef server ${url.origin}: ${what} (${code || 'TLS'})`, details);
+      const advice = TRUST_CODES.has(code) ? `. ${TRUST_ADVICE}` : '';
+      return new ChefServerError('tls', `TLS problem with the Chef server ${url.origin}: ${what} (${code || 'TLS'})${advice}`, details);
     }
     const why =
       code === 'ECONNREFUSED' ? 'connection refused (is the server running on that port?)'
@@ -334,11 +373,14 @@ export class ChefServerClient {
   }
 }
 
+/** How to trust a self-signed or private-CA server, with the exact settings. */
+export const TRUST_ADVICE =
+  'To trust it, set "caFile" (the path of its CA certificate, PEM) on the profile in the setting chefConsul.chef.profiles, or save the certificate in ~/.chef/trusted_certs/ (knife ssl fetch) for profiles from ~/.chef; "verifyTls": false turns verification off for that profile';
 const TLS_TEXT: Record<string, string> = {
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'the server certificate is self-signed; add its CA (trusted_certs) or turn verification off for this profile',
-  SELF_SIGNED_CERT_IN_CHAIN: 'a self-signed certificate is in the chain; add its CA',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the certificate cannot be verified against a known CA; add its CA',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the issuer of the certificate is unknown; add its CA',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the server certificate is self-signed',
+  SELF_SIGNED_CERT_IN_CHAIN: 'a self-signed certificate is in the chain',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the certificate cannot be verified against a known CA',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the issuer of the certificate is unknown',
   CERT_HAS_EXPIRED: 'the server certificate has expired',
   CERT_NOT_YET_VALID: 'the server certificate is not valid yet (check this machine\'s clock)',
   ERR_TLS_CERT_ALTNAME_INVALID: 'the certificate does not name this host',
@@ -346,6 +388,11 @@ const TLS_TEXT: Record<string, string> = {
   ERR_SSL_WRONG_VERSION_NUMBER: 'the server does not speak TLS on that port (try http://)',
 };
 const TLS_CODES = new Set(Object.keys(TLS_TEXT));
+const TRUST_CODES = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY']);
+
+function describeBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${Math.round(n / (1024 * 1024))} MiB` : n >= 1024 ? `${Math.round(n / 1024)} KiB` : `${n} bytes`;
+}
 
 /** The signing versions a 401 offers in `WWW-Authenticate: X-Ops-Sign version="1.0" version="1.1"`. */
 function offeredVersions(raw: RawResponse): string[] {
@@ -379,17 +426,21 @@ function parseBody<T>(raw: RawResponse, method: string, url: URL): T {
   }
 }
 
-/** The server's error text: `{"error": ["…"]}` (Chef), `{"error": "…"}`, or the body itself. */
+/** Longest server error text kept (it reaches messages and toasts). */
+export const MAX_SERVER_MESSAGE = 300;
+
+/** The server's error text: `{"error": ["…"]}` (Chef), `{"error": "…"}`, or the body itself; at most 300 characters. */
 export function serverMessage(text: string): string {
+  let message = text.trim();
   try {
     const j = JSON.parse(text) as { error?: unknown; message?: unknown };
     const e = j.error ?? j.message;
-    if (Array.isArray(e)) return [...new Set(e.map(String))].join('; ');
-    if (typeof e === 'string') return e;
+    if (Array.isArray(e)) message = [...new Set(e.map(String))].join('; ');
+    else if (typeof e === 'string') message = e;
   } catch {
     // not JSON
   }
-  return text.trim().slice(0, 300);
+  return message.length > MAX_SERVER_MESSAGE ? `${message.slice(0, MAX_SERVER_MESSAGE - 1)}…` : message;
 }
 
 /** "20 minutes", "1 hour 5 minutes", "45 seconds". */

@@ -21,6 +21,10 @@ export interface ChefProfile {
   clientKey: string;
   /** Where the profile was read: `/home/me/.chef/credentials [default]`, `/home/me/.chef/knife.rb`. */
   source: string;
+  /** Extra CA certificate files to trust (`~/.chef/trusted_certs/*.crt|*.pem`). */
+  caFiles?: string[];
+  /** false: knife.rb's `ssl_verify_mode :verify_none`. */
+  verifyTls?: boolean;
 }
 
 export interface ChefConfigProblem {
@@ -123,25 +127,80 @@ function stripComment(line: string): string {
 }
 
 /**
+ * Where an unclosed string that began on an earlier line ends: the index just
+ * past its closing quote in `line`, or -1 when the string goes on.
+ */
+function closingQuote(line: string, quote: string): number {
+  for (let i = 0; i < line.length; i++) {
+    if (line[i] === '\\') i++;
+    else if (line[i] === quote) return i + 1;
+  }
+  return -1;
+}
+
+/** The quote of a string `line` leaves open (after comments are stripped), if any. */
+function openQuote(line: string): string | undefined {
+  let quote: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") quote = c;
+  }
+  return quote;
+}
+
+/** Chef's starter kit: `current_dir = File.dirname(__FILE__)`, then `"#{current_dir}/admin.pem"`. */
+const CURRENT_DIR_LINE = /^current_dir\s*=\s*File\.dirname\(\s*__FILE__\s*\)$/;
+const FILE_DIR_INTERPOLATION = /#\{\s*(?:current_dir|File\.dirname\(\s*__FILE__\s*\))\s*\}/g;
+
+/**
  * A knife.rb / config.rb of plain `key value` lines as one profile (named
  * `profileName`, default: the file's name). Every line that is not a plain
  * `key value` (variables, interpolation, method calls, blocks, `knife[:x] =`)
- * is reported: "line N: not read (Ruby code is not evaluated): <text>".
+ * is reported by its number and setting name only — never its text, which may
+ * be part of a key (`client_key_contents "-----BEGIN…` spans lines; the lines
+ * inside such a string are skipped). `current_dir = File.dirname(__FILE__)`
+ * and `#{current_dir}` / `#{File.dirname(__FILE__)}` in values are read as the
+ * file's own directory, as Chef's starter kit writes them. `ssl_verify_mode
+ * :verify_none` turns certificate verification off for the profile.
  */
 export function parseKnifeRb(text: string, file: string, profileName?: string, home = os.homedir()): ChefConfigResult {
   const result: ChefConfigResult = { profiles: [], problems: [] };
   const found: Partial<Record<'clientName' | 'clientKey' | 'serverUrl', string>> = {};
+  let verifyNone = false;
+  const dir = path.dirname(file);
+  let inString: string | undefined;
   text.split(/\r?\n/).forEach((original, i) => {
+    if (inString) {
+      const end = closingQuote(original, inString);
+      if (end < 0) return; // inside a multi-line string: never read, never echoed
+      // Whatever follows the string's end on this line belongs to the statement already reported.
+      inString = openQuote(stripComment(original.slice(end)));
+      return;
+    }
     const line = stripComment(original).trim();
     if (!line) return;
+    if (CURRENT_DIR_LINE.test(line)) return;
     const m = /^([a-z_][a-z0-9_]*)\s*\((.*)\)$/.exec(line) ?? /^([a-z_][a-z0-9_]*)\s+(.+)$/.exec(line);
-    const value = m ? plainValue(m[2]) : undefined;
+    const setting = /^[A-Za-z_][\w]*/.exec(line)?.[0];
+    // Ruby interpolates only in double quotes.
+    const interpolated = m && m[2].trim().startsWith('"') ? m[2].replace(FILE_DIR_INTERPOLATION, dir.replace(/[\\"]/g, (c) => `\\${c}`)) : m?.[2];
+    const value = m && interpolated !== undefined ? plainValue(interpolated) : undefined;
     if (!m || value === undefined) {
-      result.problems.push({ file, line: i + 1, message: `line ${i + 1}: not read (Ruby code is not evaluated): ${original.trim()}` });
+      inString = openQuote(line);
+      const what = setting ? `${setting}: ` : '';
+      result.problems.push({ file, line: i + 1, message: `line ${i + 1}: ${what}not read (Ruby code is not evaluated)` });
+      return;
+    }
+    if (value.includes('-----BEGIN')) {
+      result.problems.push({ file, line: i + 1, message: `line ${i + 1}: ${m[1]} holds a key itself; save it in a .pem file and give its path` });
       return;
     }
     const field = KNIFE_KEYS[m[1]];
     if (field) found[field] = value;
+    if (m[1] === 'ssl_verify_mode') verifyNone = value === 'verify_none';
   });
   const missing = (['clientName', 'clientKey', 'serverUrl'] as const).filter((k) => !found[k]);
   if (missing.length) {
@@ -149,13 +208,15 @@ export function parseKnifeRb(text: string, file: string, profileName?: string, h
     result.problems.push({ file, message: `no profile: missing ${missing.map((k) => names[k]).join(', ')}${result.problems.length ? ' (maybe set by a line that was not read)' : ''}` });
     return result;
   }
-  result.profiles.push({
+  const profile: ChefProfile = {
     name: profileName ?? path.basename(file, '.rb'),
     serverUrl: found.serverUrl!,
     clientName: found.clientName!,
-    clientKey: resolveKeyPath(found.clientKey!, path.dirname(file), home),
+    clientKey: resolveKeyPath(found.clientKey!, dir, home),
     source: file,
-  });
+  };
+  if (verifyNone) profile.verifyTls = false;
+  result.profiles.push(profile);
   return result;
 }
 
@@ -188,5 +249,12 @@ export async function readChefProfiles(opts: { chefDir?: string; home?: string }
     const rb = await read(file);
     if (rb !== undefined) add(parseKnifeRb(rb, file, name.replace(/\.rb$/, ''), home));
   }
+  // knife and chef-client trust the certificates `knife ssl fetch` saved here.
+  const trusted = path.join(dir, 'trusted_certs');
+  const certs = await fs.promises.readdir(trusted).then(
+    (names) => names.filter((n) => /\.(crt|pem)$/i.test(n)).sort().map((n) => path.join(trusted, n)),
+    () => [] as string[],
+  );
+  if (certs.length) for (const p of result.profiles) p.caFiles = certs;
   return result;
 }
