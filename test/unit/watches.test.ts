@@ -5,6 +5,7 @@ import { consulWatchArgs, parseWatchList, watchProblems } from '../../src/core/w
 import { eventIdToIndex, formatGoDuration, goJson, parseGoDuration, shapeCheck, shapeKvPair } from '../../src/core/watches/queries';
 import { newEvents, WatchRunner } from '../../src/core/watches/runner';
 import { describeHandlerResult, runHandler } from '../../src/core/watches/handler';
+import { FollowUpGuard } from '../../src/core/watches/followUps';
 import type { FeedUpdate } from '../../src/core/watches/queries';
 
 const notify = [{ type: 'notify' }];
@@ -190,5 +191,51 @@ describe('watch handlers', () => {
   it('say when the program cannot start', async () => {
     const r = await runHandler({ args: ['/nonexistent/handler'] }, '', '1');
     assert.match(describeHandlerResult(r), /^could not start: spawn \/nonexistent\/handler ENOENT$/);
+  });
+});
+
+describe('follow-up event loops', () => {
+  it('refuses an event action whose name the same watch matches', () => {
+    assert.deepEqual(watchProblems({ name: 'loop', type: 'event', eventName: 'deploy', actions: [{ type: 'event', name: 'deploy' }] }), [
+      'Watch "loop": action 1 ("event") fires "deploy", which this watch itself matches (its eventName is "deploy"): it would re-trigger itself forever. Fire another event name.',
+    ]);
+    assert.deepEqual(watchProblems({ name: 'all', type: 'event', actions: [{ type: 'notify' }, { type: 'event', name: 'ack' }] }), [
+      'Watch "all": action 2 ("event") fires "ack", which this watch itself matches (it has no eventName, so it matches every event): it would re-trigger itself forever. Fire another event name or set "eventName".',
+    ]);
+    assert.deepEqual(watchProblems({ name: 'ok', type: 'event', eventName: 'deploy', actions: [{ type: 'event', name: 'ack' }] }), []);
+    // Other types may fire any event.
+    assert.deepEqual(watchProblems({ name: 'k', type: 'key', key: 'a', actions: [{ type: 'event', name: 'deploy' }] }), []);
+  });
+
+  it('never delivers the events our own actions fired', async () => {
+    let push: (u: FeedUpdate) => void = () => undefined;
+    const guard = new FollowUpGuard();
+    const runner = new WatchRunner({ name: 'e', type: 'event', actions: [], debounceMs: 5 }, (l) => {
+      push = l;
+      return { dispose: () => undefined };
+    }, { isOwnEvent: (id) => guard.isOwn(id) });
+    const got: unknown[] = [];
+    runner.onDidFire((f) => got.push(f.json));
+    runner.start();
+    push({ kind: 'data', data: [{ ID: 'a', Name: 'x' }], index: '1' });
+    guard.remember('mine');
+    push({ kind: 'data', data: [{ ID: 'a', Name: 'x' }, { ID: 'mine', Name: 'ack' }], index: '2' });
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual(got, [], 'our own follow-up event was delivered');
+    push({ kind: 'data', data: [{ ID: 'a', Name: 'x' }, { ID: 'mine', Name: 'ack' }, { ID: 'theirs', Name: 'ack' }], index: '3' });
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual(got, [[{ ID: 'theirs', Name: 'ack' }]]);
+    runner.dispose();
+  });
+
+  it('lets a watch fire at most one follow-up event per interval', () => {
+    let t = 0;
+    const guard = new FollowUpGuard(10_000, () => t);
+    assert.deepEqual(guard.take('a'), { ok: true });
+    t = 4000;
+    assert.deepEqual(guard.take('a'), { ok: false, waitMs: 6000 });
+    assert.deepEqual(guard.take('b'), { ok: true });
+    t = 10_000;
+    assert.deepEqual(guard.take('a'), { ok: true });
   });
 });

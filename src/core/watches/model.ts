@@ -114,6 +114,24 @@ function validateAction(a: unknown, i: number, who: string): string[] {
   return problems;
 }
 
+/**
+ * An event watch whose own event action fires a name its filter matches
+ * would re-trigger itself on every agent of the fleet, once per debounce.
+ */
+function selfTriggers(w: Record<string, unknown>, who: string): string[] {
+  const filter = isString(w.eventName) ? w.eventName : '';
+  const problems: string[] = [];
+  (w.actions as unknown[]).forEach((a, i) => {
+    const action = a as Record<string, unknown> | null;
+    if (!action || action.type !== 'event' || !isString(action.name)) return;
+    if (filter && action.name !== filter) return;
+    problems.push(
+      `${who}: action ${i + 1} ("event") fires "${action.name}", which this watch itself matches (${filter ? `its eventName is "${filter}"` : 'it has no eventName, so it matches every event'}): it would re-trigger itself forever. Fire another event name${filter ? '' : ' or set "eventName"'}.`,
+    );
+  });
+  return problems;
+}
+
 /** Every problem with a definition, in words; empty when it can run. */
 export function watchProblems(raw: unknown): string[] {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return ['A watch must be an object like {"name": "...", "type": "key", "key": "...", "actions": [{"type": "notify"}]}.'];
@@ -164,7 +182,10 @@ export function watchProblems(raw: unknown): string[] {
       break;
   }
   if (!Array.isArray(w.actions) || !w.actions.length) problems.push(`${who} needs "actions": a non-empty list like [{"type": "notify"}].`);
-  else w.actions.forEach((a, i) => problems.push(...validateAction(a, i, who)));
+  else {
+    w.actions.forEach((a, i) => problems.push(...validateAction(a, i, who)));
+    if (t === 'event') problems.push(...selfTriggers(w, who));
+  }
   if (w.debounceMs !== undefined && (typeof w.debounceMs !== 'number' || !Number.isFinite(w.debounceMs) || w.debounceMs < 0 || w.debounceMs > 600_000)) {
     problems.push(`${who}: "debounceMs" must be a number of milliseconds between 0 and 600000.`);
   }

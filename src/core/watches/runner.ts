@@ -42,6 +42,8 @@ export interface WatchRunnerOptions {
   /** Overrides the definition's debounceMs. */
   debounceMs?: number;
   now?: () => number;
+  /** Events this editor's own follow-up actions fired: never delivered (event watches). */
+  isOwnEvent?: (id: unknown) => boolean;
 }
 
 export class WatchRunner implements Disposable {
@@ -141,7 +143,9 @@ export class WatchRunner implements Disposable {
     this.pending = undefined;
     if (!pending || !baseline || !this.subscription) return;
     this.baseline = { data: pending.data, text: pending.text };
-    const delivered = this.definition.type === 'event' ? newEvents(baseline.data, pending.data) : pending.data;
+    const isOwn = this.options.isOwnEvent;
+    const delivered =
+      this.definition.type === 'event' ? newEvents(baseline.data, pending.data).filter((e) => !isOwn?.((e as { ID?: unknown })?.ID)) : pending.data;
     if (this.definition.type === 'event' && !(delivered as unknown[]).length) return;
     const summary = summarizeChange(this.definition, baseline.data, pending.data, delivered);
     const at = this.now();

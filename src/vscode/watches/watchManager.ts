@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as vscode from 'vscode';
 import { fireEvent } from '../../core/consul/events';
 import type { Notification, Notifier } from '../../core/notify/notifier';
+import { FollowUpGuard } from '../../core/watches/followUps';
 import { describeHandlerResult, runHandler } from '../../core/watches/handler';
 import { parseWatchList, WatchAction, WatchDefinition } from '../../core/watches/model';
 import { feedFor, SharedQueries } from '../../core/watches/queries';
@@ -55,6 +56,8 @@ export class WatchManager implements vscode.Disposable {
   private readonly acted = new vscode.EventEmitter<ActionOutcome>();
   readonly onDidAct = this.acted.event;
   private readonly disposables: vscode.Disposable[] = [];
+  /** Our own follow-up events (never delivered to a watch) and the per-watch rate limit. */
+  readonly followUps = new FollowUpGuard();
 
   constructor(
     private readonly connections: ConnectionManager,
@@ -143,7 +146,7 @@ export class WatchManager implements vscode.Disposable {
     for (const definition of watches) {
       if (this.entries.has(definition.name)) continue;
       const feed = this.shared ? feedFor(definition, this.shared) : () => ({ dispose: () => undefined });
-      const runner = new WatchRunner(definition, feed);
+      const runner = new WatchRunner(definition, feed, { isOwnEvent: (id) => this.followUps.isOwn(id) });
       runner.restore(this.memory.get(definition.name) ?? {});
       runner.onDidChangeState((s: WatchState) => {
         if (s.kind === 'error') this.log.warn(`Watch "${definition.name}": ${s.error}`);
@@ -249,7 +252,19 @@ export class WatchManager implements vscode.Disposable {
             vscode.l10n.t('Profile "{0}" is production: a watch fires follow-up events there only when its event action has "confirmProduction": "{0}". Event "{1}" was not fired.', profile.name, action.name),
           );
         }
+        const slot = this.followUps.take(f.watch.name);
+        if (!slot.ok) {
+          const dropped = vscode.l10n.t(
+            'Watch "{0}": follow-up event "{1}" dropped: a watch fires at most one follow-up event every 10 s (next in {2} s), which breaks loops between watches.',
+            f.watch.name,
+            action.name,
+            Math.ceil(slot.waitMs / 1000),
+          );
+          this.log.warn(dropped);
+          return dropped;
+        }
         const fired = await fireEvent(state.connection, { name: action.name, ...(action.payload !== undefined ? { payload: action.payload } : {}) });
+        this.followUps.remember(fired.id);
         return `fired event ${fired.name} (${fired.id})`;
       }
     }
