@@ -10,7 +10,7 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { ChefConsulApi } from '../../src/extension';
 import { clusterFromEnv, eventually, serverAgent } from '../support/env';
-import { forward, listen, Listener, withBody } from '../support/http';
+import { countingProxy, forward, listen, Listener, withBody } from '../support/http';
 import { activateExtension, removeProfiles } from './support';
 
 const NODE_DUMP = '/v1/internal/ui/nodes';
@@ -122,5 +122,64 @@ describe('Idle cost: long-polls open', function () {
     // No watches either: only the status bar's.
     for (const name of ['idle services', 'idle nodes', 'idle event']) await vscode.commands.executeCommand('chefConsul.watches.remove', { name });
     await settlesAt('views hidden, no watches', { [NODE_DUMP]: 1 });
+  });
+});
+
+describe('Idle cost: one Reporting poll per Chef server', function () {
+  this.timeout(60_000);
+  let api: ChefConsulApi;
+  const chef = () => vscode.workspace.getConfiguration('chefConsul.chef');
+  const rulesPoll = () => vscode.workspace.getConfiguration('chefConsul.rules');
+
+  before(async () => {
+    api = await activateExtension();
+  });
+
+  it('the failure notifications and the rules read one poll, at the shorter of their intervals', async () => {
+    const url = process.env.CCO_CHEF_URL;
+    const clientName = process.env.CCO_CHEF_CLIENT;
+    const key = process.env.CCO_CHEF_KEY;
+    if (!url || !clientName || !key) throw new Error('CCO_CHEF_URL, CCO_CHEF_CLIENT and CCO_CHEF_KEY are not set: npm test starts goiardi (cli.js start --with-chef) and sets them.');
+    const proxy = await countingProxy(new URL(url).host);
+    const saved = { profiles: chef().inspect('profiles')?.globalValue, activeProfile: chef().inspect('activeProfile')?.globalValue, readKnifeConfig: chef().inspect('readKnifeConfig')?.globalValue };
+    // The org-wide listings of the poll (the Chef view's inventory reads 30 days back: not counted).
+    const listings = () => proxy.requests.filter((r) => r === 'GET /reports/org/runs').length;
+    const polls: boolean[] = [];
+    const sub = api.chefServer.poller.onDidPoll((p) => polls.push(p.baseline));
+    try {
+      // Timers out of the way: only the first poll (the baseline) and the ones asked for.
+      await chef().update('pollSeconds', 3600, vscode.ConfigurationTarget.Global);
+      await rulesPoll().update('reportingPollSeconds', 3600, vscode.ConfigurationTarget.Global);
+      await chef().update('readKnifeConfig', false, vscode.ConfigurationTarget.Global);
+      await chef().update('profiles', [{ name: 'idle-chef', serverUrl: `http://${proxy.address}`, clientName, clientKey: key }], vscode.ConfigurationTarget.Global);
+      await vscode.commands.executeCommand('chefConsul.chef.selectProfile', { name: 'idle-chef' });
+      await eventually('the baseline poll', () => polls.includes(true) || undefined, 20_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      const baseline = proxy.requests.filter((r) => r.startsWith('GET /reports/org/runs'));
+      console.log(`Reporting requests for the baseline: ${JSON.stringify(baseline)}`);
+      // Both consumers subscribed to it: one listing, not one each.
+      assert.equal(listings(), 1, 'one baseline listing for the notifications and the rules');
+      // Both asking at once: one poll, joined.
+      const [matches] = await Promise.all([api.rules.pollReporting(), api.chefServer.poller.pollNow()]);
+      assert.deepEqual(matches, []);
+      assert.equal(listings(), 2, 'one listing for both');
+      assert.deepEqual(polls, [true, false]);
+
+      // The interval: the shorter of the two settings; chef.pollSeconds 0 leaves the rules' own.
+      const feed = api.chefServer.reporting;
+      assert.equal(feed.intervalMs, 3_600_000);
+      await rulesPoll().update('reportingPollSeconds', 600, vscode.ConfigurationTarget.Global);
+      await eventually('the rules\' interval', () => feed.intervalMs === 600_000 || undefined);
+      await chef().update('pollSeconds', 0, vscode.ConfigurationTarget.Global);
+      assert.equal(feed.intervalMs, 600_000);
+      await chef().update('pollSeconds', 300, vscode.ConfigurationTarget.Global);
+      await eventually('the notifications\' interval', () => feed.intervalMs === 300_000 || undefined);
+    } finally {
+      sub.dispose();
+      await chef().update('pollSeconds', undefined, vscode.ConfigurationTarget.Global);
+      await rulesPoll().update('reportingPollSeconds', undefined, vscode.ConfigurationTarget.Global);
+      for (const [k, v] of Object.entries(saved)) await chef().update(k, v, vscode.ConfigurationTarget.Global);
+      await proxy.close();
+    }
   });
 });
