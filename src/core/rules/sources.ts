@@ -104,9 +104,10 @@ export interface ReportingPoll {
 const ended = (status: string) => status === 'success' || status === 'failure';
 
 /**
- * Every poller's polls, chained: the Chef view's failure notifications and the
- * rules each poll the same server, and goiardi's in-memory store dies
- * ("concurrent map writes" in its report listing) when two listings overlap.
+ * Every poller's polls, chained: the editor keeps one poller per Chef server
+ * (src/vscode/chef/reportingFeed.ts), but a profile change or another user of
+ * this module may overlap it, and goiardi's in-memory store dies ("concurrent
+ * map writes" in its report listing) when two listings overlap.
  */
 let pollsInTurn: Promise<void> = Promise.resolve();
 
