@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import type * as http from 'node:http';
+import * as net from 'node:net';
 import type { Listener } from '../support/http';
 import { listen, withBody } from '../support/http';
 import type { Notification } from '../../src/core/notify/notifier';
@@ -140,6 +141,49 @@ describe('WebhookChannel', () => {
     assert.match(result.error ?? '', /no answer within 100 ms/);
     assert.equal(r.got.length, 2);
     channel.dispose();
+  });
+
+  it('gives a receiver that trickles a byte every 200 ms one deadline (timeoutMs 500), and does not wait for a body after the status', async () => {
+    const sockets = new Set<net.Socket>();
+    const timers = new Set<NodeJS.Timeout>();
+    /** Answers each connection with `head` at once, then one byte of `trickle` every 200 ms, forever. */
+    const trickler = async (head: string, trickle: string) => {
+      const srv = net.createServer((sock) => {
+        sockets.add(sock);
+        sock.on('error', () => undefined);
+        sock.once('data', () => {
+          sock.write(head);
+          let i = 0;
+          const t = setInterval(() => {
+            if (sock.destroyed) return clearInterval(t);
+            sock.write(trickle[i++ % trickle.length]);
+          }, 200);
+          timers.add(t);
+        });
+      });
+      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+      return { url: `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}/hook`, close: () => new Promise<void>((r) => srv.close(() => r())) };
+    };
+    const before = await trickler('', 'HTTP/1.1 200 OK\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');
+    const after = await trickler('HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n', 'x');
+    try {
+      const slow = new WebhookChannel({ url: () => before.url, timeoutMs: 500, attempts: 1 });
+      const started = Date.now();
+      const result = await slow.send(failure);
+      assert.equal(result.delivered, false);
+      assert.match(result.error ?? '', /no answer within 500 ms/);
+      assert.ok(Date.now() - started < 1500, `took ${Date.now() - started} ms`);
+      slow.dispose();
+      const bodyless = new WebhookChannel({ url: () => after.url, timeoutMs: 500, attempts: 1 });
+      const t0 = Date.now();
+      assert.deepEqual(await bodyless.send(failure), { delivered: true, attempts: 1, status: 200 });
+      assert.ok(Date.now() - t0 < 500, `took ${Date.now() - t0} ms`);
+      bodyless.dispose();
+    } finally {
+      for (const t of timers) clearInterval(t);
+      for (const s of sockets) s.destroy();
+      await Promise.all([before.close(), after.close()]);
+    }
   });
 
   it('notify() returns at once while the receiver is slow; deliveries go one at a time in order', async () => {

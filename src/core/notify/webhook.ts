@@ -178,6 +178,8 @@ export class WebhookChannel implements NotificationChannel {
   }
 
   private sleep(ms: number): Promise<void> {
+    // Disposed while an attempt was in flight: no waiting for a retry that will not come.
+    if (this.disposed) return Promise.resolve();
     return new Promise((resolve) => {
       const entry = {
         timer: setTimeout(() => {
@@ -208,15 +210,20 @@ export class WebhookChannel implements NotificationChannel {
       const req = lib.request(parsed, {
         method: 'POST',
         headers: { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'user-agent': 'chef-consul-ops' },
-        timeout: this.timeoutMs,
         agent: false,
       });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-      req.on('error', (e: NodeJS.ErrnoException) => reject(new Error(e.code && !e.message.includes(e.code) ? `${e.code}: ${e.message}` : e.message)));
+      // One deadline from the start: a receiver that trickles bytes must not hold the queue (an idle timeout would wait forever).
+      const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        clearTimeout(deadline);
+        reject(new Error(e.code && !e.message.includes(e.code) ? `${e.code}: ${e.message}` : e.message));
+      });
       req.on('response', (res) => {
-        res.resume(); // the answer's body means nothing to us
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', () => resolve(res.statusCode ?? 0));
+        // The status is the answer; the body means nothing to us and is not waited for.
+        clearTimeout(deadline);
+        resolve(res.statusCode ?? 0);
+        res.on('error', () => undefined);
+        res.destroy();
       });
       req.end(body);
     });
