@@ -18,6 +18,8 @@ const CONSUMER = 'chef-failures';
 
 export class ChefRunPoller implements vscode.Disposable {
   private startedAt = Date.now();
+  /** Whether failures are notified (chefConsul.chef.pollSeconds is not 0). */
+  private enabled = false;
   private readonly notifiedBy = new WeakMap<ReportingPoll, number>();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly polled = new vscode.EventEmitter<{ notified: number; baseline: boolean }>();
@@ -52,8 +54,6 @@ export class ChefRunPoller implements vscode.Disposable {
     this.enabled = ms > 0;
     this.feed.want(CONSUMER, ms);
   }
-
-  private enabled = false;
 
   private observe(result: ReportingPoll): void {
     let notified = 0;
