@@ -103,7 +103,7 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi | Publ
   context.subscriptions.push(...chef.disposables);
   const notifications = registerNotifications(context, log, { runs, reports: chef.features.reports });
   context.subscriptions.push(...notifications.disposables);
-  const watches = registerWatches(connections, notifications.features.notifier, log, context.globalState);
+  const watches = registerWatches(connections, notifications.features.notifier, log, context.globalState, context.globalStorageUri.fsPath);
   context.subscriptions.push(...watches.disposables);
   const reportFiles = new ChefReportFileEditor(chef.features.shelf, chef.features.view, log);
   context.subscriptions.push(...reportFiles.register());

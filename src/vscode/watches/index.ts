@@ -6,6 +6,7 @@
 import * as fs from 'node:fs/promises';
 import * as vscode from 'vscode';
 import type { Notifier } from '../../core/notify/notifier';
+import { WindowLease } from '../../core/util/windowLease';
 import { AgentConfigError, formatOfPath, importAgentWatches, ImportResult, parseAgentConfigText } from '../../core/watches/agentConfig';
 import { CHECK_STATES, parseWatch, WATCH_TYPES, WatchDefinition, WatchDefinitionError, WatchType } from '../../core/watches/model';
 import { CommandInputError, registerCommand, registerItemCommand } from '../commands/register';
@@ -18,6 +19,8 @@ export const WATCH_DIFF_SCHEME = 'chefconsul-watch';
 export interface WatchFeatures {
   manager: WatchManager;
   view: WatchesView;
+  /** Which window of this machine runs the watches (undefined: no lease directory, this one). */
+  lease?: WindowLease;
 }
 
 /** `chefconsul-watch:/<name>/before` and `/after`: the last firing's values as text. */
@@ -58,8 +61,12 @@ export function registerWatches(
   notifier: Notifier,
   log: vscode.LogOutputChannel,
   globalState?: vscode.Memento,
+  /** Where the window lease lives (the extension's global storage): one window per machine runs the watches. */
+  leaseDir?: string,
 ): { features: WatchFeatures; disposables: vscode.Disposable[] } {
-  const manager = new WatchManager(connections, notifier, log, globalState);
+  const lease = leaseDir ? new WindowLease({ dir: leaseDir, name: 'watches' }) : undefined;
+  lease?.start();
+  const manager = new WatchManager(connections, notifier, log, globalState, lease);
   const view = new WatchesView(manager);
   const documents = new WatchDiffDocuments(manager);
 
@@ -180,6 +187,8 @@ export function registerWatches(
 
   const disposables: vscode.Disposable[] = [
     manager,
+    // After the manager: its watches stop before another window may take over.
+    ...(lease ? [lease] : []),
     view,
     vscode.workspace.registerTextDocumentContentProvider(WATCH_DIFF_SCHEME, documents),
     registerCommand<Partial<WatchDefinition>, WatchDefinition | undefined>('chefConsul.watches.add', add, log),
@@ -218,7 +227,7 @@ export function registerWatches(
       return { name, why: firing.summary.why };
     }, log),
   ];
-  return { features: { manager, view }, disposables };
+  return { features: { manager, view, lease }, disposables };
 }
 
 const TYPE_HELP: Record<WatchType, string> = {

@@ -11,6 +11,7 @@ import type { Notification, Notifier } from '../../core/notify/notifier';
 import { FollowUpGuard } from '../../core/watches/followUps';
 import { describeHandlerResult, runHandler } from '../../core/watches/handler';
 import { parseWatchList, WatchAction, WatchDefinition } from '../../core/watches/model';
+import type { WindowLease } from '../../core/util/windowLease';
 import { feedFor, SharedQueries } from '../../core/watches/queries';
 import { WatchFiring, WatchRunner, WatchState } from '../../core/watches/runner';
 import type { ConnectionManager, ConnectionState } from '../connectionManager';
@@ -33,6 +34,8 @@ export interface WatchSummary {
   lastFired?: string;
   why?: string;
   error?: string;
+  /** Set when another window of this machine runs the watches (its PID). */
+  runningInPid?: number;
 }
 
 /** What a firing did, per action, for tests and the log. */
@@ -64,6 +67,8 @@ export class WatchManager implements vscode.Disposable {
     private readonly notifier: Notifier,
     private readonly log: vscode.LogOutputChannel,
     private readonly state?: vscode.Memento,
+    /** One window per machine runs the watches: the one holding this lease (none: this one). */
+    private readonly lease?: WindowLease,
   ) {
     for (const [name, last] of Object.entries(state?.get<Record<string, { lastFired: number; why: string }>>(LAST_FIRED_STATE_KEY) ?? {})) {
       if (typeof last?.lastFired === 'number' && typeof last.why === 'string') this.memory.set(name, { lastFired: last.lastFired, why: last.why });
@@ -75,6 +80,10 @@ export class WatchManager implements vscode.Disposable {
       connections.onDidChange(() => this.restart(true)),
       vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration(`${SECTION}.${WATCHES_SETTING}`) && this.restart()),
     );
+    if (lease) {
+      const sub = lease.onDidChange(() => this.restart(true));
+      this.disposables.push({ dispose: () => sub.dispose() });
+    }
     this.restart(true);
   }
 
@@ -86,6 +95,12 @@ export class WatchManager implements vscode.Disposable {
 
   static async store(list: unknown[]): Promise<void> {
     await vscode.workspace.getConfiguration(SECTION).update(WATCHES_SETTING, list, vscode.ConfigurationTarget.Global);
+  }
+
+  /** The PID of the window that runs the watches when it is not this one. */
+  get runningElsewhere(): number | undefined {
+    const s = this.lease?.state;
+    return s?.kind === 'other' ? s.pid : undefined;
   }
 
   /** Whether watches have a connection to run on. */
@@ -118,6 +133,7 @@ export class WatchManager implements vscode.Disposable {
       ...(s.lastFired ? { lastFired: new Date(s.lastFired).toISOString() } : {}),
       ...(s.why ? { why: s.why } : {}),
       ...(s.error ? { error: s.error } : {}),
+      ...(this.runningElsewhere !== undefined ? { runningInPid: this.runningElsewhere } : {}),
     };
   }
 
@@ -139,7 +155,8 @@ export class WatchManager implements vscode.Disposable {
       this.shared?.dispose();
       this.shared = undefined;
       const state: ConnectionState | undefined = this.connections.state;
-      if (state?.kind === 'connected') this.shared = new SharedQueries(state.connection, state.catalog as never, state.events);
+      // Another window of this machine runs them: this one runs none (handlers, webhooks, events would go N times).
+      if (state?.kind === 'connected' && this.runningElsewhere === undefined) this.shared = new SharedQueries(state.connection, state.catalog as never, state.events);
     }
     if (JSON.stringify(problems) !== JSON.stringify(this.settingProblems)) for (const p of problems) this.log.warn(`Watches: ${p}`);
     this.settingProblems = problems;

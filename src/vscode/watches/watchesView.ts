@@ -8,6 +8,8 @@ export class WatchItem extends vscode.TreeItem {
     readonly entry: WatchEntry,
     now: number,
     connected = true,
+    /** The PID of the window that runs the watches, when not this one. */
+    elsewhere?: number,
   ) {
     super(entry.definition.name, vscode.TreeItemCollapsibleState.None);
     const w = entry.definition;
@@ -15,8 +17,12 @@ export class WatchItem extends vscode.TreeItem {
     this.id = `watch:${w.name}`;
     const paused = w.paused === true;
     const when = s.lastFired ? vscode.l10n.t('fired {0}', relative(now - s.lastFired)) : vscode.l10n.t('not fired yet');
-    this.description = paused ? vscode.l10n.t('paused · {0}', when) : s.kind === 'error' ? vscode.l10n.t('error · {0}', s.error ?? '') : s.kind === 'idle' ? (connected ? vscode.l10n.t('starting…') : vscode.l10n.t('not connected')) : when;
-    this.iconPath = paused
+    const other =
+      elsewhere === undefined ? undefined : elsewhere > 0 ? vscode.l10n.t('running in another window (pid {0})', elsewhere) : vscode.l10n.t('not running: the window lock file cannot be written');
+    this.description = other ? `${other} · ${when}` : paused ? vscode.l10n.t('paused · {0}', when) : s.kind === 'error' ? vscode.l10n.t('error · {0}', s.error ?? '') : s.kind === 'idle' ? (connected ? vscode.l10n.t('starting…') : vscode.l10n.t('not connected')) : when;
+    this.iconPath = other
+      ? new vscode.ThemeIcon('window')
+      : paused
       ? new vscode.ThemeIcon('debug-pause')
       : s.kind === 'error'
         ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'))
@@ -31,7 +37,7 @@ export class WatchItem extends vscode.TreeItem {
     tip.supportHtml = false;
     tip.appendMarkdown('**').appendText(w.name).appendMarkdown('**  \n');
     tip.appendText(`${describeTarget(w)} (consul watch ${consulWatchArgs(w).join(' ')})`).appendMarkdown('  \n');
-    tip.appendText(vscode.l10n.t('State: {0}', paused ? vscode.l10n.t('paused') : s.kind)).appendMarkdown('  \n');
+    tip.appendText(vscode.l10n.t('State: {0}', other ?? (paused ? vscode.l10n.t('paused') : s.kind))).appendMarkdown('  \n');
     if (s.error) tip.appendText(s.error).appendMarkdown('  \n');
     if (s.lastFired) {
       tip.appendText(vscode.l10n.t('Last fired {0}: {1}', new Date(s.lastFired).toLocaleString(), s.why ?? '')).appendMarkdown('  \n');
@@ -85,7 +91,8 @@ export class WatchesView implements vscode.TreeDataProvider<WatchItem | ProblemI
     if (element) return [];
     const now = Date.now();
     const connected = this.manager.connected;
-    return [...this.manager.list().map((e) => new WatchItem(e, now, connected)), ...this.manager.problems.map((p) => new ProblemItem(p))];
+    const elsewhere = this.manager.runningElsewhere;
+    return [...this.manager.list().map((e) => new WatchItem(e, now, connected, elsewhere)), ...this.manager.problems.map((p) => new ProblemItem(p))];
   }
 
   dispose(): void {
