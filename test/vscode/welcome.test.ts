@@ -366,6 +366,10 @@ describe('Welcome states: connecting, failed with its reason, no profile, nothin
     assert.equal(api.plans.phasesView.getParent(selected)?.id, `pattern:${plan.filePath}`);
     await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.phases.reveal', { event: 'no-such-event' })), /No task\.yml defines the event "no-such-event"/);
     await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.phases.reveal', {})), /"event" is required/);
+    // The task.yml's path as the workspace shows it (relative) names the same file.
+    const relative = vscode.workspace.asRelativePath(plan.filePath, false);
+    assert.notEqual(relative, plan.filePath);
+    assert.equal(await vscode.commands.executeCommand<string>('chefConsul.phases.reveal', { event: event.name, file: relative }), id);
   });
 
   it('Runs view: a badge and progress while a run runs, gone when it ends', async () => {

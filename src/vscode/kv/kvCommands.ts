@@ -359,6 +359,8 @@ export class KvCommands {
   }
 
   private async import(a: Args | undefined): Promise<(ImportResult & { skippedHidden: string[]; applied: boolean }) | undefined> {
+    // Before any picking and planning: in Restricted Mode nothing of it could be applied.
+    requireTrust(vscode.l10n.t('Import'));
     const node = asNode(a);
     const interactive = !a || !!node;
     let file: string | undefined;

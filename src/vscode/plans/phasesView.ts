@@ -159,8 +159,14 @@ export class PhasesView implements vscode.TreeDataProvider<PhasesViewItem>, vsco
     if (typeof ref.event !== 'string' || !ref.event) throw new CommandInputError(vscode.l10n.t('"event" is required.'));
     if (ref.file !== undefined && typeof ref.file !== 'string') throw new CommandInputError(vscode.l10n.t('"file" must be a path.'));
     await this.workspace.ready();
-    const file = ref.file ? vscode.Uri.file(ref.file).fsPath : undefined;
-    const plans = this.workspace.plans().filter((p) => !file || vscode.Uri.file(p.filePath).fsPath === file);
+    // A relative path is read against each workspace folder, as the Phases view shows them.
+    const candidates = !ref.file
+      ? undefined
+      : path.isAbsolute(ref.file)
+        ? [vscode.Uri.file(ref.file).fsPath]
+        : (vscode.workspace.workspaceFolders ?? []).map((f) => vscode.Uri.joinPath(f.uri, ref.file as string).fsPath);
+    const file = candidates?.[0];
+    const plans = this.workspace.plans().filter((p) => !candidates || candidates.includes(vscode.Uri.file(p.filePath).fsPath));
     if (file && !plans.length) throw new CommandInputError(vscode.l10n.t('{0} is not a task.yml of this workspace (or does not parse).', ref.file as string));
     const plan = plans.find((p) => p.events.some((e) => e.name === ref.event));
     const event = plan?.events.find((e) => e.name === ref.event);

@@ -262,9 +262,13 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
     this.changed.fire();
   }
 
-  /** History merged with the live runs of this editor, which are fresher. */
+  /**
+   * History merged with the live runs of this editor, which are fresher. A
+   * live run's row needs only its head (its phases are read when expanded), so
+   * no copy of its nodes is made on every redraw.
+   */
   runs(): RunSnapshot[] {
-    const live = new Map(this.registry.all().map((r) => [r.id, r.snapshot()]));
+    const live = new Map(this.registry.all().map((r): [string, RunSnapshot] => [r.id, { ...(r.view() as RunSnapshot), phases: [] }]));
     const merged = [...live.values(), ...this.history.filter((h) => !live.has(h.id))];
     return merged.sort((a, b) => b.startedAt - a.startedAt);
   }

@@ -3,6 +3,8 @@
  * works; nothing runs, fires or writes, and each command says why.
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ChefConsulApi } from '../../../src/extension';
 import { consulJson } from '../../infra/cluster';
@@ -52,12 +54,33 @@ describe('Restricted Mode (workspace not trusted)', function () {
       ['chefConsul.runCommand', { command: `echo ${name}`, node: '.' }],
       ['chefConsul.rerun', { id: '00000000-0000-0000-0000-000000000000' }],
       ['chefConsul.retryFailed', { id: '00000000-0000-0000-0000-000000000000', phase: 0 }],
+      // Refused before the file is even read (this path does not exist).
+      ['chefConsul.kv.import', { path: `/nonexistent/${name}.json`, dryRun: true }],
     ];
     for (const [command, args] of attempts) {
       await assert.rejects(Promise.resolve(vscode.commands.executeCommand(command, args)), WHY, command);
     }
     assert.equal(api.runs.all().length, 0, 'no run started');
     assert.deepEqual(await consulJson(server.httpAddr, `/v1/event/list?name=${name}`), [], 'no event fired');
+  });
+
+  it('offers no write or run from the empty-state welcomes, but the way to trust the folder', () => {
+    const ext = vscode.extensions.all.find((e) => e.packageJSON?.name === 'chef-consul-ops');
+    assert.ok(ext, 'the extension is installed');
+    const nls = JSON.parse(fs.readFileSync(path.join(ext.extensionPath, 'package.nls.json'), 'utf8')) as Record<string, string>;
+    // The manifest as read here may be localized already, or still hold %keys%.
+    const text = (contents: string) => contents.replace(/^%(.+)%$/, (_, k: string) => nls[k] ?? contents);
+    const welcomes = (ext.packageJSON.contributes.viewsWelcome ?? []) as Array<{ view: string; contents: string; when?: string }>;
+    for (const view of ['chefConsul.events', 'chefConsul.kv', 'chefConsul.runs']) {
+      const restricted = welcomes.filter((w) => w.view === view && /\.empty/.test(w.when ?? '') && /!isWorkspaceTrusted/.test(w.when ?? ''));
+      const trusted = welcomes.filter((w) => w.view === view && /\.empty/.test(w.when ?? '') && !/!isWorkspaceTrusted/.test(w.when ?? ''));
+      assert.equal(restricted.length, 1, `${view}: one empty welcome for Restricted Mode`);
+      assert.ok(trusted.every((w) => /(^|&& )isWorkspaceTrusted/.test(w.when ?? '')), `${view}: the other empty welcomes only when trusted`);
+      const shown = text(restricted[0].contents);
+      assert.match(shown, /Restricted Mode/);
+      assert.match(shown, /command:workbench\.trust\.manage/);
+      assert.doesNotMatch(shown, /command:chefConsul\.(fireEvent|runEvent|runCommand|kv\.newKey|kv\.import)/, `${view}: no action that Restricted Mode refuses`);
+    }
   });
 
   it('reads the settings that decide what runs or where from the user settings only', () => {
