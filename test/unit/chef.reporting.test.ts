@@ -169,4 +169,32 @@ describe('Reporting listings', () => {
       await server.close();
     }
   });
+
+  it('always sends both from and until (default: the last 24 hours), and refuses a window over 90 days saying so', async () => {
+    const queries: URLSearchParams[] = [];
+    const server = await listen((req, res) => {
+      queries.push(new URL(req.url ?? '/', 'http://x').searchParams);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ run_history: [] }));
+    });
+    try {
+      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const key = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+      const client = new ChefServerClient({ serverUrl: `http://${server.address}`, clientName: 'a', clientKey: key });
+      const now = Math.floor(Date.now() / 1000);
+      await listRuns(client, { node: 'web-1' });
+      const [q] = queries;
+      assert.ok(q.has('from') && q.has('until'), q.toString());
+      assert.ok(Math.abs(Number(q.get('until')) - now) <= 3, q.toString());
+      assert.ok(Math.abs(Number(q.get('until')) - Number(q.get('from')) - 86_400) <= 3, q.toString());
+      const to = Date.UTC(2026, 11, 1);
+      await listRuns(client, { to, from: to - 90 * 86_400_000 });
+      assert.equal(queries.length, 2);
+      await assert.rejects(listRuns(client, { from: to - 91 * 86_400_000, to }), (e: Error) => e instanceof RangeError && /at most 90 days/.test(e.message) && /91 days/.test(e.message));
+      await assert.rejects(listRuns(client, { from: 0 }), /at most 90 days/);
+      assert.equal(queries.length, 2, 'a refused window is not sent');
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -43,9 +43,9 @@ export function runStatusIcon(status: ChefRunSummary['status'] | undefined): vsc
   }
 }
 
-/** "Chef ✓ 5 min ago", "Chef ✗ package[nginx] · 2 h ago", "Chef: no run reported" — short, for a description. */
+/** "Chef ✓ 5 min ago", "Chef ✗ package[nginx] · 2 h ago", "Chef: no run in 24 h" (the inventory's window) — short, for a description. */
 export function lastRunText(run: ChefRunSummary | undefined, now = Date.now()): string {
-  if (!run) return vscode.l10n.t('Chef: no run reported');
+  if (!run) return vscode.l10n.t('Chef: no run in 24 h');
   const t = runTime(run);
   const age = t === undefined ? '' : ageText(t, now);
   switch (run.status) {
@@ -62,7 +62,7 @@ export function lastRunText(run: ChefRunSummary | undefined, now = Date.now()): 
 
 /** The last run's lines for a tooltip (plain text; the caller appends them with appendText). */
 export function lastRunLines(run: ChefRunSummary | undefined, now = Date.now()): string[] {
-  if (!run) return [vscode.l10n.t('Last Chef run: none reported in the last 30 days')];
+  if (!run) return [vscode.l10n.t('Last Chef run: none reported in the last 24 hours')];
   const t = runTime(run);
   const lines = [vscode.l10n.t('Last Chef run: {0}{1}', runStatusWord(run.status), t === undefined ? '' : `, ${ageText(t, now)} (${new Date(t).toLocaleString()})`)];
   if (run.failedResource) lines.push(vscode.l10n.t('Failed resource: {0}', run.failedResource));

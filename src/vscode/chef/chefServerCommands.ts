@@ -55,6 +55,8 @@ function statusArg(v: unknown): ReportingStatusFilter | undefined {
 /** A Chef server failure as the user reads it: the kind, then the sentence. */
 function serverError(e: unknown): Error {
   if (e instanceof ChefServerError && e.kind === 'not-found') return new CommandInputError(e.message);
+  // A date window Reporting cannot answer (over 90 days).
+  if (e instanceof RangeError) return new CommandInputError(e.message);
   return e as Error;
 }
 
@@ -286,17 +288,17 @@ export function registerChefServerCommands(d: ChefServerCommandDeps): vscode.Dis
         let filter: RunFilter;
         if (a) {
           const days = a.days;
-          if (days !== undefined && (typeof days !== 'number' || !Number.isInteger(days) || days < 1)) throw new CommandInputError(vscode.l10n.t('"days" must be a whole number of days from 1.'));
+          if (days !== undefined && (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > 90)) throw new CommandInputError(vscode.l10n.t('"days" must be a whole number of days from 1 to 90 (Chef Reporting answers at most 90 days).'));
           filter = { status: statusArg(a.status), days };
         } else {
           const pick = await vscode.window.showQuickPick(
             [
-              { label: vscode.l10n.t('All runs'), f: {} },
-              { label: vscode.l10n.t('Failed runs'), f: { status: 'failure' } },
-              { label: vscode.l10n.t('Successful runs'), f: { status: 'success' } },
-              { label: vscode.l10n.t('Runs still going'), f: { status: 'started' } },
+              { label: vscode.l10n.t('All runs, last 24 hours'), f: {} },
+              { label: vscode.l10n.t('Failed runs, last 24 hours'), f: { status: 'failure' } },
+              { label: vscode.l10n.t('Successful runs, last 24 hours'), f: { status: 'success' } },
+              { label: vscode.l10n.t('Runs still going'), f: { status: 'started', days: 90 } },
               { label: vscode.l10n.t('Failed runs, last 7 days'), f: { status: 'failure', days: 7 } },
-              { label: vscode.l10n.t('All runs, last 24 hours'), f: { days: 1 } },
+              { label: vscode.l10n.t('Last 90 days'), f: { days: 90 } },
             ] as Array<{ label: string; f: RunFilter }>,
             { title: vscode.l10n.t('Chef run history filter') },
           );

@@ -160,7 +160,7 @@ export type ChefViewItem = ChefGroupItem | ChefServerNodeItem | ChefDocItem | Ch
 
 export interface RunFilter {
   status?: ReportingStatusFilter;
-  /** Runs of the last N days. */
+  /** Runs of the last N days (1-90; Reporting answers at most 90); default: the last 24 hours. */
   days?: number;
 }
 
@@ -322,6 +322,7 @@ export class ChefServerView implements vscode.TreeDataProvider<ChefViewItem>, vs
 export function describeRunFilter(f: RunFilter): string | undefined {
   const parts: string[] = [];
   if (f.status) parts.push(f.status);
-  if (f.days) parts.push(vscode.l10n.t('last {0} days', f.days));
+  // Reporting lists the last 24 hours unless told otherwise.
+  parts.push(f.days ? (f.days === 1 ? vscode.l10n.t('last 24 hours') : vscode.l10n.t('last {0} days', f.days)) : vscode.l10n.t('last 24 hours'));
   return parts.length ? parts.join(', ') : undefined;
 }

@@ -47,14 +47,19 @@ export interface ListRunsOptions {
   /** One node's runs; all nodes' without it. */
   node?: string;
   status?: ReportingStatusFilter;
-  /** Runs that started at or after (Date or epoch ms). */
+  /** Runs that started at or after (Date or epoch ms). Default: 24 hours before `to`. */
   from?: Date | number;
-  /** Runs that started at or before (Date or epoch ms). */
+  /** Runs that started at or before (Date or epoch ms). Default: now. */
   to?: Date | number;
   /** At most this many runs, the newest. Default: every run in the window. */
   rows?: number;
   signal?: AbortSignal;
 }
+
+/** The widest window Chef Infra Server's Reporting answers (it refuses more than 3 months). */
+export const MAX_REPORTING_WINDOW_MS = 90 * 86_400_000;
+/** The window listed when no `from` is given. */
+export const DEFAULT_REPORTING_WINDOW_MS = 86_400_000;
 
 const seconds = (t: Date | number) => Math.floor((typeof t === 'number' ? t : t.getTime()) / 1000);
 
@@ -135,15 +140,21 @@ export async function listRuns(client: ChefServerClient, opts: ListRunsOptions =
   if (opts.rows !== undefined && (!Number.isInteger(opts.rows) || opts.rows < 1)) throw new RangeError(`rows must be a positive integer, not ${opts.rows}`);
   // goiardi's rows selects by run_id, not by time: ask it for everything and trim ourselves.
   const serverRows = opts.rows !== undefined && goiardiServers.get(client) === false ? opts.rows : ALL_ROWS;
+  // Chef Infra Server's Reporting wants both ends (as knife-reporting sends them) and at most 3 months between them.
+  const to = opts.to ?? Date.now();
+  const from = opts.from ?? +to - DEFAULT_REPORTING_WINDOW_MS;
+  const span = +to - +from;
+  if (span > MAX_REPORTING_WINDOW_MS) {
+    throw new RangeError(`Chef Reporting lists at most 90 days at a time (the server refuses a longer window); asked for ${Math.ceil(span / 86_400_000)} days, ${new Date(from).toISOString()} to ${new Date(to).toISOString()}: narrow "from" or "to"`);
+  }
   const query: ChefRequestOptions['query'] = { rows: serverRows, status };
   // goiardi leaves out runs that start in the very second of `from` or `until`: ask one second wider, filter exactly below.
-  if (opts.from !== undefined) query.from = seconds(opts.from) - 1;
-  if (opts.to !== undefined) query.until = seconds(opts.to) + 1;
+  query.from = seconds(from) - 1;
+  query.until = seconds(to) + 1;
   const res = await oneListingAtATime(client, () => client.request<{ run_history?: ReportingRun[] | null }>('GET', path, undefined, requestOptions(opts.signal, query)));
   goiardiServers.set(client, res.headers['x-goiardi'] === 'yes');
   let runs = sortRuns((res.body?.run_history ?? []).map(toRunSummary));
-  if (opts.from !== undefined) runs = runs.filter((r) => r.startedAt === undefined || r.startedAt >= seconds(opts.from!) * 1000);
-  if (opts.to !== undefined) runs = runs.filter((r) => r.startedAt === undefined || r.startedAt <= (seconds(opts.to!) + 1) * 1000);
+  runs = runs.filter((r) => r.startedAt === undefined || (r.startedAt >= seconds(from) * 1000 && r.startedAt <= (seconds(to) + 1) * 1000));
   return opts.rows !== undefined ? runs.slice(0, opts.rows) : runs;
 }
 
