@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { AgentConfigError, importAgentWatches, parseAgentConfigText } from '../../src/core/watches/agentConfig';
+import { AgentConfigError, FIRST_READ_NOTE, importAgentWatches, parseAgentConfigText } from '../../src/core/watches/agentConfig';
 import { summarizeChange } from '../../src/core/watches/describe';
 import { consulWatchArgs, parseWatchList, watchProblems } from '../../src/core/watches/model';
 import { eventIdToIndex, formatGoDuration, goJson, parseGoDuration, shapeCheck, shapeKvPair } from '../../src/core/watches/queries';
@@ -154,6 +154,7 @@ watches {
     assert.deepEqual(result.notes, [
       "checks critical: its datacenter was dropped; watches use the active profile's datacenter.",
       "checks critical: its token was dropped; watches use the active profile's ACL token.",
+      FIRST_READ_NOTE,
     ]);
     assert.ok(!JSON.stringify(result).includes('s3cr3t'));
   });
@@ -161,6 +162,16 @@ watches {
   it('reads JSON agent config', () => {
     const result = importAgentWatches(parseAgentConfigText('{"watches":[{"type":"keyprefix","prefix":"app/","args":["/bin/x"]}]}', 'json'));
     assert.deepEqual(result.runnable.map((w) => w.name), ['keyprefix app/']);
+  });
+
+  it('resolves a relative handler program against the config file folder; refuses a relative shell handler', () => {
+    const config = parseAgentConfigText('{"watches":[{"type":"nodes","args":["./bin/hook","-v"]},{"type":"services","handler":"scripts/x.sh arg"},{"type":"key","key":"k","args":["logger"]}]}', 'json');
+    const result = importAgentWatches(config, [], { baseDir: '/etc/consul.d' });
+    assert.deepEqual(result.runnable.map((w) => w.actions[0]), [{ type: 'handler', args: ['/etc/consul.d/bin/hook', '-v'] }, { type: 'handler', args: ['logger'] }]);
+    assert.deepEqual(result.notRunnable, [
+      { name: 'services', index: 1, reason: 'Its handler "scripts/x.sh arg" starts with a relative path; handlers run from your home folder, so write it with an absolute path.' },
+    ]);
+    assert.match(importAgentWatches(config).notRunnable[0].reason, /handler program "\.\/bin\/hook" is a relative path/);
   });
 
   it('says where the HCL is broken and when there are no watches', () => {

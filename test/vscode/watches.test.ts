@@ -150,14 +150,41 @@ describe('Watches in VS Code', function () {
     await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.watches.remove', { name: 'nope' })), /There is no watch named "nope"/);
   });
 
-  it('imports agent watches from HCL: runnable ones added, the others with the reason', async () => {
+  it('imports agent watches from HCL: runnable ones added, the others with the reason; handler watches paused unless runHandlers', async () => {
     const file = path.join(tmp, 'agent.hcl');
-    fs.writeFileSync(file, `watches = [\n  { type = "keyprefix", prefix = "ext-watch/${run}/", args = ["/bin/true"] },\n  { type = "connect_leaf", service = "web", args = ["/bin/true"] }\n]\n`);
-    const result = (await vscode.commands.executeCommand('chefConsul.watches.importAgentConfig', { path: file })) as { runnable: { name: string }[]; notRunnable: { reason: string }[]; added: string[] };
-    assert.deepEqual(result.added, [`keyprefix ext-watch/${run}/`]);
+    fs.writeFileSync(file, `watches = [\n  { type = "keyprefix", prefix = "ext-watch/${run}/", args = ["./hook.sh", "-q"] },\n  { type = "connect_leaf", service = "web", args = ["/bin/true"] }\n]\n`);
+    // A relative "path" is the workspace folder's; the relative program is the config file's folder's.
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir();
+    const result = (await vscode.commands.executeCommand('chefConsul.watches.importAgentConfig', { path: path.relative(folder, file) })) as {
+      runnable: { name: string; paused?: boolean; actions: { args?: string[] }[] }[];
+      notRunnable: { reason: string }[];
+      notes: string[];
+      added: string[];
+      paused: string[];
+    };
+    const name = `keyprefix ext-watch/${run}/`;
+    assert.deepEqual(result.added, [name]);
+    assert.deepEqual(result.paused, [name]);
+    assert.deepEqual(result.runnable[0].actions[0].args, [path.join(tmp, 'hook.sh'), '-q']);
     assert.equal(result.notRunnable.length, 1);
     assert.match(result.notRunnable[0].reason, /connect_leaf/);
-    await eventually('the imported watch to run', async () => (await find(`keyprefix ext-watch/${run}/`))?.state === 'watching', 10_000);
+    assert.ok(result.notes.some((n) => /Unlike consul watch, which runs its handler once at start/.test(n)));
+    assert.equal((await find(name))?.state, 'paused');
+    await vscode.commands.executeCommand('chefConsul.watches.remove', { name });
+    const again = (await vscode.commands.executeCommand('chefConsul.watches.importAgentConfig', { path: file, runHandlers: true })) as { added: string[]; paused: string[] };
+    assert.deepEqual(again, { ...again, added: [name], paused: [] });
+    await eventually('the imported watch to run', async () => (await find(name))?.state === 'watching', 10_000);
+  });
+
+  it('refuses an import over 1 MiB and says the resolved path of a missing file', async () => {
+    const big = path.join(tmp, 'big.json');
+    fs.writeFileSync(big, `{"watches": [], "pad": "${'x'.repeat(1024 * 1024)}"}`);
+    await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.watches.importAgentConfig', { path: big })), /big\.json" is 1025 KiB; an agent config file to import may be at most 1 MiB\./);
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir();
+    await assert.rejects(
+      Promise.resolve(vscode.commands.executeCommand('chefConsul.watches.importAgentConfig', { path: 'no/such/agent.hcl' })),
+      (e: Error) => e.message.includes(`Cannot read "${path.join(folder, 'no/such/agent.hcl')}": ENOENT.`),
+    );
   });
 
   it('fires a follow-up event on a production profile only with confirmProduction naming it', async () => {

@@ -99,8 +99,19 @@ function describeAgentWatch(w: Record<string, unknown>): string | undefined {
   return typeof w.type === 'string' ? defaultName(w) : undefined;
 }
 
-/** The agent's watches as this editor's definitions; `taken` are names already in use. */
-export function importAgentWatches(config: unknown, taken: readonly string[] = []): ImportResult {
+/** What the import says about every imported watch: this editor's semantics differ from consul watch's there. */
+export const FIRST_READ_NOTE =
+  'Unlike consul watch, which runs its handler once at start with the current data, these watches never fire on the first read: only on a change after it.';
+
+/** A path relative to the current folder (not a bare program name, which the PATH finds). */
+const isRelativePath = (p: string) => !path.isAbsolute(p) && (p.includes('/') || p.includes(path.sep));
+
+/**
+ * The agent's watches as this editor's definitions; `taken` are names already
+ * in use. A handler program given by a relative path is resolved against
+ * `baseDir` (the config file's folder): handlers run from the home folder.
+ */
+export function importAgentWatches(config: unknown, taken: readonly string[] = [], options: { baseDir?: string } = {}): ImportResult {
   const result: ImportResult = { runnable: [], notRunnable: [], notes: [] };
   const root = (config && typeof config === 'object' ? config : {}) as Record<string, unknown>;
   if (root.watches === undefined) throw new AgentConfigError('The file has no "watches" (an agent config file holds them as `watches = [ { type = "key" ... } ]`).');
@@ -132,8 +143,14 @@ export function importAgentWatches(config: unknown, taken: readonly string[] = [
       return refuse(`handler_type ${JSON.stringify(handlerType)} is neither "script" nor "http".`);
     } else if (Array.isArray(w.args) && w.args.length) {
       if (!w.args.every((a) => typeof a === 'string')) return refuse('"args" must be a list of strings.');
-      action = { type: 'handler', args: w.args as string[] };
+      const [program, ...rest] = w.args as string[];
+      if (isRelativePath(program) && !options.baseDir) return refuse(`Its handler program "${program}" is a relative path; give an absolute one (handlers run from your home folder).`);
+      action = { type: 'handler', args: [isRelativePath(program) ? path.resolve(options.baseDir!, program) : program, ...rest] };
     } else if (typeof w.handler === 'string' && w.handler.trim()) {
+      const first = w.handler.trim().split(/\s+/)[0];
+      if (isRelativePath(first)) {
+        return refuse(`Its handler "${w.handler}" starts with a relative path; handlers run from your home folder, so write it with an absolute path.`);
+      }
       action = { type: 'handler', command: w.handler };
     } else return refuse('It has no handler ("args" or "handler"): the agent would refuse it too.');
     let name = defaultName(w);
@@ -156,5 +173,6 @@ export function importAgentWatches(config: unknown, taken: readonly string[] = [
       refuse(e instanceof WatchDefinitionError ? e.problems.join(' ') : (e as Error).message);
     }
   });
+  if (result.runnable.length) result.notes.push(FIRST_READ_NOTE);
   return result;
 }

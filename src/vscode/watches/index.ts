@@ -4,6 +4,8 @@
  * and the commands.
  */
 import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Notifier } from '../../core/notify/notifier';
 import { WindowLease } from '../../core/util/windowLease';
@@ -15,6 +17,8 @@ import { WatchManager, WatchSummary } from './watchManager';
 import { WatchesView, WatchItem } from './watchesView';
 
 export const WATCH_DIFF_SCHEME = 'chefconsul-watch';
+/** The largest agent config file Import Agent Watches reads. */
+export const MAX_IMPORT_BYTES = 1024 * 1024;
 
 export interface WatchFeatures {
   manager: WatchManager;
@@ -139,39 +143,85 @@ export function registerWatches(
     return definition;
   };
 
-  const importConfig = async (args: { path?: string; dryRun?: boolean } | undefined): Promise<(ImportResult & { added: string[] }) | undefined> => {
+  const importConfig = async (
+    args: { path?: string; dryRun?: boolean; runHandlers?: boolean } | undefined,
+  ): Promise<(ImportResult & { added: string[]; paused: string[] }) | undefined> => {
     let file = args?.path;
     if (args && (typeof file !== 'string' || !file)) throw new CommandInputError(vscode.l10n.t('"path" (an agent config file, .hcl or .json) is required.'));
     if (!args) {
       const picked = await vscode.window.showOpenDialog({ title: vscode.l10n.t('Import Agent Watches'), canSelectMany: false, filters: { [vscode.l10n.t('Consul agent config')]: ['hcl', 'json'] } });
       if (!picked?.[0]) return undefined;
       file = picked[0].fsPath;
+    } else if (!path.isAbsolute(file!)) {
+      // Relative to the workspace folder (else the home folder), and errors say the resolved path.
+      file = path.resolve(vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir(), file!);
     }
     let text: string;
     try {
+      const size = (await fs.stat(file!)).size;
+      if (size > MAX_IMPORT_BYTES) throw new CommandInputError(vscode.l10n.t('"{0}" is {1} KiB; an agent config file to import may be at most 1 MiB.', file!, Math.ceil(size / 1024)));
       text = await fs.readFile(file!, 'utf8');
     } catch (e) {
+      if (e instanceof CommandInputError) throw e;
       throw new CommandInputError(vscode.l10n.t('Cannot read "{0}": {1}.', file!, (e as NodeJS.ErrnoException).code ?? (e as Error).message));
     }
     const stored = WatchManager.storedList();
     let result: ImportResult;
     try {
-      result = importAgentWatches(parseAgentConfigText(text, formatOfPath(file!)), stored.map((w) => String((w as { name?: unknown })?.name)));
+      result = importAgentWatches(parseAgentConfigText(text, formatOfPath(file!)), stored.map((w) => String((w as { name?: unknown })?.name)), { baseDir: path.dirname(file!) });
     } catch (e) {
       if (e instanceof AgentConfigError) throw new CommandInputError(`${file}: ${e.message}`);
       throw e;
     }
     for (const n of result.notRunnable) log.warn(`Import ${file}: ${n.name ?? `watch ${n.index + 1}`} cannot run here: ${n.reason}`);
     for (const n of result.notes) log.info(`Import ${file}: ${n}`);
+    const handlerLines = (w: WatchDefinition) => w.actions.flatMap((a) => (a.type === 'handler' ? [a.args ? a.args.join(' ') : a.command ?? ''] : []));
     let chosen = result.runnable;
+    // Shell commands from a file are untrusted: they run unattended once imported.
+    let runHandlers = args?.runHandlers === true;
     if (!args && result.runnable.length) {
       const picks = await vscode.window.showQuickPick(
-        result.runnable.map((w) => ({ label: w.name, description: w.actions.map((a) => (a.type === 'handler' ? (a.args ?? [a.command]).join(' ') : a.type)).join(', '), picked: true, w })),
-        { title: vscode.l10n.t('Import Agent Watches: {0} runnable, {1} not', result.runnable.length, result.notRunnable.length), canPickMany: true },
+        result.runnable.map((w) => {
+          const lines = handlerLines(w);
+          return {
+            label: w.name,
+            description: w.actions.map((a) => a.type).join(', '),
+            ...(lines.length ? { detail: vscode.l10n.t('Runs: {0}', lines.join(' ; ')) } : {}),
+            // A handler runs a command from the file: the operator opts in to each.
+            picked: !lines.length,
+            w,
+          };
+        }),
+        { title: vscode.l10n.t('Import Agent Watches: {0} runnable, {1} not', result.runnable.length, result.notRunnable.length), canPickMany: true, matchOnDetail: true },
       );
       if (!picks) return undefined;
       chosen = picks.map((p) => p.w);
+      const commands = chosen.flatMap((w) => handlerLines(w).map((l) => `${w.name}: ${l}`));
+      if (commands.length) {
+        if (!vscode.workspace.isTrusted) runHandlers = false;
+        else {
+          const run = vscode.l10n.t('Import and Run Them');
+          const paused = vscode.l10n.t('Import Paused');
+          const answer = await vscode.window.showWarningMessage(
+            vscode.l10n.t('These watches run commands on this machine each time they fire:'),
+            { modal: true, detail: `${commands.join('\n')}\n\n${vscode.l10n.t('Run them only if you trust {0}.', file!)}` },
+            run,
+            paused,
+          );
+          if (!answer) return undefined;
+          runHandlers = answer === run;
+        }
+      }
     }
+    // In Restricted Mode, or without the explicit opt-in, watches with handlers come in paused.
+    if (!vscode.workspace.isTrusted) runHandlers = false;
+    const paused: string[] = [];
+    chosen = chosen.map((w) => {
+      if (runHandlers || !handlerLines(w).length) return w;
+      paused.push(w.name);
+      return { ...w, paused: true };
+    });
+    if (paused.length) log.info(`Import ${file}: imported paused (they run commands; resume each after reading it): ${paused.join(', ')}`);
     const added: string[] = [];
     if (!args?.dryRun && chosen.length) {
       await WatchManager.store([...stored, ...chosen]);
@@ -179,10 +229,12 @@ export function registerWatches(
       manager.restart();
     }
     if (!args) {
-      const msg = vscode.l10n.t('Imported {0} watches; {1} cannot run here (see the log).', added.length, result.notRunnable.length);
+      const msg = paused.length
+        ? vscode.l10n.t('Imported {0} watches ({1} with commands are paused: resume them after reading them); {2} cannot run here (see the log).', added.length, paused.length, result.notRunnable.length)
+        : vscode.l10n.t('Imported {0} watches; {1} cannot run here (see the log).', added.length, result.notRunnable.length);
       void vscode.window.showInformationMessage(msg);
     }
-    return { ...result, added };
+    return { ...result, runnable: chosen, added, paused };
   };
 
   const disposables: vscode.Disposable[] = [
@@ -211,7 +263,7 @@ export function registerWatches(
       return vscode.commands.executeCommand('chefConsul.watches.remove', { name });
     }, log),
     registerCommand<object, WatchSummary[]>('chefConsul.watches.list', () => manager.list().map((e) => manager.summary(e)), log),
-    registerCommand<{ path: string; dryRun: boolean }, (ImportResult & { added: string[] }) | undefined>('chefConsul.watches.importAgentConfig', importConfig, log),
+    registerCommand<{ path: string; dryRun: boolean; runHandlers: boolean }, (ImportResult & { added: string[]; paused: string[] }) | undefined>('chefConsul.watches.importAgentConfig', importConfig, log),
     registerItemCommand('chefConsul.watches.pause', (raw) => setPaused(raw, true), log),
     registerItemCommand('chefConsul.watches.resume', (raw) => setPaused(raw, false), log),
     vscode.commands.registerCommand('chefConsul.watches.edit', () => vscode.commands.executeCommand('workbench.action.openSettingsJson', { revealSetting: { key: 'chefConsul.watches', edit: true } })),

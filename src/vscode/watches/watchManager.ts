@@ -246,7 +246,8 @@ export class WatchManager implements vscode.Disposable {
         return this.notifier.notify(this.notification(f, 'webhook'), ['webhook']) ? 'sent to the webhook channel' : 'duplicate';
       case 'handler': {
         if (!vscode.workspace.isTrusted) throw new Error(vscode.l10n.t('handlers run only in a trusted workspace; this one is in Restricted Mode.'));
-        const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir();
+        // Not the workspace folder: a handler from settings must not depend on (or run in) what is open.
+        const cwd = os.homedir();
         const what = action.args ? action.args.join(' ') : action.command ?? '';
         const result = await runHandler(action, f.stdin, f.index, { cwd });
         const out = [result.stdout.trim() && `stdout: ${result.stdout.trim()}`, result.stderr.trim() && `stderr: ${result.stderr.trim()}`].filter(Boolean).join('\n');
