@@ -107,6 +107,9 @@ describe('Watches in VS Code', function () {
       await consulJson(server.httpAddr, `/v1/kv/${key}-hook`, { method: 'PUT', body: 'x' });
       const body = await eventually('the webhook post', () => got[0], 10_000);
       assert.match(body.text, new RegExp(`Watch "hooked": key ${key}-hook created`));
+      // The title and details only: never the watch's JSON (values may be secrets).
+      assert.deepEqual(Object.keys(body).sort(), ['blocks', 'text']);
+      assert.ok(!JSON.stringify(body).includes(Buffer.from('x').toString('base64')), 'the webhook carried the KV value');
       assert.equal(api.notifications.vscodeChannel.recent.some((t) => t.text.startsWith('Watch "hooked"')), false, 'a webhook-only watch showed a toast');
     } finally {
       await vscode.commands.executeCommand('chefConsul.watches.remove', { name: 'hooked' }).then(undefined, () => undefined);

@@ -231,7 +231,7 @@ export class WatchManager implements vscode.Disposable {
       message: f.summary.details.join('\n') || (keyType ? vscode.l10n.t('Show opens the old and new value side by side.') : ''),
       ...(f.summary.node ? { node: f.summary.node } : {}),
       jump: { command: 'chefConsul.watches.showLastChange', args: { name: w.name } },
-      data: f.json,
+      // Not the watch's JSON: it is never sent (keyprefix values may be secrets), so not kept in the queue either.
     };
   }
 
