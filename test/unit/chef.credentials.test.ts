@@ -2,7 +2,12 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseCredentials, parseKnifeRb, readChefProfiles } from '../../src/core/chef/server/credentials';
+import * as crypto from 'node:crypto';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { mergeChefProfiles } from '../../src/core/chef/chefProfiles';
+import { ChefServerClient, ChefServerError } from '../../src/core/chef/server/chefServerClient';
+import { parseCredentials, parseKnifeRb, readCaFiles, readChefProfiles } from '../../src/core/chef/server/credentials';
 
 const HOME = '/home/op';
 
@@ -131,6 +136,41 @@ describe('knife.rb / config.rb (plain key value lines)', () => {
       ]);
       assert.deepEqual(await readChefProfiles({ chefDir: path.join(dir, 'none'), home: HOME }), { profiles: [], problems: [] });
     } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('trusts ~/.chef/trusted_certs and a setting\'s caFile: a self-signed HTTPS server is reached with them, refused without', async () => {
+    const tlsDir = path.resolve(__dirname, '../../../test/fixtures/chef/tls');
+    const cert = fs.readFileSync(path.join(tlsDir, 'cert.pem'));
+    const srv = https.createServer({ cert, key: fs.readFileSync(path.join(tlsDir, 'key.pem')) }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"ok":true}');
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-chef-'));
+    try {
+      const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+      fs.writeFileSync(path.join(dir, 'k.pem'), privateKey.export({ type: 'pkcs1', format: 'pem' }).toString());
+      fs.writeFileSync(path.join(dir, 'knife.rb'), `node_name "k"\nclient_key "k.pem"\nchef_server_url "${url}"\n`);
+      const clientFor = (p: { serverUrl: string; clientName: string; clientKey: string; caFiles?: string[]; verifyTls?: boolean }) =>
+        new ChefServerClient({ serverUrl: p.serverUrl, clientName: p.clientName, clientKeyPath: p.clientKey, ca: p.caFiles ? readCaFiles(p.caFiles) : undefined, verifyTls: p.verifyTls });
+      const before = (await readChefProfiles({ chefDir: dir, home: HOME })).profiles[0];
+      assert.equal(before.caFiles, undefined);
+      await assert.rejects(clientFor(before).get('/nodes'), (e: ChefServerError) => e.kind === 'tls' && e.message.includes('~/.chef/trusted_certs') && e.message.includes('"caFile"'));
+      fs.mkdirSync(path.join(dir, 'trusted_certs'));
+      fs.writeFileSync(path.join(dir, 'trusted_certs', '127.0.0.1.crt'), cert);
+      fs.writeFileSync(path.join(dir, 'trusted_certs', 'notes.txt'), 'not a cert');
+      const after = (await readChefProfiles({ chefDir: dir, home: HOME })).profiles[0];
+      assert.deepEqual(after.caFiles, [path.join(dir, 'trusted_certs', '127.0.0.1.crt')]);
+      assert.deepEqual(await clientFor(after).get('/nodes'), { ok: true });
+      const fromSetting = mergeChefProfiles([{ name: 's', serverUrl: url, clientName: 'k', clientKey: path.join(dir, 'k.pem'), caFile: path.join(dir, 'trusted_certs', '127.0.0.1.crt') }], [], HOME).profiles[0];
+      assert.deepEqual(await clientFor(fromSetting).get('/nodes'), { ok: true });
+      assert.throws(() => readCaFiles([path.join(dir, 'trusted_certs', 'notes.txt')]), /holds no PEM certificate/);
+      assert.throws(() => readCaFiles([path.join(dir, 'none.pem')]), /Cannot read the CA certificate .*none.pem: ENOENT/);
+    } finally {
+      await new Promise((r) => srv.close(r));
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { attributePath, flattenAttributes, jsonWithLines, mergeAttributes, nodeDocument } from '../../src/core/chef/attributes';
-import { mergeChefProfiles, pickActiveChefProfile } from '../../src/core/chef/chefProfiles';
+import { mergeChefProfiles, pickActiveChefProfile, whyNoActiveChefProfile } from '../../src/core/chef/chefProfiles';
 import { chefJoinKey, joinConsulChef, runAge } from '../../src/core/chef/join';
 import type { ChefNodeSummary } from '../../src/core/chef/server/chefApi';
 import type { ChefRunSummary } from '../../src/core/chef/server/reporting';
@@ -164,5 +164,42 @@ describe('Chef profiles', () => {
     assert.equal(pickActiveChefProfile(profiles, undefined, 'other')?.name, 'lab');
     assert.equal(pickActiveChefProfile(profiles, 'gone', 'other'), undefined);
     assert.equal(pickActiveChefProfile([], undefined, undefined), undefined);
+  });
+
+  it('resolves ~/ in clientKey and caFile, refuses other relative paths and credentials in the URL; caFile and verifyTls carried', () => {
+    const { profiles, problems } = mergeChefProfiles(
+      [
+        { name: 'home', serverUrl: 'https://chef.example', clientName: 'a', clientKey: '~/.chef/a.pem', caFile: '~/ca/chef-ca.pem', verifyTls: true },
+        { name: 'lab', serverUrl: 'https://lab.example', clientName: 'a', clientKey: '/k/a.pem', verifyTls: false },
+        { name: 'rel', serverUrl: 'https://x', clientName: 'a', clientKey: 'keys/a.pem' },
+        { name: 'relca', serverUrl: 'https://x', clientName: 'a', clientKey: '/a.pem', caFile: 'ca.pem' },
+        { name: 'pw', serverUrl: 'https://admin:hunter2@x', clientName: 'a', clientKey: '/a.pem' },
+        { name: 'tls', serverUrl: 'https://x', clientName: 'a', clientKey: '/a.pem', verifyTls: 'no' },
+      ],
+      [{ ...files[1], caFiles: ['/home/me/.chef/trusted_certs/chef.crt'], verifyTls: false }],
+      '/home/me',
+    );
+    assert.deepEqual(profiles, [
+      { name: 'home', serverUrl: 'https://chef.example', clientName: 'a', clientKey: '/home/me/.chef/a.pem', caFiles: ['/home/me/ca/chef-ca.pem'], source: 'settings' },
+      { name: 'lab', serverUrl: 'https://lab.example', clientName: 'a', clientKey: '/k/a.pem', verifyTls: false, source: 'settings' },
+      { ...files[1], caFiles: ['/home/me/.chef/trusted_certs/chef.crt'], verifyTls: false },
+    ]);
+    assert.equal(problems.length, 4);
+    assert.match(problems[0], /\("rel"\): clientKey "keys\/a.pem" is a relative path; give an absolute path or one starting with ~\//);
+    assert.match(problems[1], /\("relca"\): caFile "ca.pem" is a relative path/);
+    assert.match(problems[2], /\("pw"\): serverUrl holds a user name or password/);
+    assert.doesNotMatch(problems[2], /hunter2/);
+    assert.match(problems[3], /verifyTls must be true or false/);
+  });
+
+  it('says why no profile is active although there are some: activeProfile names a missing one, or all belong to other Consul profiles', () => {
+    const tied = [
+      { name: 'prod-chef', serverUrl: 'http://a', clientName: 'a', clientKey: '/a', consulProfile: 'prod', source: 'settings' },
+      { name: 'stg-chef', serverUrl: 'http://b', clientName: 'a', clientKey: '/a', consulProfile: 'stg', source: 'settings' },
+    ];
+    assert.equal(whyNoActiveChefProfile([], undefined, undefined), undefined);
+    assert.equal(whyNoActiveChefProfile(tied, undefined, 'prod'), undefined);
+    assert.equal(whyNoActiveChefProfile(tied, undefined, 'dev'), 'every Chef profile belongs to a Consul profile that is not active (prod-chef → prod, stg-chef → stg)');
+    assert.equal(whyNoActiveChefProfile(tied, 'gone', 'dev'), 'chefConsul.chef.activeProfile names "gone", but no Chef profile has that name (there are: prod-chef, stg-chef)');
   });
 });

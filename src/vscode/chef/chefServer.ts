@@ -7,20 +7,20 @@
  */
 import * as vscode from 'vscode';
 import type { ChefServerProfile } from '../../core/chef/chefProfiles';
-import { mergeChefProfiles, pickActiveChefProfile } from '../../core/chef/chefProfiles';
+import { mergeChefProfiles, pickActiveChefProfile, whyNoActiveChefProfile } from '../../core/chef/chefProfiles';
 import { ChefApi, ChefNodeSummary } from '../../core/chef/server/chefApi';
 import { ChefServerClient, ChefServerError } from '../../core/chef/server/chefServerClient';
-import { readChefProfiles } from '../../core/chef/server/credentials';
+import { readCaFiles, readChefProfiles } from '../../core/chef/server/credentials';
 import { lastRunsByNode } from '../../core/chef/server/reporting';
 import type { ChefRunSummary } from '../../core/chef/server/reporting';
 import type { ConnectionManager } from '../connectionManager';
 
 export const CHEF_SECTION = 'chefConsul.chef';
 /** How far back "last run" looks: nodes without a run in this window show none. */
-const LAST_RUN_WINDOW_MS = 30 * 24 * 3_600_000;
+const LAST_RUN_WINDOW_MS = 24 * 3_600_000;
 
 export type ChefServerState =
-  | { kind: 'none'; problems: string[] }
+  | { kind: 'none'; problems: string[]; /** Why none is active although there are profiles. */ reason?: string }
   | { kind: 'ready'; profile: ChefServerProfile; client: ChefServerClient; api: ChefApi }
   | { kind: 'invalid'; profile: ChefServerProfile; message: string };
 
@@ -101,11 +101,19 @@ export class ChefServerConnection implements vscode.Disposable {
     this.lastConsulProfile = this.consulProfileName();
     const active = pickActiveChefProfile(this.profilesValue, config.get<string>('activeProfile') || undefined, this.lastConsulProfile);
     const previous = this.stateValue;
-    if (!active) this.stateValue = { kind: 'none', problems: this.problemsValue };
+    const activeName = config.get<string>('activeProfile') || undefined;
+    if (!active) this.stateValue = { kind: 'none', problems: this.problemsValue, reason: whyNoActiveChefProfile(this.profilesValue, activeName, this.lastConsulProfile) };
     else if (previous.kind !== 'none' && sameProfile(previous.profile, active)) return previous;
     else {
       try {
-        const client = new ChefServerClient({ serverUrl: active.serverUrl, clientName: active.clientName, clientKeyPath: active.clientKey, signVersion: active.signVersion });
+        const client = new ChefServerClient({
+          serverUrl: active.serverUrl,
+          clientName: active.clientName,
+          clientKeyPath: active.clientKey,
+          signVersion: active.signVersion,
+          ca: active.caFiles?.length ? readCaFiles(active.caFiles) : undefined,
+          verifyTls: active.verifyTls ?? true,
+        });
         this.stateValue = { kind: 'ready', profile: active, client, api: new ChefApi(client) };
         // The key's path may be logged; its content never is.
         this.log.info(`Chef server: profile "${active.name}" (${active.serverUrl} as ${active.clientName}, key ${active.clientKey}, from ${active.source})`);
@@ -117,6 +125,7 @@ export class ChefServerConnection implements vscode.Disposable {
     this.setInventory({ kind: 'idle' });
     this.loading = undefined;
     await vscode.commands.executeCommand('setContext', 'chefConsul.chef.hasProfile', this.stateValue.kind !== 'none');
+    await vscode.commands.executeCommand('setContext', 'chefConsul.chef.noActiveProfile', this.stateValue.kind === 'none' && !!this.stateValue.reason);
     this.changed.fire();
     return this.stateValue;
   }
@@ -126,6 +135,7 @@ export class ChefServerConnection implements vscode.Disposable {
     const s = this.stateValue;
     if (s.kind === 'ready') return s;
     if (s.kind === 'invalid') throw new ChefServerError('unreachable', s.message);
+    if (s.reason) throw new Error(vscode.l10n.t('No active Chef server profile: {0}. Select one (Chef: Select Profile).', s.reason));
     throw new Error(vscode.l10n.t('No Chef server profile: add one in the setting chefConsul.chef.profiles or in ~/.chef/credentials.'));
   }
 
@@ -199,7 +209,15 @@ export class ChefServerConnection implements vscode.Disposable {
 }
 
 function sameProfile(a: ChefServerProfile, b: ChefServerProfile): boolean {
-  return a.name === b.name && a.serverUrl === b.serverUrl && a.clientName === b.clientName && a.clientKey === b.clientKey && a.signVersion === b.signVersion;
+  return (
+    a.name === b.name &&
+    a.serverUrl === b.serverUrl &&
+    a.clientName === b.clientName &&
+    a.clientKey === b.clientKey &&
+    a.signVersion === b.signVersion &&
+    (a.caFiles ?? []).join('\n') === (b.caFiles ?? []).join('\n') &&
+    a.verifyTls === b.verifyTls
+  );
 }
 
 /** `goiardi 0.11.10 (Chef Server API 11.1.7)` or the Chef server's own version, from the X-Ops-API-Info header. */

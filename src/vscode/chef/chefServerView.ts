@@ -214,7 +214,7 @@ export class ChefServerView implements vscode.TreeDataProvider<ChefViewItem>, vs
     // A failure shows as the welcome content of its kind (a message would hide it); the exact reason is Test Connection's.
     this.treeView.message = inv.kind === 'ready' && inv.reportingError ? vscode.l10n.t('Reporting unavailable, no last runs: {0}', inv.reportingError) : undefined;
     const failure = this.chef.failureKind;
-    this.treeView.description = s.kind === 'none' ? undefined : failure ? `${s.profile.name} · ${failure}` : s.profile.name;
+    this.treeView.description = s.kind === 'none' ? (s.reason ? vscode.l10n.t('none active: {0}', s.reason) : undefined) : failure ? `${s.profile.name} · ${failure}` : s.profile.name;
     this.changed.fire(undefined);
     if (inv.kind === 'ready' || inv.kind === 'error') this.rendered.fire();
   }

@@ -67,7 +67,7 @@ export interface ChefServerClientOptions {
   /** Injectable clock for the signature timestamp and for measuring clock skew. */
   clock?: Clock;
   /** Extra CA certificates (PEM) for a server with a private CA. */
-  ca?: string | Buffer;
+  ca?: string | Buffer | Array<string | Buffer>;
   /** false accepts any certificate (knife's ssl_verify_mode :verify_none). */
   verifyTls?: boolean;
   /** Sent as X-Chef-Version (some servers want one). */

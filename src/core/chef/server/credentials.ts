@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { smolToml } from '../../util/lazyLibs';
 
 export interface ChefProfile {
@@ -37,6 +38,25 @@ export interface ChefConfigProblem {
 export interface ChefConfigResult {
   profiles: ChefProfile[];
   problems: ChefConfigProblem[];
+}
+
+/**
+ * The CAs a client trusts for a profile: the system's plus the PEM files
+ * given (Node's `ca` replaces the system's, so both are passed). Throws a
+ * clear error naming a file that cannot be read or holds no certificate.
+ */
+export function readCaFiles(files: readonly string[]): string[] {
+  const extra = files.map((file) => {
+    let pem: string;
+    try {
+      pem = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new Error(`Cannot read the CA certificate ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+    return pem;
+  });
+  return [...tls.rootCertificates, ...extra];
 }
 
 /** `~/x` → home; relative paths are relative to `baseDir`. */
