@@ -359,6 +359,50 @@ describe('Rule sources', () => {
     assert.equal(froms.length, 4);
   });
 
+  it('Reporting: a failing detail request loses no run: the others are returned, it is asked again, given up after 3 attempts with a log line', async () => {
+    let now = T0;
+    const listed: ReportingRunRef[] = [{ runId: 'old', node: 'db-1', status: 'success', startedAt: T0 - HOUR, durationSeconds: 10 }];
+    const gets: string[] = [];
+    const logs: string[] = [];
+    let flaky = 1;
+    const poller = new ReportingPoller(
+      {
+        list: async (from) => listed.filter((r) => (r.startedAt ?? 0) >= from),
+        get: async (runId) => {
+          gets.push(runId);
+          if (runId === 'broken') throw new Error('HTTP 500');
+          if (runId === 'flaky' && flaky-- > 0) throw new Error('socket hang up');
+          return report('reporting-failure.json');
+        },
+      },
+      () => undefined,
+      { clock: () => now, lookBackMs: 24 * HOUR, log: (m) => logs.push(m) },
+    );
+    assert.equal((await poller.poll()).baseline, true);
+    now = T0 + 5 * 60_000;
+    listed.push(
+      { runId: 'broken', node: 'web-1', status: 'failure', startedAt: T0 + 60_000 },
+      { runId: 'flaky', node: 'web-2', status: 'failure', startedAt: T0 + 2 * 60_000 },
+      { runId: 'fine', node: 'web-3', status: 'failure', startedAt: T0 + 3 * 60_000 },
+    );
+    const second = await poller.poll();
+    assert.deepEqual(second.observations.map((o) => o.runId), ['fine'], 'what was gathered is returned');
+    assert.equal(logs.length, 2);
+    assert.match(logs[0], /broken of web-1 failed \(attempt 1 of 3, asked again at the next poll\): HTTP 500/);
+    now = T0 + 30 * 60_000; // long after: the runs that failed are listed again all the same
+    const third = await poller.poll();
+    assert.deepEqual(third.observations.map((o) => o.runId), ['flaky'], 'the run whose detail failed once comes next poll');
+    const fourth = await poller.poll();
+    assert.deepEqual(fourth.observations.map((o) => o.runId), []);
+    assert.match(logs[logs.length - 1], /gave up on run broken of web-1 after 3 failed detail requests: HTTP 500/);
+    const before = gets.length;
+    const fifth = await poller.poll();
+    assert.deepEqual(fifth.observations, []);
+    assert.equal(gets.length, before, 'given up: not asked again');
+    assert.deepEqual(gets.filter((g) => g === 'broken').length, 3);
+    assert.deepEqual(gets.filter((g) => g === 'fine').length, 1);
+  });
+
   it('report files: ChefReport JSON (one or an array), json_file handler reports and data collector files', () => {
     const jump = { command: 'chefConsul.openChefReportFile', args: { uri: 'file:///x' } };
     const one = observationsOfReportFile(fs.readFileSync(path.join(FIXTURES, 'rules', 'reporting-failure.json'), 'utf8'), 'saved.json', 5, '/tmp/saved.json', jump);

@@ -90,6 +90,10 @@ export interface ReportingPollerOptions {
   clock?: () => number;
   /** Run IDs remembered as done, beyond which the oldest are forgotten. */
   remember?: number;
+  /** A run whose detail request fails is asked for again at the next polls, this many times in all (default 3), then given up. */
+  maxAttempts?: number;
+  /** Where a failed detail request (and giving up on a run) is said. */
+  log?: (message: string) => void;
 }
 
 export interface ReportingPoll {
@@ -125,15 +129,19 @@ export class ReportingPoller {
   private readonly clock: () => number;
   private readonly maxRunMs: number;
   private readonly remember: number;
+  private readonly maxAttempts: number;
+  /** Failed detail requests per run not done yet. */
+  private readonly attempts = new Map<string, number>();
 
   constructor(
     private readonly source: ReportingSource,
     private readonly jump: (run: ReportingRunRef) => ChefRunObservation['jump'],
-    options: ReportingPollerOptions = {},
+    private readonly options: ReportingPollerOptions = {},
   ) {
     this.clock = options.clock ?? Date.now;
     this.maxRunMs = options.maxRunMs ?? 6 * 3_600_000;
     this.remember = options.remember ?? 50_000;
+    this.maxAttempts = Math.max(1, options.maxAttempts ?? 3);
     this.from = this.clock() - (options.lookBackMs ?? 7 * 24 * 3_600_000);
   }
 
@@ -152,6 +160,8 @@ export class ReportingPoller {
     const runs = await this.source.list(this.from);
     const fresh = runs.filter((r) => !this.done.has(r.runId));
     const observations: ChefRunObservation[] = [];
+    // Committed only once the poll resolves: a poll that fails leaves nothing marked done.
+    const doneNow: string[] = [];
     const baseline = this.first;
     const open = fresh.filter((r) => !ended(r.status));
     for (const run of fresh.filter((r) => ended(r.status))) {
@@ -162,13 +172,30 @@ export class ReportingPoller {
         if (run.startedAt !== undefined) report.startedAt = run.startedAt;
         if (run.durationSeconds !== undefined) report.durationSeconds = run.durationSeconds;
       } else {
-        report = await this.source.get(run.runId);
+        try {
+          report = await this.source.get(run.runId);
+        } catch (e) {
+          // One run's detail failing loses neither it nor the others: asked again next poll, a few times.
+          const attempts = (this.attempts.get(run.runId) ?? 0) + 1;
+          const text = e instanceof Error ? e.message : String(e);
+          if (attempts >= this.maxAttempts) {
+            this.attempts.delete(run.runId);
+            doneNow.push(run.runId);
+            this.options.log?.(`Chef Reporting: gave up on run ${run.runId} of ${run.node} after ${attempts} failed detail requests: ${text}`);
+          } else {
+            this.attempts.set(run.runId, attempts);
+            open.push(run); // listed again next time
+            this.options.log?.(`Chef Reporting: the detail of run ${run.runId} of ${run.node} failed (attempt ${attempts} of ${this.maxAttempts}, asked again at the next poll): ${text}`);
+          }
+          continue;
+        }
         if (!ended(report.status)) {
           open.push(run); // the listing ran ahead of the detail: ask again
           continue;
         }
       }
-      this.markDone(run.runId);
+      this.attempts.delete(run.runId);
+      doneNow.push(run.runId);
       const time = run.endedAt ?? (report.startedAt !== undefined && report.durationSeconds !== undefined ? report.startedAt + report.durationSeconds * 1000 : (run.startedAt ?? now));
       const o: ChefRunObservation = { node: run.node, runId: run.runId, source: 'reporting', time, report };
       const jump = this.jump(run);
@@ -181,6 +208,7 @@ export class ReportingPoller {
     // A second early: listings filter by whole seconds, and goiardi's `from` leaves out a run that started within its second.
     for (const r of open) if (r.startedAt !== undefined && now - r.startedAt < this.maxRunMs) next = Math.min(next, r.startedAt - 1000);
     this.from = next;
+    for (const id of doneNow) this.markDone(id);
     return { observations, baseline };
   }
 

@@ -79,6 +79,7 @@ export class ReportingFeed implements vscode.Disposable {
       s.kind === 'ready'
         ? new ReportingPoller(reportingSourceOf(s.client), (run) => ({ command: 'chefConsul.chef.openRun', args: { node: run.node, runId: run.runId } }), {
             lookBackMs: (this.pollerLookBack = this.lookBackMs()),
+            log: (m) => this.log.warn(m),
           })
         : undefined;
     this.lastError = '';
