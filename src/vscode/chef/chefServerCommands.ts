@@ -25,6 +25,7 @@ import { chefObjectUri, ChefObjectDocuments } from './chefObjectDocuments';
 import type { ChefReportView } from './chefReportView';
 import type { ChefServerView, RunFilter } from './chefServerView';
 import type { NodesChefJoin } from './nodesChefJoin';
+import { errorToastText, plainToastText } from '../../core/util/toastText';
 
 const STATUSES: readonly ReportingStatusFilter[] = ['success', 'failure', 'started', 'running'];
 
@@ -155,8 +156,8 @@ export function registerChefServerCommands(d: ChefServerCommandDeps): vscode.Dis
       }
       if (result.ok) void chef.loadInventory(true);
       if (!silent) {
-        if (result.ok) void vscode.window.showInformationMessage(vscode.l10n.t('Chef server {0}: {1}, signed with X-Ops-Sign {2}, {3} nodes.', result.serverUrl, result.serverVersion ?? vscode.l10n.t('version unknown'), result.signVersion, result.nodes));
-        else void vscode.window.showErrorMessage(result.kind ? `${result.kind}: ${result.message}` : result.message);
+        if (result.ok) void vscode.window.showInformationMessage(plainToastText(vscode.l10n.t('Chef server {0}: {1}, signed with X-Ops-Sign {2}, {3} nodes.', result.serverUrl, result.serverVersion ?? vscode.l10n.t('version unknown'), result.signVersion, result.nodes)));
+        else void vscode.window.showErrorMessage(errorToastText(result.kind ? `${result.kind}: ${result.message}` : result.message));
       }
       log.info(`Chef test connection: ${result.ok ? `ok (${result.serverVersion ?? '?'})` : `${result.kind}: ${result.message}`}`);
       return result;

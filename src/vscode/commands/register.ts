@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { errorToastText } from '../../core/util/toastText';
 
 /**
  * Registers a command whose inputs may come as one argument object; given
@@ -32,7 +33,8 @@ export function registerItemCommand<R>(id: string, handler: (raw: unknown) => Pr
 
 /** Shows an error to the user, with the button its CommandInputError offers (e.g. a jump to the cause). */
 export function showError(e: unknown): void {
-  const message = e instanceof Error ? e.message : String(e);
+  // Error texts carry servers' and nodes' words: no links in the toast.
+  const message = errorToastText(e instanceof Error ? e.message : String(e));
   const action = e instanceof CommandInputError ? e.action : undefined;
   if (!action) {
     void vscode.window.showErrorMessage(message);

@@ -2,10 +2,10 @@
 import * as vscode from 'vscode';
 import type { Notification, NotificationChannel } from '../../core/notify/notifier';
 
-/** Notification toasts render `[text](target)` as links: untrusted text must not make one. */
-export function plainToastText(text: string): string {
-  return text.replace(/\]\(/g, '] (').replace(/\s+/g, ' ').trim();
-}
+import { plainToastText } from '../../core/util/toastText';
+
+/** Notification toasts render `[text](target)` as links: untrusted text must not make one (shared with error toasts). */
+export { plainToastText };
 
 /** One line: the title, then the exception or the first line of the message. */
 export function toastText(n: Notification): string {
