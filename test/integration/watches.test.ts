@@ -273,6 +273,18 @@ describe('Watches against the real cluster', function () {
     });
   });
 
+  it('disposes the query of a key nobody watches any more; two watches on one key share one until both stop', async () => {
+    const key = `watches/${run}/released`;
+    const a = await start({ name: 'rel-a', type: 'key', key });
+    const b = await start({ name: 'rel-b', type: 'key', key });
+    const held = () => shared.heldQueries().filter((k) => k.includes('released'));
+    assert.equal(held().length, 1);
+    a.runner.dispose();
+    assert.equal(held().length, 1, 'the query went while another watch followed it');
+    b.runner.dispose();
+    assert.deepEqual(held(), [], 'the query of a removed key stayed until reconnect');
+  });
+
   it('a watch on a forbidden key says which permission is missing', async function () {
     const secure = cluster.secure;
     if (!secure) throw new Error('the cluster was started without the secure agent (start it without --no-secure)');

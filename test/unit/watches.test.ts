@@ -1,9 +1,9 @@
 import * as assert from 'node:assert/strict';
 import { AgentConfigError, FIRST_READ_NOTE, importAgentWatches, parseAgentConfigText } from '../../src/core/watches/agentConfig';
-import { summarizeChange } from '../../src/core/watches/describe';
+import { capText, MAX_DIFF_TEXT, summarizeChange } from '../../src/core/watches/describe';
 import { consulWatchArgs, parseWatchList, watchProblems } from '../../src/core/watches/model';
 import { eventIdToIndex, formatGoDuration, goJson, parseGoDuration, shapeCheck, shapeKvPair } from '../../src/core/watches/queries';
-import { newEvents, WatchRunner } from '../../src/core/watches/runner';
+import { newEvents, slimFiring, WatchFiring, WatchRunner } from '../../src/core/watches/runner';
 import { describeHandlerResult, runHandler } from '../../src/core/watches/handler';
 import { FollowUpGuard } from '../../src/core/watches/followUps';
 import type { FeedUpdate } from '../../src/core/watches/queries';
@@ -248,5 +248,41 @@ describe('follow-up event loops', () => {
     assert.deepEqual(guard.take('b'), { ok: true });
     t = 10_000;
     assert.deepEqual(guard.take('a'), { ok: true });
+  });
+});
+
+describe('what a watch keeps', () => {
+  it('caps each side of a diff at 256 KiB with a marker', () => {
+    const big = 'v'.repeat(MAX_DIFF_TEXT + 5000);
+    const s = summarizeChange({ name: 'k', type: 'key', key: 'k', actions: [] }, { Value: Buffer.from('a').toString('base64') }, { Value: Buffer.from(big).toString('base64') }, undefined);
+    assert.equal(s.before, 'a');
+    assert.ok(s.after!.startsWith('v'.repeat(MAX_DIFF_TEXT)));
+    assert.match(s.after!, /\n… \(truncated: 5 KiB more not kept\)\n$/);
+    assert.equal(capText('short'), 'short');
+  });
+
+  it('drops the JSON, stdin and data of a firing once its actions are done, keeping capped text for the diff', async () => {
+    let push: (u: FeedUpdate) => void = () => undefined;
+    const runner = new WatchRunner({ name: 'n', type: 'nodes', actions: [], debounceMs: 5 }, (l) => {
+      push = l;
+      return { dispose: () => undefined };
+    });
+    let fired: WatchFiring | undefined;
+    runner.onDidFire((f) => (fired = f));
+    runner.start();
+    push({ kind: 'data', data: [{ Node: 'a' }], index: '1' });
+    push({ kind: 'data', data: [{ Node: 'a' }, { Node: 'b' }], index: '2' });
+    await new Promise((r) => setTimeout(r, 30));
+    assert.ok(fired);
+    assert.equal(fired.stdin, '[{"Node":"a"},{"Node":"b"}]\n');
+    const slim = runner.release(fired)!;
+    assert.equal(runner.lastFiring, slim);
+    assert.deepEqual([slim.json, slim.stdin, slim.before, slim.after, slim.slim], [undefined, '', undefined, undefined, true]);
+    assert.equal(slim.afterText, JSON.stringify([{ Node: 'a' }, { Node: 'b' }], null, 2) + '\n');
+    assert.equal(slim.summary.why, 'node b joined');
+    // Key types keep only the summary's texts.
+    const k = slimFiring({ ...fired, watch: { name: 'k', type: 'key', key: 'k', actions: [] } });
+    assert.equal(k.afterText, undefined);
+    runner.dispose();
   });
 });

@@ -134,6 +134,8 @@ describe('Watches in VS Code', function () {
     await eventually('the watch to run again', async () => (await find('ext key'))?.state === 'watching', 10_000);
     assert.deepEqual(await vscode.commands.executeCommand('chefConsul.watches.remove', { name: 'ext key' }), { removed: 'ext key' });
     assert.equal(await find('ext key'), undefined);
+    // Nothing of a removed watch is kept.
+    assert.equal(api.watches.manager.lastFiring('ext key'), undefined);
   });
 
   it('shows a broken entry of the setting as a warning item saying what is wrong', async () => {

@@ -13,6 +13,15 @@ const firstLine = (s: string) => {
   return line.length > 160 ? `${line.slice(0, 160)}…` : line;
 };
 
+/** The most text kept per side of a diff (the view's old and new value). */
+export const MAX_DIFF_TEXT = 256 * 1024;
+
+/** `text`, cut at MAX_DIFF_TEXT characters with a marker saying how much was left out. */
+export function capText(text: string, max = MAX_DIFF_TEXT): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max)}\n… (truncated: ${Math.ceil((text.length - max) / 1024)} KiB more not kept)\n`;
+}
+
 export interface ChangeSummary {
   /** One line: "web-2: service check 'http' critical: connection refused", "key app/config changed". */
   why: string;
@@ -79,7 +88,7 @@ export function summarizeChange(w: WatchDefinition, before: unknown, after: unkn
       const b = before === null ? undefined : kvText((before as Obj).Value);
       const a = after === null ? undefined : kvText((after as Obj).Value);
       const verb = before === null ? 'created' : after === null ? 'deleted' : b === a ? 'changed (flags, session or rewrite)' : 'changed';
-      return { why: `key ${w.key} ${verb}`, details: [], severity: 'info', before: b ?? '', after: a ?? '' };
+      return { why: `key ${w.key} ${verb}`, details: [], severity: 'info', before: capText(b ?? ''), after: capText(a ?? '') };
     }
     case 'keyprefix': {
       const keyed = (v: unknown) => new Map(arr(v).map((e) => [str(e.Key), JSON.stringify(e)]));
@@ -91,8 +100,8 @@ export function summarizeChange(w: WatchDefinition, before: unknown, after: unkn
         why: changed.length === 1 ? `key ${lines[0]}` : `${changed.length} keys under ${w.prefix || '(root)'} changed: ${more(changed)}`,
         details: lines,
         severity: 'info',
-        before: keyprefixText(before),
-        after: keyprefixText(after),
+        before: capText(keyprefixText(before)),
+        after: capText(keyprefixText(after)),
       };
     }
     case 'services': {

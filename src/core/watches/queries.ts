@@ -257,6 +257,20 @@ export class SharedQueries implements Disposable {
     return q;
   }
 
+  /** The keys of the queries made here and still held (tests: a removed watch's query is gone). */
+  heldQueries(): string[] {
+    return [...this.owned.keys()];
+  }
+
+  /** Disposes the query of `key` when nobody follows it any more (a removed watch's key). */
+  release(key: string): void {
+    const q = this.owned.get(key);
+    if (q && !q.active) {
+      q.dispose();
+      this.owned.delete(key);
+    }
+  }
+
   catalog(): LiveQuery<unknown> {
     return this.catalogQuery ?? this.query('catalog', () => new LiveQuery(this.connection, { method: nodeDumpMethod, path: NODE_DUMP_PATH, transform: (b) => b }));
   }
@@ -363,7 +377,15 @@ export function feedFor(w: WatchDefinition, shared: SharedQueries): WatchFeed {
   if (w.type === 'key' || w.type === 'keyprefix') {
     const key = `${path}?${new URLSearchParams(query as Record<string, string>).toString()}`;
     const live = () => shared.query(key, () => new LiveQuery(connection, { method: rawGetMethod(path, query), path: `/v1${path}`, transform: (b) => b, coalesceMs: 0 }));
-    return (listener) => followLive(live(), (s) => ({ kind: 'data', data: shape(w, s.data), index: s.meta.index ?? '0' }), listener);
+    return (listener) => {
+      const sub = followLive(live(), (s) => ({ kind: 'data', data: shape(w, s.data), index: s.meta.index ?? '0' }), listener);
+      return {
+        dispose: () => {
+          sub.dispose();
+          shared.release(key);
+        },
+      };
+    };
   }
   if (w.type === 'event') {
     // The whole buffer, shared by every event watch (and the Events view); each keeps its name.

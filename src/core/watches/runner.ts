@@ -7,7 +7,7 @@
  */
 import type { ConsulError } from '../consul/errors';
 import { Disposable, Emitter } from '../util/emitter';
-import { ChangeSummary, summarizeChange } from './describe';
+import { capText, ChangeSummary, summarizeChange } from './describe';
 import { DEFAULT_DEBOUNCE_MS, WatchDefinition } from './model';
 import type { FeedUpdate, WatchFeed } from './queries';
 import { comparable, goJson } from './queries';
@@ -32,10 +32,34 @@ export interface WatchFiring {
   /** CONSUL_INDEX as consul watch sets it. */
   index: string;
   summary: ChangeSummary;
-  /** The data before and after (the whole buffer for event watches). */
+  /**
+   * The data before and after (the whole buffer for event watches). Once the
+   * actions are done (slimFiring) `json`, `stdin`, `before` and `after` are
+   * dropped: key types keep only the summary's capped texts, the others
+   * `beforeText` / `afterText` (pretty JSON, capped).
+   */
   before: unknown;
   after: unknown;
+  beforeText?: string;
+  afterText?: string;
   at: number;
+  /** Set once the data was dropped. */
+  slim?: boolean;
+}
+
+/** The firing without the data the actions needed: what the view keeps for Show Last Change. */
+export function slimFiring(f: WatchFiring): WatchFiring {
+  if (f.slim) return f;
+  const keyType = f.watch.type === 'key' || f.watch.type === 'keyprefix';
+  return {
+    ...f,
+    json: undefined,
+    stdin: '',
+    before: undefined,
+    after: undefined,
+    ...(keyType ? {} : { beforeText: capText(JSON.stringify(f.before, null, 2) + '\n'), afterText: capText(JSON.stringify(f.after, null, 2) + '\n') }),
+    slim: true,
+  };
 }
 
 export interface WatchRunnerOptions {
@@ -53,7 +77,8 @@ export class WatchRunner implements Disposable {
   readonly onDidFire = this.fireEmitter.event;
   private stateValue: WatchState = { kind: 'idle' };
   private subscription: Disposable | undefined;
-  private baseline: { data: unknown; text: string } | undefined;
+  // The baseline only as its comparable text (JSON), parsed back when it fires: a big keyprefix is held once between firings, not twice.
+  private baseline: { text: string } | undefined;
   private pending: { data: unknown; index: string; text: string } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private pendingSince = 0;
@@ -71,6 +96,13 @@ export class WatchRunner implements Disposable {
 
   /** The last firing (old and new value for a diff). */
   get lastFiring(): WatchFiring | undefined {
+    return this.last;
+  }
+
+  /** Drops the data of `firing` once its actions are done (kept: what Show Last Change shows). */
+  release(firing: WatchFiring): WatchFiring | undefined {
+    if (this.last !== firing) return undefined;
+    this.last = slimFiring(firing);
     return this.last;
   }
 
@@ -118,7 +150,7 @@ export class WatchRunner implements Disposable {
     const text = comparable(this.definition, u.data);
     if (this.stateValue.kind !== 'watching') this.setState({ kind: 'watching', lastFired: this.stateValue.lastFired, why: this.stateValue.why });
     if (!this.baseline) {
-      this.baseline = { data: u.data, text };
+      this.baseline = { text };
       return;
     }
     if (text === this.baseline.text) {
@@ -142,14 +174,17 @@ export class WatchRunner implements Disposable {
     const baseline = this.baseline;
     this.pending = undefined;
     if (!pending || !baseline || !this.subscription) return;
-    this.baseline = { data: pending.data, text: pending.text };
+    this.baseline = { text: pending.text };
+    const before: unknown = JSON.parse(baseline.text);
+    // As Consul sent it (the services type's tags in its order, as consul watch hands them).
+    const after = pending.data;
     const isOwn = this.options.isOwnEvent;
     const delivered =
-      this.definition.type === 'event' ? newEvents(baseline.data, pending.data).filter((e) => !isOwn?.((e as { ID?: unknown })?.ID)) : pending.data;
+      this.definition.type === 'event' ? newEvents(before, after).filter((e) => !isOwn?.((e as { ID?: unknown })?.ID)) : after;
     if (this.definition.type === 'event' && !(delivered as unknown[]).length) return;
-    const summary = summarizeChange(this.definition, baseline.data, pending.data, delivered);
+    const summary = summarizeChange(this.definition, before, after, delivered);
     const at = this.now();
-    const firing: WatchFiring = { watch: this.definition, json: delivered, stdin: goJson(delivered), index: pending.index, summary, before: baseline.data, after: pending.data, at };
+    const firing: WatchFiring = { watch: this.definition, json: delivered, stdin: goJson(delivered), index: pending.index, summary, before, after, at };
     this.last = firing;
     this.setState({ kind: 'watching', lastFired: at, why: summary.why });
     this.fireEmitter.fire(firing);

@@ -41,6 +41,7 @@ class WatchDiffDocuments implements vscode.TextDocumentContentProvider {
     if (!firing) return '';
     const keyType = firing.watch.type === 'key' || firing.watch.type === 'keyprefix';
     if (keyType) return (side === 'before' ? firing.summary.before : firing.summary.after) ?? '';
+    if (firing.slim) return (side === 'before' ? firing.beforeText : firing.afterText) ?? '';
     return JSON.stringify(side === 'before' ? firing.before : firing.after, null, 2) + '\n';
   }
 }

@@ -158,6 +158,7 @@ export class WatchManager implements vscode.Disposable {
       // Another window of this machine runs them: this one runs none (handlers, webhooks, events would go N times).
       if (state?.kind === 'connected' && this.runningElsewhere === undefined) this.shared = new SharedQueries(state.connection, state.catalog as never, state.events);
     }
+    this.prune(new Set(wanted.keys()));
     if (JSON.stringify(problems) !== JSON.stringify(this.settingProblems)) for (const p of problems) this.log.warn(`Watches: ${p}`);
     this.settingProblems = problems;
     for (const definition of watches) {
@@ -178,6 +179,12 @@ export class WatchManager implements vscode.Disposable {
     this.changed.fire();
   }
 
+  /** Forgets what removed or renamed watches left behind. */
+  private prune(names: Set<string>): void {
+    for (const n of [...this.memory.keys()]) if (!names.has(n)) this.memory.delete(n);
+    this.followUps.prune(names);
+  }
+
   private remember(e: WatchEntry): void {
     const s = e.runner.state;
     if (s.lastFired) this.memory.set(e.definition.name, { lastFired: s.lastFired, why: s.why, firing: e.runner.lastFiring });
@@ -190,8 +197,8 @@ export class WatchManager implements vscode.Disposable {
     void this.persist();
     this.changed.fire();
     this.fired.fire(f);
-    for (const action of w.actions) {
-      void this.act(action, f).then(
+    const runs = w.actions.map((action) =>
+      this.act(action, f).then(
         (detail) => this.acted.fire({ watch: w.name, action: action.type, ok: true, detail }),
         (e: unknown) => {
           const detail = e instanceof Error ? e.message : String(e);
@@ -208,8 +215,15 @@ export class WatchManager implements vscode.Disposable {
           );
           this.acted.fire({ watch: w.name, action: action.type, ok: false, detail });
         },
-      );
-    }
+      ),
+    );
+    // The actions are done with the data: keep only what Show Last Change shows (capped).
+    void Promise.allSettled(runs).then(() => {
+      const entry = this.entries.get(w.name);
+      const slim = entry?.runner.release(f);
+      const m = this.memory.get(w.name);
+      if (slim && m?.firing === f) m.firing = slim;
+    });
   }
 
   private async persist(): Promise<void> {
