@@ -97,6 +97,24 @@ describe('Chef node attributes', () => {
     assert.equal(doc.attributes.tz, 'UTC');
   });
 
+  it('keeps keys named __proto__, constructor and toJSON as data: merged, flattened and printed as JSON.stringify prints them', () => {
+    const raw = JSON.parse('{"name":"odd","chef_environment":"_default","run_list":[],"default":{"__proto__":{"a":1},"toJSON":"x","constructor":{"c":1}},"normal":{"__proto__":{"b":2},"constructor":{"d":2}},"override":{},"automatic":{}}') as Parameters<typeof nodeDocument>[0];
+    const doc = nodeDocument(raw);
+    assert.ok(Object.hasOwn(doc.attributes, '__proto__'));
+    assert.deepEqual(Object.getOwnPropertyDescriptor(doc.attributes, '__proto__')?.value, { a: 1, b: 2 });
+    assert.equal(Object.getPrototypeOf(doc.attributes), Object.prototype, 'the prototype is untouched');
+    assert.equal(doc.attributes.toJSON, 'x');
+    assert.deepEqual(doc.attributes.constructor, { c: 1, d: 2 });
+    const { text, lines } = jsonWithLines(doc);
+    assert.equal(text, JSON.stringify(doc, null, 2));
+    assert.ok(text.includes('"__proto__": {') && text.includes('"toJSON": "x"'), text);
+    assert.equal(text.split('\n')[lines.get(JSON.stringify(['attributes', '__proto__', 'b']))!].trim(), '"b": 2');
+    const flat = flattenAttributes(doc.attributes, { levels: raw });
+    assert.deepEqual(flat.map((f) => [f.path, f.level]), [['__proto__.a', 'default'], ['__proto__.b', 'normal'], ['toJSON', 'default'], ['constructor.c', 'default'], ['constructor.d', 'normal']]);
+    assert.equal(flattenAttributes({ a: {} }, { levels: { default: { a: {} } } }).find((f) => f.path === 'a')?.level, 'default');
+    assert.equal(flattenAttributes({ constructor: 1 }, { levels: { default: {} } })[0].level, undefined, 'an inherited property sets nothing');
+  });
+
   it('flattens into paths with the level that sets each', () => {
     const flat = flattenAttributes(mergeAttributes(node), { levels: node });
     assert.deepEqual(

@@ -14,10 +14,17 @@ type Json = Record<string, unknown>;
 
 const isHash = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Sets an own property, whatever the key (`__proto__` included: assignment would set the prototype). */
+function put(o: Json, k: string, v: unknown): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
+/** Node attributes are data: keys like `__proto__`, `constructor` or `toJSON` are just keys (own properties, looked up with Object.hasOwn). */
 function deepMerge(lower: unknown, higher: unknown): unknown {
   if (!isHash(lower) || !isHash(higher)) return higher === undefined ? lower : higher;
-  const out: Json = { ...lower };
-  for (const [k, v] of Object.entries(higher)) out[k] = k in out ? deepMerge(out[k], v) : v;
+  const out: Json = {};
+  for (const [k, v] of Object.entries(lower)) put(out, k, v);
+  for (const [k, v] of Object.entries(higher)) put(out, k, Object.hasOwn(out, k) ? deepMerge(out[k], v) : v);
   return out;
 }
 
@@ -87,7 +94,7 @@ function levelOf(segments: ReadonlyArray<string | number>, levels: Partial<Recor
         v = undefined;
         break;
       }
-      v = (v as Record<string | number, unknown>)[s];
+      v = Object.hasOwn(v, s) ? (v as Record<string | number, unknown>)[s] : undefined;
     }
     if (v !== undefined) return level;
   }
@@ -134,7 +141,9 @@ export function jsonWithLines(value: unknown): { text: string; lines: Map<string
     for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) line++;
   };
   const emit = (v: unknown, indent: string, segments: Array<string | number>) => {
-    const json = v === undefined || typeof v === 'function' ? undefined : (v as { toJSON?: () => unknown })?.toJSON ? (v as { toJSON: () => unknown }).toJSON() : v;
+    // As JSON.stringify: toJSON only when it is a method (an attribute named toJSON is data).
+    const toJSON = v !== null && typeof v === 'object' ? (v as { toJSON?: unknown }).toJSON : undefined;
+    const json = v === undefined || typeof v === 'function' ? undefined : typeof toJSON === 'function' ? (toJSON as () => unknown).call(v) : v;
     if (Array.isArray(json)) {
       if (!json.length) return write('[]');
       write('[');
