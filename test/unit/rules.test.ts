@@ -14,6 +14,8 @@ import type { ReportingRunRef } from '../../src/core/rules/sources';
 import { followRunCompletions, ReportingPoller } from '../../src/core/rules/sources';
 import { observationsOfReportFile } from '../../src/core/rules/fileSource';
 import { Run } from '../../src/core/runs/model';
+import { WindowLease } from '../../src/core/util/windowLease';
+import * as os from 'node:os';
 import { RunRegistry } from '../../src/core/runs/registry';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures/chef');
@@ -401,6 +403,24 @@ describe('Rule sources', () => {
     assert.equal(gets.length, before, 'given up: not asked again');
     assert.deepEqual(gets.filter((g) => g === 'broken').length, 3);
     assert.deepEqual(gets.filter((g) => g === 'fine').length, 1);
+  });
+
+  it('Reporting lease: of two windows one follows Reporting; the lease is its own (the watches\' does not hold it) and passes on when its holder closes', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-rules-lease-'));
+    const watches = new WindowLease({ dir, name: 'watches' });
+    const a = new WindowLease({ dir, name: 'reporting' });
+    const b = new WindowLease({ dir, name: 'reporting', pid: process.pid });
+    try {
+      assert.equal(watches.start().kind, 'owner');
+      assert.equal(a.start().kind, 'owner', 'the watches\' lease is another lock');
+      assert.deepEqual(b.start(), { kind: 'other', pid: process.pid });
+      assert.deepEqual(a.check(), { kind: 'owner' });
+      a.dispose();
+      assert.equal(b.check().kind, 'owner');
+    } finally {
+      [watches, a, b].forEach((l) => l.dispose());
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('report files: ChefReport JSON (one or an array), json_file handler reports and data collector files', () => {

@@ -10,6 +10,7 @@ import type { RuleMatch } from '../../src/core/rules/evaluator';
 import { postRunEnd, postRunStart } from '../../src/core/chef/server/reporting';
 import { ChefServerClient } from '../../src/core/chef/server/chefServerClient';
 import type { RuleProblem } from '../../src/core/rules/model';
+import { WindowLease } from '../../src/core/util/windowLease';
 import { eventually } from '../support/env';
 import { activateExtension, finished } from './support';
 
@@ -196,6 +197,42 @@ describe('Rules on Chef runs in VS Code', function () {
       await eventually('the rule notification', () => api.notifications.vscodeChannel.recent.some((t) => t.text.startsWith('Rule "reporting failures" matched on web-1')));
       assert.deepEqual(await api.rules.pollReporting(), [], 'nothing new: nothing matched again');
     } finally {
+      for (const k of ['profiles', 'activeProfile', 'readKnifeConfig']) await chef.update(k, undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  it('one window per machine follows Reporting: while another window holds the lease this one neither polls nor notifies, and the view says so', async () => {
+    const url = process.env.CCO_CHEF_URL;
+    const clientName = process.env.CCO_CHEF_CLIENT;
+    const key = process.env.CCO_CHEF_KEY;
+    if (!url || !clientName || !key) throw new Error('CCO_CHEF_URL, CCO_CHEF_CLIENT and CCO_CHEF_KEY are not set: npm test starts goiardi (cli.js start --with-chef) and sets them.');
+    const chef = vscode.workspace.getConfiguration('chefConsul.chef');
+    await chef.update('readKnifeConfig', false, vscode.ConfigurationTarget.Global);
+    await chef.update('profiles', [{ name: 'rules-lease', serverUrl: url, clientName, clientKey: key }], vscode.ConfigurationTarget.Global);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-reporting-lease-'));
+    // Another window: the same lease name in the same directory, taken first.
+    const other = new WindowLease({ dir, name: 'reporting', pid: process.pid });
+    try {
+      await vscode.commands.executeCommand('chefConsul.chef.selectProfile', { name: 'rules-lease' });
+      await eventually('the Chef server', () => api.chefServer.reporting.active);
+      assert.equal(other.start().kind, 'owner');
+      const feed = api.chefServer.reporting;
+      const mine = feed.useLease(new WindowLease({ dir, name: 'reporting' }));
+      assert.deepEqual(mine.state, { kind: 'other', pid: process.pid });
+      assert.equal(feed.followedElsewhere, process.pid);
+      assert.equal(await api.rules.pollReporting(), undefined, 'another window polls');
+      assert.equal(await api.chefServer.poller.pollNow(), 0, 'another window notifies failures');
+      assert.match(String(api.rules.view.treeView.message), /^Chef server Reporting is followed in another window \(pid \d+\)/);
+      assert.equal(api.rules.engine.checkMissingOnTimer, false);
+      // That window closes: this one takes over at its next check.
+      other.dispose();
+      assert.equal(mine.check().kind, 'owner');
+      assert.equal(feed.followedElsewhere, undefined);
+      assert.equal(api.rules.view.treeView.message, undefined);
+      assert.equal(api.rules.engine.checkMissingOnTimer, true);
+      await eventually('a poll in this window', async () => (await api.rules.pollReporting()) !== undefined);
+    } finally {
+      other.dispose();
       for (const k of ['profiles', 'activeProfile', 'readKnifeConfig']) await chef.update(k, undefined, vscode.ConfigurationTarget.Global);
     }
   });

@@ -41,11 +41,16 @@ export class RuleEngine implements Disposable {
   private readonly clock: () => number;
   private readonly timer: Disposable;
   private readonly maxMatches: number;
+  /**
+   * Whether the timer checks node-missing-runs here: not in a window where
+   * another window follows the Chef server's Reporting (it checks there).
+   */
+  checkMissingOnTimer = true;
 
   constructor(private readonly options: RuleEngineOptions = {}) {
     this.clock = options.clock ?? Date.now;
     this.maxMatches = options.maxMatches ?? MAX_MATCHES;
-    this.timer = (options.every ?? realTimer)(options.checkEveryMs ?? MISSING_CHECK_MS, () => this.checkMissing());
+    this.timer = (options.every ?? realTimer)(options.checkEveryMs ?? MISSING_CHECK_MS, () => this.checkMissingOnTimer && this.checkMissing());
   }
 
   /** Reads the setting's value; the valid rules apply from now on. Returns them with the problems found. */

@@ -5,12 +5,15 @@
  * (src/vscode/rules). Each consumer says how often it wants news
  * (`want(consumer, ms)`, 0 = not at all) and how far back the first poll must
  * read (`requireLookBack`); the poll runs at the shortest interval wanted and
- * only while somebody wants it.
+ * only while somebody wants it. With a window lease (`useLease`), only the
+ * window holding it polls: one window per machine follows Reporting and
+ * notifies, the others say so.
  */
 import * as vscode from 'vscode';
 import { reportingSourceOf } from '../../core/rules/reportingSource';
 import type { ReportingPoll } from '../../core/rules/sources';
 import { ReportingPoller } from '../../core/rules/sources';
+import { WindowLease } from '../../core/util/windowLease';
 import type { ChefServerConnection } from './chefServer';
 
 /** How far back the first poll reads unless a consumer needs more: a day (an organisation's runs of a day are one listing). */
@@ -30,6 +33,10 @@ export class ReportingFeed implements vscode.Disposable {
   private readonly restarted = new vscode.EventEmitter<void>();
   /** A new server (or a longer look-back): the next poll is a new baseline. */
   readonly onDidRestart = this.restarted.event;
+  private readonly followingChanged = new vscode.EventEmitter<void>();
+  /** This window started or stopped following Reporting (the lease moved). */
+  readonly onDidChangeFollowing = this.followingChanged.event;
+  private lease: WindowLease | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -49,6 +56,38 @@ export class ReportingFeed implements vscode.Disposable {
   /** Whether there is a Chef server to poll. */
   get active(): boolean {
     return this.poller !== undefined;
+  }
+
+  /** The PID of the window of this machine that follows Reporting when it is not this one (0: unknown). */
+  get followedElsewhere(): number | undefined {
+    const s = this.lease?.state;
+    return s?.kind === 'other' ? s.pid : undefined;
+  }
+
+  /** Whether this window polls (no lease, or holding it). */
+  private get mine(): boolean {
+    return !this.lease || this.lease.isOwner;
+  }
+
+  /**
+   * One window per machine polls: the one holding the lease `reporting` in
+   * `dir` (the extension's global storage, shared by the windows), or the
+   * lease given (tests). Taken over when its holder closes or hangs.
+   */
+  useLease(lease: WindowLease | string): WindowLease {
+    this.lease?.dispose();
+    const l = typeof lease === 'string' ? new WindowLease({ dir: lease, name: 'reporting' }) : lease;
+    this.lease = l;
+    const sub = l.onDidChange(() => {
+      // Taken: poll here (carrying on from where this window was); lost: stop.
+      if (this.mine) this.restart();
+      else this.cancel();
+      this.followingChanged.fire();
+    });
+    this.disposables.push({ dispose: () => sub.dispose() }, l);
+    l.start();
+    this.followingChanged.fire();
+    return l;
   }
 
   /** `consumer` wants news every `ms` (0: none); the poll follows the shortest. */
@@ -94,23 +133,24 @@ export class ReportingFeed implements vscode.Disposable {
 
   private schedule(ms: number): void {
     this.cancel();
-    if (this.poller) this.timer = setTimeout(() => void this.pollNow(), ms);
+    if (this.poller && this.mine) this.timer = setTimeout(() => void this.pollNow(), ms);
   }
 
   /**
    * One poll now (a poll in flight is joined, not doubled): its result after
-   * every consumer saw it; undefined without a Chef server or when it failed.
+   * every consumer saw it; undefined without a Chef server, when another
+   * window follows Reporting or when it failed.
    */
   pollNow(): Promise<ReportingPoll | undefined> {
     if (this.polling) return this.polling;
     const poller = this.poller;
-    if (!poller) return Promise.resolve(undefined);
+    if (!poller || !this.mine) return Promise.resolve(undefined);
     this.cancel();
     this.polling = (async () => {
       try {
         const result = await poller.poll();
         // A new server meanwhile: this one's runs are no news there.
-        if (poller !== this.poller) return undefined;
+        if (poller !== this.poller || !this.mine) return undefined;
         this.lastError = '';
         this.polled.fire(result);
         return result;
@@ -131,7 +171,9 @@ export class ReportingFeed implements vscode.Disposable {
     this.cancel();
     this.poller = undefined;
     this.disposables.forEach((d) => d.dispose());
+    this.lease = undefined;
     this.polled.dispose();
     this.restarted.dispose();
+    this.followingChanged.dispose();
   }
 }

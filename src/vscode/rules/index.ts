@@ -39,6 +39,9 @@ export interface ReportingAccess {
   want(consumer: string, ms: number): void;
   /** How far back the rules need the first poll to read. */
   requireLookBack(consumer: string, ms: number): void;
+  /** The PID of the window that follows Reporting when it is not this one (one window per machine polls and notifies). */
+  readonly followedElsewhere?: number;
+  onDidChangeFollowing?(listener: () => void): vscode.Disposable;
 }
 
 export interface RuleFeatures {
@@ -111,6 +114,15 @@ export function registerRules(log: vscode.LogOutputChannel, deps: RuleDeps): { f
     wantPolls();
     const feed = deps.reporting;
     disposables.push({ dispose: () => feed.want(CONSUMER, 0) });
+    // Another window follows Reporting (and notifies its matches): this one lists the matches of its own runs and report files.
+    const following = () => {
+      const pid = feed.followedElsewhere;
+      view.setReportingElsewhere(pid);
+      // node-missing-runs is checked where Reporting's runs are seen, not in every window.
+      engine.checkMissingOnTimer = pid === undefined;
+    };
+    following();
+    if (feed.onDidChangeFollowing) disposables.push(feed.onDidChangeFollowing(following));
   }
 
   // Report files opened in the report editor.

@@ -91,6 +91,20 @@ export class RuleMatchesView implements vscode.TreeDataProvider<Item>, vscode.Di
     this.refresh();
   }
 
+  /**
+   * Another window of this machine follows the Chef server's Reporting
+   * (pid, 0 when unknown) — its runs' matches list and notify there — or
+   * undefined: this one does.
+   */
+  setReportingElsewhere(pid: number | undefined): void {
+    this.treeView.message =
+      pid === undefined
+        ? undefined
+        : pid
+          ? vscode.l10n.t("Chef server Reporting is followed in another window (pid {0}): its runs' matches show and notify there; this window lists the matches of its own runs and report files.", pid)
+          : vscode.l10n.t("Chef server Reporting is followed in another window: its runs' matches show and notify there; this window lists the matches of its own runs and report files.");
+  }
+
   refresh(): void {
     const { rules } = this.engine.rules;
     const matches = this.engine.matches();
