@@ -109,6 +109,8 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi | Publ
   context.subscriptions.push(...reportFiles.register());
   const chefServer = registerChefServer({ connections, nodesView, reports: chef.features, notifier: () => notifications.features.notifier, log });
   context.subscriptions.push(...chefServer.disposables);
+  // One window per machine polls Reporting and notifies (the rules' and the failure notifications').
+  chefServer.features.reporting.useLease(context.globalStorageUri.fsPath);
   const rules = registerRules(log, { runs, reports: chef.features.reports, notifier: notifications.features.notifier, reporting: chefServer.features.reporting });
   context.subscriptions.push(...rules.disposables);
   const monitor = new RunMonitor({ extensionUri: context.extensionUri, registry: runs, connections, files: outputFiles, chef: chef.features.reports, log });
