@@ -81,7 +81,11 @@ export function joinConsulChef(
     // A node without the attribute cannot be matched: it stays Chef-only.
     if (key === undefined) continue;
     if (!byKey.has(key)) byKey.set(key, node);
-    else extra.set(key, [...(extra.get(key) ?? []), node.name]);
+    else {
+      const rest = extra.get(key);
+      if (rest) rest.push(node.name);
+      else extra.set(key, [node.name]);
+    }
   }
   const joined = new Set<string>();
   const byConsulNode = new Map<string, ChefSide>();
