@@ -4,7 +4,11 @@ import { capText, MAX_DIFF_TEXT, summarizeChange } from '../../src/core/watches/
 import { consulWatchArgs, parseWatchList, watchProblems } from '../../src/core/watches/model';
 import { eventIdToIndex, formatGoDuration, goJson, parseGoDuration, shapeCheck, shapeKvPair } from '../../src/core/watches/queries';
 import { newEvents, slimFiring, WatchFiring, WatchRunner } from '../../src/core/watches/runner';
-import { describeHandlerResult, runHandler } from '../../src/core/watches/handler';
+import { describeHandlerResult, HandlerPool, runHandler } from '../../src/core/watches/handler';
+import { pidAlive } from '../../src/core/util/windowLease';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { FollowUpGuard } from '../../src/core/watches/followUps';
 import type { FeedUpdate } from '../../src/core/watches/queries';
 
@@ -286,3 +290,41 @@ describe('what a watch keeps', () => {
     runner.dispose();
   });
 });
+
+describe('handler pool', () => {
+  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-pool-'));
+  after(() => fs.rmSync(tmpDir, { recursive: true, force: true }));
+
+  it('runs one handler at a time per watch, the latest waiting firing replacing earlier ones', async () => {
+    const pool = new HandlerPool();
+    const log = path.join(tmpDir, 'runs');
+    const spec = { command: `read line; echo "start $line" >> '${log}'; sleep 0.3; echo "end $line" >> '${log}'` };
+    const results = await Promise.all(['1', '2', '3'].map((n) => pool.run('w', spec, `${n}\n`, n)));
+    assert.deepEqual(results.map((r) => r && describeHandlerResult(r)), ['exit code 0', undefined, 'exit code 0']);
+    assert.equal(fs.readFileSync(log, 'utf8'), 'start 1\nend 1\nstart 3\nend 3\n');
+    pool.dispose();
+  });
+
+  it('kills the process groups of running handlers on dispose', async () => {
+    const pool = new HandlerPool();
+    const pidFile = path.join(tmpDir, 'pid');
+    const done = pool.run('w', { command: `sleep 60 & echo $! > '${pidFile}'; wait`, timeoutSeconds: 120 }, '', '1');
+    await eventuallyTrue(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim() !== '');
+    const grandchild = Number(fs.readFileSync(pidFile, 'utf8'));
+    assert.equal(pool.running, 1);
+    pool.dispose();
+    const r = await done;
+    assert.equal(r?.signal, 'SIGKILL');
+    await eventuallyTrue(() => !pidAlive(grandchild));
+    assert.equal(pool.running, 0);
+    assert.equal(await pool.run('w', { command: 'true' }, '', '1'), undefined, 'a disposed pool ran a handler');
+  });
+});
+
+async function eventuallyTrue(check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

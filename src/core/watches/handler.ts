@@ -4,7 +4,7 @@
  * `args` executed directly or `command` through `/bin/sh -c`. Bounded in
  * time and in the output kept.
  */
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { DEFAULT_HANDLER_TIMEOUT_SECONDS } from './model';
 
 export interface HandlerSpec {
@@ -25,7 +25,24 @@ export interface HandlerResult {
 
 const KEEP = 64 * 1024;
 
-export function runHandler(spec: HandlerSpec, stdin: string, index: string, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<HandlerResult> {
+export interface RunHandlerOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Told of the child when it starts and when it ends (a pool tracks them to kill them on dispose). */
+  onChild?: (child: ChildProcess, running: boolean) => void;
+}
+
+/** Kills a handler and everything it started (its process group). */
+export function killHandler(child: ChildProcess): void {
+  try {
+    if (child.pid && process.platform !== 'win32') process.kill(-child.pid, 'SIGKILL');
+    else child.kill('SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+
+export function runHandler(spec: HandlerSpec, stdin: string, index: string, options: RunHandlerOptions = {}): Promise<HandlerResult> {
   const [file, ...args] = spec.args?.length ? spec.args : ['/bin/sh', '-c', spec.command ?? ''];
   const timeoutMs = (spec.timeoutSeconds ?? DEFAULT_HANDLER_TIMEOUT_SECONDS) * 1000;
   return new Promise((resolve) => {
@@ -37,6 +54,7 @@ export function runHandler(spec: HandlerSpec, stdin: string, index: string, opti
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      options.onChild?.(child, false);
       resolve({ ...r, stdout, stderr, timedOut });
     };
     const child = spawn(file, args, {
@@ -45,15 +63,11 @@ export function runHandler(spec: HandlerSpec, stdin: string, index: string, opti
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: process.platform !== 'win32',
     });
+    options.onChild?.(child, true);
     const timer = setTimeout(() => {
       timedOut = true;
-      try {
-        // The whole process group: a shell's children go too.
-        if (child.pid && process.platform !== 'win32') process.kill(-child.pid, 'SIGKILL');
-        else child.kill('SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
+      // The whole process group: a shell's children go too.
+      killHandler(child);
     }, timeoutMs);
     child.stdout.on('data', (d: Buffer) => {
       if (stdout.length < KEEP) stdout += d.toString('utf8').slice(0, KEEP - stdout.length);
@@ -75,4 +89,76 @@ export function describeHandlerResult(r: HandlerResult): string {
   if (r.timedOut) return 'killed after its timeout';
   if (r.signal) return `ended by ${r.signal}`;
   return `exit code ${r.exitCode}`;
+}
+
+interface Queued {
+  spec: HandlerSpec;
+  stdin: string;
+  index: string;
+  options: RunHandlerOptions;
+  resolve: (r: HandlerResult | undefined) => void;
+}
+
+/**
+ * Runs handlers as consul watch does: one run at a time per lane (a watch's
+ * handler); a firing while one runs waits, and a later firing replaces a
+ * waiting one (only the latest data matters). Tracks every child, so that
+ * dispose (the extension ending, a profile switch) kills their process groups.
+ */
+export class HandlerPool {
+  private readonly children = new Set<ChildProcess>();
+  private readonly lanes = new Map<string, { busy: boolean; next?: Queued }>();
+  private disposed = false;
+
+  /** The result, or undefined when a later firing replaced this one before it ran (or the pool was disposed). */
+  run(lane: string, spec: HandlerSpec, stdin: string, index: string, options: RunHandlerOptions = {}): Promise<HandlerResult | undefined> {
+    if (this.disposed) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const job: Queued = { spec, stdin, index, options, resolve };
+      const l = this.lanes.get(lane) ?? { busy: false };
+      this.lanes.set(lane, l);
+      if (l.busy) {
+        l.next?.resolve(undefined);
+        l.next = job;
+        return;
+      }
+      this.start(lane, l, job);
+    });
+  }
+
+  private start(lane: string, l: { busy: boolean; next?: Queued }, job: Queued): void {
+    l.busy = true;
+    const onChild = (c: ChildProcess, running: boolean) => {
+      if (running) this.children.add(c);
+      else this.children.delete(c);
+      job.options.onChild?.(c, running);
+    };
+    void runHandler(job.spec, job.stdin, job.index, { ...job.options, onChild }).then((r) => {
+      job.resolve(r);
+      l.busy = false;
+      const next = l.next;
+      l.next = undefined;
+      if (next && !this.disposed) this.start(lane, l, next);
+      else if (!next) this.lanes.delete(lane);
+    });
+  }
+
+  /** How many handlers run now. */
+  get running(): number {
+    return this.children.size;
+  }
+
+  /** Kills every running handler (process groups) and drops the waiting ones. */
+  killAll(): void {
+    for (const l of this.lanes.values()) {
+      l.next?.resolve(undefined);
+      l.next = undefined;
+    }
+    for (const c of this.children) killHandler(c);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.killAll();
+  }
 }

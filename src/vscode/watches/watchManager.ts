@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import { fireEvent } from '../../core/consul/events';
 import type { Notification, Notifier } from '../../core/notify/notifier';
 import { FollowUpGuard } from '../../core/watches/followUps';
-import { describeHandlerResult, runHandler } from '../../core/watches/handler';
+import { describeHandlerResult, HandlerPool } from '../../core/watches/handler';
 import { parseWatchList, WatchAction, WatchDefinition } from '../../core/watches/model';
 import type { WindowLease } from '../../core/util/windowLease';
 import { feedFor, SharedQueries } from '../../core/watches/queries';
@@ -61,6 +61,9 @@ export class WatchManager implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   /** Our own follow-up events (never delivered to a watch) and the per-watch rate limit. */
   readonly followUps = new FollowUpGuard();
+  /** Handlers: one run at a time per watch, the latest firing waiting; killed on dispose and profile switch. */
+  readonly handlers = new HandlerPool();
+  private profileName: string | undefined;
 
   constructor(
     private readonly connections: ConnectionManager,
@@ -77,13 +80,22 @@ export class WatchManager implements vscode.Disposable {
       this.changed,
       this.fired,
       this.acted,
-      connections.onDidChange(() => this.restart(true)),
+      connections.onDidChange(() => {
+        const s = connections.state;
+        const name = s?.kind === 'connected' ? s.connection.profile.name : s?.kind === 'invalid' ? s.profileName : undefined;
+        // Another profile (or none): what handlers still run for the old cluster must not outlive it.
+        if (name !== this.profileName) this.handlers.killAll();
+        this.profileName = name;
+        this.restart(true);
+      }),
       vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration(`${SECTION}.${WATCHES_SETTING}`) && this.restart()),
     );
     if (lease) {
       const sub = lease.onDidChange(() => this.restart(true));
       this.disposables.push({ dispose: () => sub.dispose() });
     }
+    const s = connections.state;
+    this.profileName = s?.kind === 'connected' ? s.connection.profile.name : s?.kind === 'invalid' ? s.profileName : undefined;
     this.restart(true);
   }
 
@@ -197,8 +209,8 @@ export class WatchManager implements vscode.Disposable {
     void this.persist();
     this.changed.fire();
     this.fired.fire(f);
-    const runs = w.actions.map((action) =>
-      this.act(action, f).then(
+    const runs = w.actions.map((action, i) =>
+      this.act(action, f, i).then(
         (detail) => this.acted.fire({ watch: w.name, action: action.type, ok: true, detail }),
         (e: unknown) => {
           const detail = e instanceof Error ? e.message : String(e);
@@ -249,7 +261,7 @@ export class WatchManager implements vscode.Disposable {
     };
   }
 
-  private async act(action: WatchAction, f: WatchFiring): Promise<string> {
+  private async act(action: WatchAction, f: WatchFiring, i = 0): Promise<string> {
     switch (action.type) {
       case 'notify':
         return this.notifier.notify(this.notification(f, 'vscode'), ['vscode']) ? 'notified' : 'duplicate';
@@ -263,7 +275,9 @@ export class WatchManager implements vscode.Disposable {
         // Not the workspace folder: a handler from settings must not depend on (or run in) what is open.
         const cwd = os.homedir();
         const what = action.args ? action.args.join(' ') : action.command ?? '';
-        const result = await runHandler(action, f.stdin, f.index, { cwd });
+        const result = await this.handlers.run(`${f.watch.name}\u0000${i}`, action, f.stdin, f.index, { cwd });
+        // As consul watch: while a handler runs, only the latest firing waits; earlier ones are skipped.
+        if (!result) return vscode.l10n.t('skipped: a later firing replaced it while the previous run was busy (or the watches stopped)');
         const out = [result.stdout.trim() && `stdout: ${result.stdout.trim()}`, result.stderr.trim() && `stderr: ${result.stderr.trim()}`].filter(Boolean).join('\n');
         const line = `Watch "${f.watch.name}" handler ${what}: ${describeHandlerResult(result)}${out ? `\n${out}` : ''}`;
         if (result.exitCode === 0) {
@@ -303,6 +317,7 @@ export class WatchManager implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.handlers.dispose();
     for (const e of this.entries.values()) e.runner.dispose();
     this.entries.clear();
     this.shared?.dispose();
