@@ -328,3 +328,12 @@ async function eventuallyTrue(check: () => boolean, ms = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe('what is kept across windows', () => {
+  it('an event watch\'s why leaves the payload out (it may be a secret); the details carry it', () => {
+    const ev = { ID: 'x', Name: 'deploy', Payload: Buffer.from('token=s3cr3t\nmore').toString('base64'), LTime: 3 };
+    const s = summarizeChange({ name: 'e', type: 'event', eventName: 'deploy', actions: [] }, [], [ev], [ev]);
+    assert.equal(s.why, 'event deploy fired');
+    assert.deepEqual(s.details, ['payload: token=s3cr3t', 'deploy x (LTime 3)']);
+  });
+});

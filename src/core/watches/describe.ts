@@ -147,9 +147,10 @@ export function summarizeChange(w: WatchDefinition, before: unknown, after: unkn
       const last = events[events.length - 1];
       const payload = last ? kvText(last.Payload) : undefined;
       const name = last ? str(last.Name) : w.eventName ?? '';
+      // The payload only in the details (the notification): `why` is kept across windows, and a payload may be a secret.
       return {
-        why: `event ${name} fired${events.length > 1 ? ` ${events.length} times` : ''}${payload ? ` (payload: ${firstLine(payload)})` : ''}`,
-        details: events.map((e) => `${str(e.Name)} ${str(e.ID)} (LTime ${String(e.LTime)})`),
+        why: `event ${name} fired${events.length > 1 ? ` ${events.length} times` : ''}`,
+        details: [...(payload ? [`payload: ${firstLine(payload)}`] : []), ...events.map((e) => `${str(e.Name)} ${str(e.ID)} (LTime ${String(e.LTime)})`)],
         severity: 'info',
       };
     }
