@@ -74,7 +74,9 @@ export class WatchManager implements vscode.Disposable {
     private readonly lease?: WindowLease,
   ) {
     for (const [name, last] of Object.entries(state?.get<Record<string, { lastFired: number; why: string }>>(LAST_FIRED_STATE_KEY) ?? {})) {
-      if (typeof last?.lastFired === 'number' && typeof last.why === 'string') this.memory.set(name, { lastFired: last.lastFired, why: last.why });
+      // Older versions kept an event's payload in its why: dropped here (and so at the next save).
+      const why = typeof last?.why === 'string' ? last.why.replace(/^(event \S+ fired(?: \d+ times)?) \(payload: .*\)$/s, '$1') : undefined;
+      if (typeof last?.lastFired === 'number' && why !== undefined) this.memory.set(name, { lastFired: last.lastFired, why });
     }
     this.disposables.push(
       this.changed,
