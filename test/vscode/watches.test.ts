@@ -153,6 +153,14 @@ describe('Watches in VS Code', function () {
   it('refuses a bad definition with the reason and an unknown name', async () => {
     await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.watches.add', { name: 'bad', type: 'key' })), /Watch "bad": a key watch needs "key"\./);
     await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.watches.remove', { name: 'nope' })), /There is no watch named "nope"/);
+    await assert.rejects(Promise.resolve(vscode.commands.executeCommand('chefConsul.watches.showLastChange', {})), /^Error: Which watch\? Pass \{"name": "<watch name>"\}\.$/);
+  });
+
+  it('keeps the list command (for scripts and tests) out of the palette', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(vscode.extensions.getExtension('chef-consul-ops.chef-consul-ops')!.extensionPath, 'package.json'), 'utf8')) as {
+      contributes: { menus: { commandPalette: { command: string; when: string }[] } };
+    };
+    assert.deepEqual(pkg.contributes.menus.commandPalette.find((m) => m.command === 'chefConsul.watches.list'), { command: 'chefConsul.watches.list', when: 'false' });
   });
 
   it('imports agent watches from HCL: runnable ones added, the others with the reason; handler watches paused unless runHandlers', async () => {

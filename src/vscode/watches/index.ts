@@ -140,7 +140,12 @@ export function registerWatches(
     }
     await WatchManager.store([...stored, definition]);
     manager.restart();
-    if (!args) void vscode.window.showInformationMessage(vscode.l10n.t('Watch "{0}" added. Edit its actions (notify, handler, webhook, event) in settings.', definition.name));
+    if (!args) {
+      const edit = vscode.l10n.t('Edit');
+      void vscode.window
+        .showInformationMessage(vscode.l10n.t('Watch "{0}" added. Edit its actions (notify, handler, webhook, event) in settings.', definition.name), edit)
+        .then((picked) => picked === edit && vscode.commands.executeCommand('chefConsul.watches.edit'));
+    }
     return definition;
   };
 
@@ -270,9 +275,10 @@ export function registerWatches(
     vscode.commands.registerCommand('chefConsul.watches.edit', () => vscode.commands.executeCommand('workbench.action.openSettingsJson', { revealSetting: { key: 'chefConsul.watches', edit: true } })),
     registerItemCommand('chefConsul.watches.showLastChange', async (raw) => {
       const name = nameOf(raw);
-      const firing = name ? manager.lastFiring(name) : undefined;
-      if (!name || !firing) {
-        void vscode.window.showInformationMessage(vscode.l10n.t('Watch "{0}" has not fired since the window opened.', name ?? '?'));
+      if (!name) throw new CommandInputError(vscode.l10n.t('Which watch? Pass {"name": "<watch name>"}.'));
+      const firing = manager.lastFiring(name);
+      if (!firing) {
+        void vscode.window.showInformationMessage(vscode.l10n.t('Watch "{0}" has not fired since the window opened.', name));
         return undefined;
       }
       const title = vscode.l10n.t('{0}: before ↔ after ({1})', name, new Date(firing.at).toLocaleTimeString());
