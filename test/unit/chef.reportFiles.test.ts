@@ -193,4 +193,25 @@ describe('ChefReportShelf', () => {
     shelf.dispose();
     runs.dispose();
   });
+
+  it('keeps at most N reports of a bounded group (Reporting runs opened), dropping the least recently used; others stay', async () => {
+    const { ChefReportShelf } = await import('../../src/core/chef/reportShelf');
+    const { RunChefReports } = await import('../../src/core/chef/runReports');
+    const { RunRegistry } = await import('../../src/core/runs/registry');
+    const runs = new RunChefReports(new RunRegistry(), { readLog: () => Promise.resolve('') });
+    const shelf = new ChefReportShelf(runs);
+    const report = parseReportFile(fixture('data-collector-failure.json')).report;
+    const file = { id: 'file:///tmp/dc.json', phase: 0, node: 'web-2' };
+    shelf.put(file, report);
+    const run = (i: number) => ({ id: `reporting:run-${i}`, phase: 0, node: 'web-1' });
+    for (let i = 0; i < 3; i++) shelf.putBounded(run(i), report, 'chef-server-runs', 3);
+    assert.ok(shelf.reportOf(run(0).id, 0, 'web-1'), 'read: now the most recently used');
+    shelf.putBounded(run(3), report, 'chef-server-runs', 3);
+    assert.deepEqual([0, 1, 2, 3].map((i) => shelf.isShelved(run(i))), [true, false, true, true]);
+    for (let i = 4; i < 60; i++) shelf.putBounded(run(i), report, 'chef-server-runs', 3);
+    assert.equal([...Array(60).keys()].filter((i) => shelf.isShelved(run(i))).length, 3);
+    assert.ok(shelf.isShelved(file), 'a report outside the group stays');
+    shelf.dispose();
+    runs.dispose();
+  });
 });

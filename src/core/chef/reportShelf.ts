@@ -20,6 +20,8 @@ const key = (id: string, phase: number, node: string) => `${id}\u0000${phase}\u0
 
 export class ChefReportShelf implements ChefReportLookup, Disposable {
   private readonly shelved = new Map<string, ChefReport>();
+  /** Bounded groups (e.g. Reporting runs opened one after another): key → ref, oldest first. */
+  private readonly groups = new Map<string, Map<string, ChefReportRef>>();
   private readonly changed = new Emitter<ChefReportRef>();
   readonly onDidChange = this.changed.event;
   private readonly subscription: Disposable;
@@ -34,8 +36,28 @@ export class ChefReportShelf implements ChefReportLookup, Disposable {
     this.changed.fire({ id: ref.id, phase: ref.phase, node: ref.node });
   }
 
+  /**
+   * Shelves the report in `group`, which keeps at most `max` reports: the
+   * least recently put (or read with reportOf) goes first.
+   */
+  putBounded(ref: ChefReportRef, report: ChefReport, group: string, max: number): void {
+    const k = key(ref.id, ref.phase, ref.node);
+    let members = this.groups.get(group);
+    if (!members) this.groups.set(group, (members = new Map()));
+    members.delete(k);
+    members.set(k, { id: ref.id, phase: ref.phase, node: ref.node });
+    this.put(ref, report);
+    for (const [oldest, oldRef] of members) {
+      if (members.size <= max) break;
+      members.delete(oldest);
+      this.remove(oldRef);
+    }
+  }
+
   remove(ref: ChefReportRef): void {
-    if (this.shelved.delete(key(ref.id, ref.phase, ref.node))) this.changed.fire({ id: ref.id, phase: ref.phase, node: ref.node });
+    const k = key(ref.id, ref.phase, ref.node);
+    for (const members of this.groups.values()) members.delete(k);
+    if (this.shelved.delete(k)) this.changed.fire({ id: ref.id, phase: ref.phase, node: ref.node });
   }
 
   isShelved(ref: ChefReportRef): boolean {
@@ -43,7 +65,16 @@ export class ChefReportShelf implements ChefReportLookup, Disposable {
   }
 
   reportOf(id: string, phase: number, node: string): ChefReport | undefined {
-    return this.shelved.get(key(id, phase, node)) ?? this.runs.reportOf(id, phase, node);
+    const k = key(id, phase, node);
+    for (const members of this.groups.values()) {
+      const ref = members.get(k);
+      if (ref) {
+        // Read: most recently used.
+        members.delete(k);
+        members.set(k, ref);
+      }
+    }
+    return this.shelved.get(k) ?? this.runs.reportOf(id, phase, node);
   }
 
   load(id: string, phase: number, node: string): Promise<ChefReport | undefined> {
@@ -55,5 +86,6 @@ export class ChefReportShelf implements ChefReportLookup, Disposable {
     this.subscription.dispose();
     this.changed.dispose();
     this.shelved.clear();
+    this.groups.clear();
   }
 }

@@ -54,7 +54,12 @@ export function chefObjectUri(ref: ChefObjectRef): vscode.Uri {
 }
 
 export function parseChefObjectUri(uri: vscode.Uri): ChefObjectRef | undefined {
-  const parts = uri.path.split('/').slice(1).map((s) => decodeURIComponent(s));
+  let parts: string[];
+  try {
+    parts = uri.path.split('/').slice(1).map((s) => decodeURIComponent(s));
+  } catch {
+    return undefined; // a malformed %-escape: no Chef object
+  }
   const last = (s: string | undefined) => (s?.endsWith('.json') ? s.slice(0, -5) : undefined);
   const [profile, collection] = parts;
   if (!profile) return undefined;
@@ -81,14 +86,24 @@ function ok<T>(v: string | undefined, f: (v: string) => T): T | undefined {
 export class ChefObjectDocuments implements vscode.TextDocumentContentProvider, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
-  /** Path → line of the last text served per URI (for revealing a search hit). */
+  /** Path → line of the last text served per open URI (for revealing a search hit); dropped when the document closes. */
   private readonly lineMaps = new Map<string, Map<string, number>>();
+  private readonly closing: vscode.Disposable;
 
   constructor(
     private readonly chef: ChefServerConnection,
     /** Reporting runs' reports already fetched (resource states come from there). */
     private readonly reportOf: (node: string, runId: string) => ChefReport | undefined,
-  ) {}
+  ) {
+    this.closing = vscode.workspace.onDidCloseTextDocument((doc) => {
+      if (doc.uri.scheme === CHEF_OBJECT_SCHEME) this.lineMaps.delete(doc.uri.toString());
+    });
+  }
+
+  /** How many documents' line maps are kept (tests). */
+  get lineMapCount(): number {
+    return this.lineMaps.size;
+  }
 
   /** The 0-based line of a JSON path (segments) in the document last served for `uri`. */
   lineOf(uri: vscode.Uri, segments: ReadonlyArray<string | number>): number | undefined {
@@ -123,7 +138,7 @@ export class ChefObjectDocuments implements vscode.TextDocumentContentProvider, 
 
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const ref = parseChefObjectUri(uri);
-    if (!ref) return vscode.l10n.t('Not a Chef object: {0}', uri.toString());
+    if (!ref) throw vscode.FileSystemError.FileNotFound(vscode.l10n.t('Not a Chef object: {0} (expected e.g. chef:/<profile>/nodes/<node>.json)', uri.toString()));
     try {
       const { text, lines } = jsonWithLines(await this.objectOf(ref));
       this.lineMaps.set(uri.toString(), lines);
@@ -140,6 +155,7 @@ export class ChefObjectDocuments implements vscode.TextDocumentContentProvider, 
   }
 
   dispose(): void {
+    this.closing.dispose();
     this.changed.dispose();
     this.lineMaps.clear();
   }

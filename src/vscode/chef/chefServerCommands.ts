@@ -54,6 +54,9 @@ function statusArg(v: unknown): ReportingStatusFilter | undefined {
 }
 
 /** A Chef server failure as the user reads it: the kind, then the sentence. */
+/** Reporting runs kept after being opened (for their resource states and the report view). */
+const MAX_OPENED_RUNS = 50;
+
 function serverError(e: unknown): Error {
   if (e instanceof ChefServerError && e.kind === 'not-found') return new CommandInputError(e.message);
   // A date window Reporting cannot answer (over 90 days).
@@ -106,7 +109,8 @@ export function registerChefServerCommands(d: ChefServerCommandDeps): vscode.Dis
       throw serverError(e);
     }
     const ref = serverRunRef(node, runId);
-    shelf.put(ref, report);
+    // Reporting runs opened one after another: the last 50 stay (a report is re-read when opened again).
+    shelf.putBounded(ref, report, 'chef-server-runs', MAX_OPENED_RUNS);
     reportView.show(ref);
     await vscode.commands.executeCommand('chefConsul.chefReport.focus');
     return structuredClone(report);
@@ -152,7 +156,9 @@ export function registerChefServerCommands(d: ChefServerCommandDeps): vscode.Dis
       } else if (s.kind === 'invalid') result = { ok: false, profile: s.profile.name, kind: 'invalid-profile', message: s.message };
       else {
         const problems = chef.problems.length ? ` ${vscode.l10n.t('Not read: {0}', chef.problems.join('; '))}` : '';
-        result = { ok: false, kind: 'no-profile', message: vscode.l10n.t('No Chef server profile: add one in the setting chefConsul.chef.profiles or in ~/.chef/credentials.') + problems };
+        result = s.reason
+          ? { ok: false, kind: 'no-active-profile', message: vscode.l10n.t('No active Chef server profile: {0}. Select one (Chef: Select Profile).', s.reason) + problems }
+          : { ok: false, kind: 'no-profile', message: vscode.l10n.t('No Chef server profile: add one in the setting chefConsul.chef.profiles or in ~/.chef/credentials.') + problems };
       }
       if (result.ok) void chef.loadInventory(true);
       if (!silent) {
@@ -270,7 +276,10 @@ export function registerChefServerCommands(d: ChefServerCommandDeps): vscode.Dis
         const node = requiredString(a?.node, 'node', vscode.l10n.t('the Chef node name'));
         const runId = typeof a?.runId === 'string' ? a.runId : typeof a?.id === 'string' ? a.id.replace(/^reporting:/, '') : undefined;
         if (!runId) throw new CommandInputError(vscode.l10n.t('"runId" is required.'));
-        const index = typeof a?.resource === 'number' ? a.resource : -1;
+        if (typeof a?.resource !== 'number' || !Number.isInteger(a.resource) || a.resource < 0) {
+          throw new CommandInputError(vscode.l10n.t('"resource" is required: the 0-based index of a resource in the run (chefConsul.chef.openRun returns the run\'s resources).'));
+        }
+        const index = a.resource;
         const ref = serverRunRef(node, runId);
         const report = shelf.reportOf(ref.id, ref.phase, ref.node) ?? (await openRun(node, runId));
         const resource = report.resources[index];
