@@ -113,7 +113,13 @@ describe('Chef server client against real goiardi (authentication on)', function
     it('a request the client may not make → forbidden, naming the request; a missing object → not-found', async () => {
       const validator = goiardiClient(chef, { clientName: chef.validatorClient, clientKeyPath: chef.validatorKeyPath });
       await assert.rejects(validator.delete(`/nodes/${node}-nope`), isKind('forbidden', (e) => e.message.includes(`"chef-validator" may not DELETE /nodes/${node}-nope`)));
-      await assert.rejects(admin.get(`/nodes/${node}-nope`), isKind('not-found', (e) => e.message.includes(`GET /nodes/${node}-nope`)));
+      await assert.rejects(admin.get(`/nodes/${node}-nope`), isKind('not-found', (e) => e.message.includes(`GET /nodes/${node}-nope`) && !e.message.includes('/organizations/<org>')));
+    });
+
+    it('a node named "." or ".." is refused before signing (URL parsing would have asked for /nodes or the root)', async () => {
+      const api = new ChefApi(admin);
+      for (const name of ['.', '..']) await assert.rejects(api.getNode(name), isKind('not-found', (e) => /cannot be "\." or "\.\."/.test(e.message)));
+      assert.equal((await api.getNode('web-1')).name, 'web-1', 'ordinary names still work');
     });
 
     it('a server that is not there → unreachable, naming the URL', async () => {
