@@ -423,6 +423,48 @@ describe('Rule sources', () => {
     }
   });
 
+  it('Reporting: a new poller of the same server carries on from the last one (no new baseline); a longer look-back reads the older runs as history', async () => {
+    let now = T0;
+    const listed: ReportingRunRef[] = [
+      { runId: 'week-old', node: 'db-1', status: 'success', startedAt: T0 - 100 * HOUR, durationSeconds: 30 },
+      { runId: 'a', node: 'db-1', status: 'success', startedAt: T0 - 3 * HOUR, durationSeconds: 40 },
+    ];
+    const froms: number[] = [];
+    const source = { list: async (from: number) => (froms.push(from), listed.filter((r) => (r.startedAt ?? 0) >= from)), get: async () => report('reporting-failure.json') };
+    const first = new ReportingPoller(source, () => undefined, { clock: () => now, lookBackMs: 24 * HOUR });
+    assert.equal(first.baselineNext, true);
+    assert.deepEqual((await first.poll()).observations.map((o) => o.runId), ['a']);
+    now = T0 + 5 * 60_000;
+    listed.push({ runId: 'b', node: 'db-1', status: 'failure', startedAt: T0 + 60_000 });
+    assert.deepEqual((await first.poll()).observations.map((o) => o.runId), ['b']);
+    // The connection changes (same server): runs that end meanwhile are news for the next poller.
+    now = T0 + 20 * 60_000;
+    listed.push({ runId: 'c', node: 'web-1', status: 'failure', startedAt: T0 + 10 * 60_000 });
+    const second = new ReportingPoller(source, () => undefined, { clock: () => now, lookBackMs: 24 * HOUR, resume: first.state() });
+    assert.equal(second.baselineNext, false);
+    const carried = await second.poll();
+    assert.equal(carried.baseline, false);
+    assert.deepEqual(carried.observations.map((o) => o.runId), ['c'], 'the run that ended meanwhile is news, the ones seen are not again');
+    assert.equal(carried.history, undefined);
+    // A node-missing-runs rule over 5 days: the older runs come as history at the next poll, not as news.
+    second.extendLookBack(5 * 24 * HOUR);
+    listed.push({ runId: 'd', node: 'web-1', status: 'failure', startedAt: T0 + 19 * 60_000 });
+    const extended = await second.poll();
+    assert.equal(extended.baseline, false);
+    assert.equal(froms[froms.length - 1], now - 5 * 24 * HOUR);
+    assert.deepEqual(extended.history?.map((o) => [o.runId, o.report.status, o.report.durationSeconds]), [['week-old', 'success', 30]]);
+    assert.deepEqual(extended.observations.map((o) => o.runId), ['d']);
+    const after = await second.poll();
+    assert.deepEqual([after.observations, after.history], [[], undefined]);
+    assert.ok(froms[froms.length - 1] > now - HOUR, 'back to the short listing');
+    // Resumed with a longer look-back than its state covers: the same.
+    const third = new ReportingPoller(source, () => undefined, { clock: () => now, lookBackMs: 10 * 24 * HOUR, resume: first.state() });
+    listed.push({ runId: 'ancient', node: 'db-9', status: 'success', startedAt: T0 - 8 * 24 * HOUR });
+    const resumed = await third.poll();
+    assert.deepEqual(resumed.history?.map((o) => o.runId).sort(), ['ancient', 'week-old']);
+    assert.deepEqual(resumed.observations.map((o) => o.runId).sort(), ['c', 'd']);
+  });
+
   it('report files: ChefReport JSON (one or an array), json_file handler reports and data collector files', () => {
     const jump = { command: 'chefConsul.openChefReportFile', args: { uri: 'file:///x' } };
     const one = observationsOfReportFile(fs.readFileSync(path.join(FIXTURES, 'rules', 'reporting-failure.json'), 'utf8'), 'saved.json', 5, '/tmp/saved.json', jump);

@@ -160,26 +160,30 @@ describe('Rules on Chef runs in VS Code', function () {
     assert.equal(api.notifications.vscodeChannel.recent.some((t) => t.text.startsWith('Rule "downloads"')), false, 'notify: [] only lists');
   });
 
-  it('a failed run in the Chef server\'s Reporting history matches after the baseline, with a jump to the Reporting run', async () => {
+  it('a failed run in the Chef server\'s Reporting history matches after the baseline, with a jump to the Reporting run; a new connection to the same server takes no new baseline', async () => {
     const url = process.env.CCO_CHEF_URL;
     const clientName = process.env.CCO_CHEF_CLIENT;
     const key = process.env.CCO_CHEF_KEY;
     if (!url || !clientName || !key) throw new Error('CCO_CHEF_URL, CCO_CHEF_CLIENT and CCO_CHEF_KEY are not set: npm test starts goiardi (cli.js start --with-chef) and sets them.');
+    // A node of this test's own: the seeded nodes' history is what other tests (Chef view, UI screenshots) read.
+    const node = `rules-vtest-${process.pid}-web`;
     const chef = vscode.workspace.getConfiguration('chefConsul.chef');
-    await setRules([{ name: 'reporting failures', kind: 'run-failed', node: 'web-1', notify: ['vscode'] }]);
+    await setRules([{ name: 'reporting failures', kind: 'run-failed', node: 'rules-vtest-*', notify: ['vscode'] }]);
     await chef.update('readKnifeConfig', false, vscode.ConfigurationTarget.Global);
-    await chef.update('profiles', [{ name: 'rules-chef', serverUrl: url, clientName, clientKey: key }], vscode.ConfigurationTarget.Global);
-    try {
-      await vscode.commands.executeCommand('chefConsul.chef.selectProfile', { name: 'rules-chef' });
-      // The first poll after the profile is the baseline: the seeded history, web-1's failure included, is not news.
-      await eventually('the Reporting baseline', async () => (await api.rules.pollReporting()) !== undefined);
-      assert.deepEqual(api.rules.engine.matches('reporting failures'), []);
-
-      const client = new ChefServerClient({ serverUrl: url, clientName, clientKeyPath: key });
+    await chef.update(
+      'profiles',
+      [
+        { name: 'rules-chef', serverUrl: url, clientName, clientKey: key },
+        { name: 'rules-chef-again', serverUrl: url, clientName, clientKey: key },
+      ],
+      vscode.ConfigurationTarget.Global,
+    );
+    const client = new ChefServerClient({ serverUrl: url, clientName, clientKeyPath: key });
+    const fail = async (message: string) => {
       const runId = crypto.randomUUID();
       const start = Date.now() - 20_000;
-      await postRunStart(client, 'web-1', { runId, startTime: start });
-      await postRunEnd(client, 'web-1', {
+      await postRunStart(client, node, { runId, startTime: start });
+      await postRunEnd(client, node, {
         runId,
         startTime: start,
         endTime: start + 15_000,
@@ -187,15 +191,38 @@ describe('Rules on Chef runs in VS Code', function () {
         runList: ['role[web]'],
         totalResources: 12,
         resources: [{ type: 'service', name: 'nginx', id: 'nginx', result: 'restart', cookbook_name: 'nginx', cookbook_version: '2.8.1', before: {}, after: {}, duration: '12', delta: '' }],
-        exception: { class: 'Mixlib::ShellOut::ShellCommandFailed', message: 'Expected process to exit with [0], but received 1', backtrace: [], description: { title: "Error executing action `restart` on resource 'service[nginx]'", sections: [] } },
+        exception: { class: 'Mixlib::ShellOut::ShellCommandFailed', message, backtrace: ['recipes/default.rb:12'], description: { title: "Error executing action `restart` on resource 'service[nginx]'", sections: [] } },
       });
+      return runId;
+    };
+    try {
+      await vscode.commands.executeCommand('chefConsul.chef.selectProfile', { name: 'rules-chef' });
+      // The first poll after the profile is the baseline: the history so far is not news.
+      await eventually('the Reporting baseline', async () => (await api.rules.pollReporting()) !== undefined);
+      assert.deepEqual(api.rules.engine.matches('reporting failures'), []);
+
+      const runId = await fail('Expected process to exit with [0], but received 1');
       const match = await eventually('the Reporting run to match', async () => (await api.rules.pollReporting())?.find((m) => m.runId === runId));
-      assert.deepEqual([match.rule, match.node, match.source], ['reporting failures', 'web-1', 'reporting']);
+      assert.deepEqual([match.rule, match.node, match.source], ['reporting failures', node, 'reporting']);
       assert.equal(match.summary, 'Chef run failed: service[nginx] — Expected process to exit with [0], but received 1');
-      assert.deepEqual(match.jump, { command: 'chefConsul.chef.openRun', args: { node: 'web-1', runId } });
+      assert.deepEqual(match.jump, { command: 'chefConsul.chef.openRun', args: { node, runId } });
       await vscode.commands.executeCommand(match.jump!.command, match.jump!.args);
-      await eventually('the rule notification', () => api.notifications.vscodeChannel.recent.some((t) => t.text.startsWith('Rule "reporting failures" matched on web-1')));
+      await eventually('the rule notification', () => api.notifications.vscodeChannel.recent.some((t) => t.text.startsWith(`Rule "reporting failures" matched on ${node}`)));
       assert.deepEqual(await api.rules.pollReporting(), [], 'nothing new: nothing matched again');
+
+      // Another connection to the same server: the poll carries on, a run that ended meanwhile is news, not history.
+      const restarts: boolean[] = [];
+      const sub = api.chefServer.reporting.onDidRestart((r) => restarts.push(r.baseline));
+      const meanwhile = await fail('received 2');
+      await vscode.commands.executeCommand('chefConsul.chef.selectProfile', { name: 'rules-chef-again' });
+      await eventually('the new connection', () => restarts.length > 0);
+      sub.dispose();
+      assert.deepEqual(restarts, [false], 'no new baseline for a server seen before');
+      const again = await eventually('the run that ended meanwhile to match', async () => {
+        await api.rules.pollReporting();
+        return api.rules.engine.matches('reporting failures').find((m) => m.runId === meanwhile);
+      });
+      assert.equal(again.summary, 'Chef run failed: service[nginx] — received 2');
     } finally {
       for (const k of ['profiles', 'activeProfile', 'readKnifeConfig']) await chef.update(k, undefined, vscode.ConfigurationTarget.Global);
     }

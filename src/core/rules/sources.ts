@@ -94,6 +94,20 @@ export interface ReportingPollerOptions {
   maxAttempts?: number;
   /** Where a failed detail request (and giving up on a run) is said. */
   log?: (message: string) => void;
+  /**
+   * Where an earlier poller of the same server left off (its `state()`): no
+   * new baseline, the runs it did not see yet come as news.
+   */
+  resume?: ReportingPollerState;
+}
+
+/** What a poller has seen of a server, handed to the next poller of that server. */
+export interface ReportingPollerState {
+  from: number;
+  /** Since when the history is read (the baseline's look-back). */
+  covered: number;
+  done: string[];
+  attempts: Array<[string, number]>;
 }
 
 export interface ReportingPoll {
@@ -103,6 +117,11 @@ export interface ReportingPoll {
    * durations; no detail requests), for averages and last runs — not news.
    */
   baseline: boolean;
+  /**
+   * Runs older than the history read so far, after a longer look-back was
+   * asked for (`extendLookBack`): history like a baseline's, not news.
+   */
+  history?: ChefRunObservation[];
 }
 
 const ended = (status: string) => status === 'success' || status === 'failure';
@@ -132,6 +151,10 @@ export class ReportingPoller {
   private readonly maxAttempts: number;
   /** Failed detail requests per run not done yet. */
   private readonly attempts = new Map<string, number>();
+  /** Since when the history is read. */
+  private covered: number;
+  /** A longer look-back asked for: the next poll also reads the runs from here to `covered`, as history. */
+  private backfillFrom: number | undefined;
 
   constructor(
     private readonly source: ReportingSource,
@@ -143,6 +166,39 @@ export class ReportingPoller {
     this.remember = options.remember ?? 50_000;
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 3);
     this.from = this.clock() - (options.lookBackMs ?? 7 * 24 * 3_600_000);
+    this.covered = this.from;
+    const r = options.resume;
+    if (r) {
+      this.first = false;
+      this.from = r.from;
+      this.covered = r.covered;
+      for (const id of r.done) this.done.add(id);
+      for (const [id, n] of r.attempts) this.attempts.set(id, n);
+      if (this.clock() - (options.lookBackMs ?? 0) < this.covered) this.extendLookBack(options.lookBackMs ?? 0);
+    }
+  }
+
+  /** Whether the next poll is a baseline (the first of this server). */
+  get baselineNext(): boolean {
+    return this.first;
+  }
+
+  /** Where this poller is: for the next poller of the same server (`resume`). */
+  state(): ReportingPollerState {
+    return { from: this.from, covered: this.covered, done: [...this.done], attempts: [...this.attempts] };
+  }
+
+  /**
+   * Reads further back than so far: before the first poll, its baseline
+   * does; after it, the next poll returns the older runs as `history`.
+   */
+  extendLookBack(ms: number): void {
+    const since = this.clock() - ms;
+    if (since >= this.covered) return;
+    if (this.first) {
+      this.from = Math.min(this.from, since);
+      this.covered = since;
+    } else this.backfillFrom = Math.min(this.backfillFrom ?? since, since);
   }
 
   /** One poll; polls of every ReportingPoller run one at a time (see `pollsInTurn`). */
@@ -157,16 +213,22 @@ export class ReportingPoller {
 
   private async pollNow(): Promise<ReportingPoll> {
     const now = this.clock();
-    const runs = await this.source.list(this.from);
-    const fresh = runs.filter((r) => !this.done.has(r.runId));
+    const backfill = this.backfillFrom;
+    const runs = await this.source.list(backfill === undefined ? this.from : Math.min(this.from, backfill));
+    const covered = this.covered;
+    // Runs that started before the history read so far (a longer look-back): history, not news.
+    const older = (r: ReportingRunRef) => backfill !== undefined && r.startedAt !== undefined && r.startedAt < covered;
+    const fresh = runs.filter((r) => !this.done.has(r.runId) && !(older(r) && !ended(r.status)));
     const observations: ChefRunObservation[] = [];
+    const history: ChefRunObservation[] = [];
     // Committed only once the poll resolves: a poll that fails leaves nothing marked done.
     const doneNow: string[] = [];
     const baseline = this.first;
     const open = fresh.filter((r) => !ended(r.status));
     for (const run of fresh.filter((r) => ended(r.status))) {
       let report: ChefReport;
-      if (baseline) {
+      const asHistory = baseline || older(run);
+      if (asHistory) {
         report = emptyReport('reporting');
         Object.assign(report, { chef: true, status: run.status, complete: true, stage: 'finished' });
         if (run.startedAt !== undefined) report.startedAt = run.startedAt;
@@ -200,16 +262,20 @@ export class ReportingPoller {
       const o: ChefRunObservation = { node: run.node, runId: run.runId, source: 'reporting', time, report };
       const jump = this.jump(run);
       if (jump) o.jump = jump;
-      observations.push(o);
+      (asHistory && !baseline ? history : observations).push(o);
     }
     this.first = false;
+    if (backfill !== undefined) {
+      this.covered = Math.min(this.covered, backfill);
+      if (this.backfillFrom === backfill) this.backfillFrom = undefined;
+    }
     // Next time: from the start of the oldest run still going (if it started less than maxRunMs ago), else the last minute.
     let next = now - 60_000;
     // A second early: listings filter by whole seconds, and goiardi's `from` leaves out a run that started within its second.
     for (const r of open) if (r.startedAt !== undefined && now - r.startedAt < this.maxRunMs) next = Math.min(next, r.startedAt - 1000);
     this.from = next;
     for (const id of doneNow) this.markDone(id);
-    return { observations, baseline };
+    return history.length ? { observations, baseline, history } : { observations, baseline };
   }
 
   private markDone(runId: string): void {

@@ -32,8 +32,8 @@ export class ChefRunPoller implements vscode.Disposable {
     private readonly notifier: () => Pick<Notifier, 'notify'> | undefined,
   ) {
     this.disposables.push(
-      // A new server: runs that ended before now are old news.
-      feed.onDidRestart(() => (this.startedAt = Date.now())),
+      // A new server's history is its first poll, a baseline (never news); a server seen
+      // again carries on where it was: its runs that ended meanwhile are news.
       feed.onDidPoll((p) => this.observe(p)),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration(`${CHEF_SECTION}.pollSeconds`)) this.apply();

@@ -11,16 +11,23 @@
  */
 import * as vscode from 'vscode';
 import { reportingSourceOf } from '../../core/rules/reportingSource';
-import type { ReportingPoll } from '../../core/rules/sources';
+import type { ReportingPoll, ReportingPollerState } from '../../core/rules/sources';
 import { ReportingPoller } from '../../core/rules/sources';
 import { WindowLease } from '../../core/util/windowLease';
 import type { ChefServerConnection } from './chefServer';
 
 /** How far back the first poll reads unless a consumer needs more: a day (an organisation's runs of a day are one listing). */
 export const DEFAULT_LOOK_BACK_MS = 24 * 3_600_000;
+/** Servers whose poller state is kept for when they are connected again. */
+const MAX_SERVERS = 20;
 
 export class ReportingFeed implements vscode.Disposable {
   private poller: ReportingPoller | undefined;
+  private pollerClient: unknown;
+  /** The poller's server (its URL, organization included). */
+  private pollerServer: string | undefined;
+  /** Where the pollers of servers left before were: a server seen again carries on from there. */
+  private readonly states = new Map<string, ReportingPollerState>();
   private pollerLookBack = 0;
   private readonly lookBacks = new Map<string, number>();
   private readonly intervals = new Map<string, number>();
@@ -30,8 +37,8 @@ export class ReportingFeed implements vscode.Disposable {
   private readonly polled = new vscode.EventEmitter<ReportingPoll>();
   /** Each poll's observations (the first of a server is its baseline), to every consumer. */
   readonly onDidPoll = this.polled.event;
-  private readonly restarted = new vscode.EventEmitter<void>();
-  /** A new server (or a longer look-back): the next poll is a new baseline. */
+  private readonly restarted = new vscode.EventEmitter<{ baseline: boolean }>();
+  /** Another Chef server connection (or none); `baseline`: the next poll is a baseline (a server seen for the first time). */
   readonly onDidRestart = this.restarted.event;
   private readonly followingChanged = new vscode.EventEmitter<void>();
   /** This window started or stopped following Reporting (the lease moved). */
@@ -101,28 +108,57 @@ export class ReportingFeed implements vscode.Disposable {
     else if (!now) this.cancel();
   }
 
-  /** `consumer`'s first poll must read this far back; a longer one than the poller has makes a new poller (a new baseline). */
+  /**
+   * `consumer` needs the history this far back: a longer look-back than so
+   * far reads the older runs at the next poll, as history (no new baseline).
+   */
   requireLookBack(consumer: string, ms: number): void {
     this.lookBacks.set(consumer, ms);
-    if (this.poller && this.lookBackMs() > this.pollerLookBack) this.restart();
+    const lookBack = this.lookBackMs();
+    if (this.poller && lookBack > this.pollerLookBack) {
+      this.pollerLookBack = lookBack;
+      this.poller.extendLookBack(lookBack);
+    }
   }
 
   private lookBackMs(): number {
     return Math.max(DEFAULT_LOOK_BACK_MS, ...this.lookBacks.values());
   }
 
+  /**
+   * Follows the connection's Chef server: the same connection carries on; a
+   * new one to a server seen before resumes where its poller was (runs
+   * ended meanwhile are news); only a server seen for the first time starts
+   * with a baseline.
+   */
   private restart(): void {
     this.cancel();
     const s = this.chef.state;
-    this.poller =
-      s.kind === 'ready'
-        ? new ReportingPoller(reportingSourceOf(s.client), (run) => ({ command: 'chefConsul.chef.openRun', args: { node: run.node, runId: run.runId } }), {
-            lookBackMs: (this.pollerLookBack = this.lookBackMs()),
-            log: (m) => this.log.warn(m),
-          })
-        : undefined;
+    if (s.kind === 'ready' && this.poller && this.pollerClient === s.client) {
+      if (this.intervalMs) this.schedule(0);
+      return;
+    }
+    if (this.poller && this.pollerServer !== undefined && !this.poller.baselineNext) {
+      this.states.delete(this.pollerServer);
+      this.states.set(this.pollerServer, this.poller.state());
+      if (this.states.size > MAX_SERVERS) this.states.delete(this.states.keys().next().value as string);
+    }
+    this.poller = undefined;
+    this.pollerClient = undefined;
+    this.pollerServer = undefined;
+    if (s.kind === 'ready') {
+      const server = s.profile.serverUrl.replace(/\/+$/, '');
+      const resume = this.states.get(server);
+      this.poller = new ReportingPoller(reportingSourceOf(s.client), (run) => ({ command: 'chefConsul.chef.openRun', args: { node: run.node, runId: run.runId } }), {
+        lookBackMs: (this.pollerLookBack = this.lookBackMs()),
+        log: (m) => this.log.warn(m),
+        ...(resume ? { resume } : {}),
+      });
+      this.pollerClient = s.client;
+      this.pollerServer = server;
+    }
     this.lastError = '';
-    this.restarted.fire();
+    this.restarted.fire({ baseline: this.poller?.baselineNext ?? false });
     if (this.poller && this.intervalMs) this.schedule(0);
   }
 

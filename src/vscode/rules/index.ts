@@ -109,7 +109,13 @@ export function registerRules(log: vscode.LogOutputChannel, deps: RuleDeps): { f
   /** The poll runs at the shorter of this and chefConsul.chef.pollSeconds. */
   const wantPolls = () => deps.reporting?.want(CONSUMER, Math.max(10, vscode.workspace.getConfiguration().get<number>(POLL_SETTING, DEFAULT_POLL_SECONDS)) * 1000);
   if (deps.reporting) {
-    disposables.push(deps.reporting.onDidPoll((poll) => matchesOf.set(poll, engine.observe(poll.observations, { baseline: poll.baseline }))));
+    disposables.push(
+      deps.reporting.onDidPoll((poll) => {
+        // Older runs read after a longer look-back (node-missing-runs): history only.
+        if (poll.history?.length) engine.observe(poll.history, { baseline: true });
+        matchesOf.set(poll, engine.observe(poll.observations, { baseline: poll.baseline }));
+      }),
+    );
     deps.reporting.requireLookBack(CONSUMER, lookBackMs());
     wantPolls();
     const feed = deps.reporting;
