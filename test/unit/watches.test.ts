@@ -4,7 +4,7 @@ import { capText, MAX_DIFF_TEXT, summarizeChange } from '../../src/core/watches/
 import { consulWatchArgs, parseWatchList, watchProblems } from '../../src/core/watches/model';
 import { eventIdToIndex, formatGoDuration, goJson, parseGoDuration, shapeCheck, shapeKvPair } from '../../src/core/watches/queries';
 import { newEvents, slimFiring, WatchFiring, WatchRunner } from '../../src/core/watches/runner';
-import { describeHandlerResult, HandlerPool, runHandler } from '../../src/core/watches/handler';
+import { describeHandlerResult, HandlerPool, handlerEnvironment, runHandler } from '../../src/core/watches/handler';
 import { pidAlive } from '../../src/core/util/windowLease';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -305,7 +305,8 @@ describe('handler pool', () => {
     pool.dispose();
   });
 
-  it('kills the process groups of running handlers on dispose', async () => {
+  it('kills the process groups of running handlers on dispose', async function () {
+    this.timeout(10_000);
     const pool = new HandlerPool();
     const pidFile = path.join(tmpDir, 'pid');
     const done = pool.run('w', { command: `sleep 60 & echo $! > '${pidFile}'; wait`, timeoutSeconds: 120 }, '', '1');
@@ -315,7 +316,15 @@ describe('handler pool', () => {
     pool.dispose();
     const r = await done;
     assert.equal(r?.signal, 'SIGKILL');
-    await eventuallyTrue(() => !pidAlive(grandchild));
+    // Dead, or a zombie waiting for init to reap it.
+    const gone = () => {
+      try {
+        return !pidAlive(grandchild) || / Z /.test(fs.readFileSync(`/proc/${grandchild}/stat`, 'utf8').replace(/^.*\)/, ')'));
+      } catch {
+        return true;
+      }
+    };
+    await eventuallyTrue(gone);
     assert.equal(pool.running, 0);
     assert.equal(await pool.run('w', { command: 'true' }, '', '1'), undefined, 'a disposed pool ran a handler');
   });
@@ -335,5 +344,45 @@ describe('what is kept across windows', () => {
     const s = summarizeChange({ name: 'e', type: 'event', eventName: 'deploy', actions: [] }, [], [ev], [ev]);
     assert.equal(s.why, 'event deploy fired');
     assert.deepEqual(s.details, ['payload: token=s3cr3t', 'deploy x (LTime 3)']);
+  });
+});
+
+describe('handler environment', () => {
+  const base = {
+    PATH: '/usr/bin',
+    HOME: '/home/op',
+    CONSUL_HTTP_ADDR: 'other-cluster:8500',
+    CONSUL_HTTP_TOKEN: 'other-token',
+    CONSUL_HTTP_TOKEN_FILE: '/tmp/t',
+    CONSUL_CACERT: '/other/ca.pem',
+    ELECTRON_RUN_AS_NODE: '1',
+  };
+
+  it("points the consul CLI at the active profile with its TLS settings, and hands over no token nor another cluster's settings", () => {
+    const env = handlerEnvironment(base, { name: 'p', address: 'https://consul.example:8501', caFile: '/ca.pem', certFile: '/c.pem', keyFile: '/k.pem', serverName: 'consul.internal' });
+    assert.deepEqual(env, {
+      PATH: '/usr/bin',
+      HOME: '/home/op',
+      CONSUL_HTTP_ADDR: 'https://consul.example:8501',
+      CONSUL_HTTP_SSL: 'true',
+      CONSUL_CACERT: '/ca.pem',
+      CONSUL_CLIENT_CERT: '/c.pem',
+      CONSUL_CLIENT_KEY: '/k.pem',
+      CONSUL_TLS_SERVER_NAME: 'consul.internal',
+    });
+    assert.deepEqual(handlerEnvironment(base, { name: 'q', address: '10.0.0.1:8500', insecureSkipVerify: true }), {
+      PATH: '/usr/bin',
+      HOME: '/home/op',
+      CONSUL_HTTP_ADDR: 'http://10.0.0.1:8500',
+      CONSUL_HTTP_SSL: 'false',
+      CONSUL_HTTP_SSL_VERIFY: 'false',
+    });
+  });
+
+  it('is what the handler sees', async () => {
+    const r = await runHandler({ command: 'printf "%s|%s|%s" "$CONSUL_HTTP_ADDR" "${CONSUL_HTTP_TOKEN-unset}" "${ELECTRON_RUN_AS_NODE-unset}"' }, '', '1', {
+      env: handlerEnvironment({ ...process.env, ...base }, { name: 'p', address: '127.0.0.9:8500' }),
+    });
+    assert.equal(r.stdout, 'http://127.0.0.9:8500|unset|unset');
   });
 });

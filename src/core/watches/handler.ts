@@ -5,7 +5,34 @@
  * time and in the output kept.
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import { ConnectionProfile, endpointUrl, parseAddress } from '../consul/profile';
 import { DEFAULT_HANDLER_TIMEOUT_SECONDS } from './model';
+
+/**
+ * The environment a handler runs in: the editor's, without anything that
+ * points the consul CLI elsewhere (every inherited CONSUL_* variable, e.g.
+ * another cluster's CONSUL_HTTP_ADDR or CONSUL_HTTP_TOKEN) nor
+ * ELECTRON_RUN_AS_NODE, plus the active profile's address and TLS settings as
+ * the consul CLI reads them. The ACL token is not handed over; the consul CLI
+ * has no environment variable for the datacenter.
+ */
+export function handlerEnvironment(base: NodeJS.ProcessEnv, profile: ConnectionProfile | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(base)) {
+    if (k.toUpperCase().startsWith('CONSUL_') || k === 'ELECTRON_RUN_AS_NODE') continue;
+    env[k] = v;
+  }
+  if (!profile) return env;
+  const endpoint = parseAddress(profile.address);
+  env.CONSUL_HTTP_ADDR = endpointUrl(endpoint);
+  env.CONSUL_HTTP_SSL = endpoint.secure ? 'true' : 'false';
+  if (profile.caFile) env.CONSUL_CACERT = profile.caFile;
+  if (profile.certFile) env.CONSUL_CLIENT_CERT = profile.certFile;
+  if (profile.keyFile) env.CONSUL_CLIENT_KEY = profile.keyFile;
+  if (profile.serverName) env.CONSUL_TLS_SERVER_NAME = profile.serverName;
+  if (profile.insecureSkipVerify) env.CONSUL_HTTP_SSL_VERIFY = 'false';
+  return env;
+}
 
 export interface HandlerSpec {
   args?: string[];

@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import { fireEvent } from '../../core/consul/events';
 import type { Notification, Notifier } from '../../core/notify/notifier';
 import { FollowUpGuard } from '../../core/watches/followUps';
-import { describeHandlerResult, HandlerPool } from '../../core/watches/handler';
+import { describeHandlerResult, HandlerPool, handlerEnvironment } from '../../core/watches/handler';
 import { parseWatchList, WatchAction, WatchDefinition } from '../../core/watches/model';
 import type { WindowLease } from '../../core/util/windowLease';
 import { feedFor, SharedQueries } from '../../core/watches/queries';
@@ -277,7 +277,10 @@ export class WatchManager implements vscode.Disposable {
         // Not the workspace folder: a handler from settings must not depend on (or run in) what is open.
         const cwd = os.homedir();
         const what = action.args ? action.args.join(' ') : action.command ?? '';
-        const result = await this.handlers.run(`${f.watch.name}\u0000${i}`, action, f.stdin, f.index, { cwd });
+        // The active profile's cluster, not whatever CONSUL_* the editor was started with; no token.
+        const s = this.connections.state;
+        const env = handlerEnvironment(process.env, s?.kind === 'connected' ? s.connection.profile : undefined);
+        const result = await this.handlers.run(`${f.watch.name}\u0000${i}`, action, f.stdin, f.index, { cwd, env });
         // As consul watch: while a handler runs, only the latest firing waits; earlier ones are skipped.
         if (!result) return vscode.l10n.t('skipped: a later firing replaced it while the previous run was busy (or the watches stopped)');
         const out = [result.stdout.trim() && `stdout: ${result.stdout.trim()}`, result.stderr.trim() && `stderr: ${result.stderr.trim()}`].filter(Boolean).join('\n');
