@@ -57,4 +57,12 @@ describe('Watches in Restricted Mode', function () {
       sub.dispose();
     }
   });
+
+  it('imports handler watches paused, even when asked to run them', async () => {
+    const file = path.join(path.dirname(out), 'agent.json');
+    fs.writeFileSync(file, JSON.stringify({ watches: [{ type: 'key', key: `${key}-import`, args: ['/usr/bin/touch', out] }] }));
+    const result = (await vscode.commands.executeCommand('chefConsul.watches.importAgentConfig', { path: file, runHandlers: true })) as { added: string[]; paused: string[] };
+    assert.deepEqual(result.paused, [`key ${key}-import`]);
+    assert.equal(api.watches.manager.get(`key ${key}-import`)?.definition.paused, true);
+  });
 });
