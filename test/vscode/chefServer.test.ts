@@ -80,7 +80,8 @@ describe('Chef server in VS Code', function () {
     const web = nodes.find((n) => label(n) === 'web-1')!;
     assert.match(String(web.description), /^production · debian [\d.]+ · Chef ✗ \S+\[.+\] · (just now|\d+ (min|h) ago)$/);
     const legacy = nodes.find((n) => label(n) === 'legacy-app-1')!;
-    assert.match(String(legacy.description), /^staging · centos 7\.9\.2009 · Chef ✗ .* · 2 d ago$/);
+    // Its last run is 2 days old: the inventory reads last runs over 24 hours (Reporting's cost grows with the window) and says so.
+    assert.equal(String(legacy.description), 'staging · centos 7.9.2009 · Chef: no run in 24 h');
     assert.ok((await view.getChildren(groups[1])).map(label).includes('web'));
     assert.deepEqual((await view.getChildren(groups[2])).map(label).filter((e) => e !== '_default'), ['production', 'staging']);
     const cookbooks = await view.getChildren(groups[3]);
@@ -225,7 +226,7 @@ describe('Chef server in VS Code', function () {
     assert.equal(labels(items).at(-1), 'Only in Chef', 'the group closes the list');
     const only = api.nodesView.getChildren(group);
     assert.deepEqual(labels(only), ['legacy-app-1']);
-    assert.match(String(only[0].description), /^only in Chef · Chef ✗/);
+    assert.equal(String(only[0].description), 'only in Chef · Chef: no run in 24 h', 'its last run is 2 days old');
     assert.deepEqual(api.chefServer.join.current?.notInChef, []);
     // A Consul node's context menu opens the Chef node it maps to.
     assert.equal(await vscode.commands.executeCommand('chefConsul.chef.openNode', web), `chef:/${PROFILE}/nodes/web-1.json`);
@@ -326,6 +327,11 @@ describe('Chef server in VS Code', function () {
     assert.equal(api.chefServer.view.treeView.message, undefined);
     assert.equal(api.chefServer.view.treeView.description, 'wrong-key · wrong-key');
     assert.equal(api.chefServer.connection.failureKind, 'wrong-key');
+    // The key file replaced by the right key: used at once, with no settings change.
+    fs.writeFileSync(keyFile, fs.readFileSync(env.key));
+    fs.utimesSync(keyFile, new Date(), new Date(Date.now() + 10_000));
+    const fixed = (await vscode.commands.executeCommand('chefConsul.chef.testConnection', { silent: true })) as { ok: boolean; kind?: string };
+    assert.equal(fixed.ok, true, JSON.stringify(fixed));
     const ext = vscode.extensions.getExtension('chef-consul-ops.chef-consul-ops')!;
     const pkg = JSON.parse(fs.readFileSync(path.join(ext.extensionPath, 'package.json'), 'utf8')) as { contributes: { viewsWelcome: Array<{ view: string; contents: string; when: string }> } };
     const nls = JSON.parse(fs.readFileSync(path.join(ext.extensionPath, 'package.nls.json'), 'utf8')) as Record<string, string>;
@@ -343,5 +349,42 @@ describe('Chef server in VS Code', function () {
     assert.equal(bad.kind, 'no-profile');
     assert.match(bad.message ?? '', /Not read: chefConsul\.chef\.profiles\[0\] \("bad"\): serverUrl "ftp:\/\/chef\.example" is not an http\(s\) URL/);
     await config().update('profiles', undefined, vscode.ConfigurationTarget.Global);
+  });
+
+  it('profiles but none active (all tied to another Consul profile, or activeProfile names a missing one): says why, with its own welcome', async () => {
+    const base = { serverUrl: env.url, clientName: env.client, clientKey: env.key };
+    try {
+      await config().update('activeProfile', undefined, vscode.ConfigurationTarget.Global);
+      await config().update('profiles', [{ name: 'elsewhere', ...base, consulProfile: 'some-other-consul' }], vscode.ConfigurationTarget.Global);
+      const r = (await vscode.commands.executeCommand('chefConsul.chef.testConnection', { silent: true })) as { ok: boolean; kind?: string; message?: string };
+      assert.equal(r.kind, 'no-active-profile');
+      assert.match(r.message ?? '', /every Chef profile belongs to a Consul profile that is not active \(elsewhere → some-other-consul\)/);
+      assert.match(api.chefServer.view.treeView.description ?? '', /none active: every Chef profile belongs/);
+      await config().update('profiles', [{ name: PROFILE, ...base }], vscode.ConfigurationTarget.Global);
+      await config().update('activeProfile', 'gone', vscode.ConfigurationTarget.Global);
+      const gone = (await vscode.commands.executeCommand('chefConsul.chef.testConnection', { silent: true })) as { ok: boolean; kind?: string; message?: string };
+      assert.match(gone.message ?? '', /chefConsul\.chef\.activeProfile names "gone", but no Chef profile has that name \(there are: test-chef\)/);
+      const fs = await import('node:fs');
+      const path = await import('node:path');
+      const ext = vscode.extensions.getExtension('chef-consul-ops.chef-consul-ops')!;
+      const pkg = JSON.parse(fs.readFileSync(path.join(ext.extensionPath, 'package.json'), 'utf8')) as { contributes: { viewsWelcome: Array<{ view: string; contents: string; when: string }> } };
+      const nls = JSON.parse(fs.readFileSync(path.join(ext.extensionPath, 'package.nls.json'), 'utf8')) as Record<string, string>;
+      const noProfile = pkg.contributes.viewsWelcome.filter((w) => w.view === 'chefConsul.chef' && /^!chefConsul\.chef\.hasProfile/.test(w.when));
+      assert.deepEqual(noProfile.map((w) => w.when), ['!chefConsul.chef.hasProfile && !chefConsul.chef.noActiveProfile', '!chefConsul.chef.hasProfile && chefConsul.chef.noActiveProfile']);
+      assert.doesNotMatch(nls[noProfile[0].contents.replace(/%/g, '')], /Several profiles/);
+      assert.match(nls[noProfile[1].contents.replace(/%/g, '')], /none is active[\s\S]*\(command:chefConsul\.chef\.selectProfile\)/);
+    } finally {
+      await config().update('profiles', [{ name: PROFILE, ...base }], vscode.ConfigurationTarget.Global);
+      await config().update('activeProfile', PROFILE, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  it('a malformed chef: URI is a clear FileNotFound; openResourceState without "resource" says it is required', async () => {
+    await config().update('profiles', [{ name: PROFILE, serverUrl: env.url, clientName: env.client, clientKey: env.key }], vscode.ConfigurationTarget.Global);
+    await config().update('activeProfile', PROFILE, vscode.ConfigurationTarget.Global);
+    const bad = await rejection(vscode.workspace.openTextDocument(vscode.Uri.from({ scheme: 'chef', path: `/${PROFILE}/nodes/%E0%A4%A.json` })));
+    assert.match(bad.message, /Not a Chef object/);
+    const err = await rejection(vscode.commands.executeCommand('chefConsul.chef.openResourceState', { node: 'web-1', runId: 'abc' }));
+    assert.match(err.message, /"resource" is required/);
   });
 });
