@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -136,6 +137,36 @@ describe('Watches in VS Code', function () {
     assert.equal(await find('ext key'), undefined);
     // Nothing of a removed watch is kept.
     assert.equal(api.watches.manager.lastFiring('ext key'), undefined);
+  });
+
+  it('runs the watches in one window per machine: while another live window holds the lease none run here; they resume when it goes', async () => {
+    const lease = api.watches.lease;
+    assert.ok(lease, 'no window lease');
+    assert.equal(lease.isOwner, true);
+    await vscode.commands.executeCommand('chefConsul.watches.add', { name: 'leased', type: 'key', key: `${key}-lease`, debounceMs: 100 });
+    await eventually('the watch to run', async () => (await find('leased'))?.state === 'watching', 10_000);
+    // Another window: a live process whose heartbeat keeps coming.
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const beat = () => fs.writeFileSync(lease.lockFile, JSON.stringify({ pid: other.pid, token: 'another-window', heartbeat: Date.now() }));
+    beat();
+    const heart = setInterval(beat, 500);
+    try {
+      const w = await eventually('the watch to stop here', async () => {
+        const s = await find('leased');
+        return s?.runningInPid === other.pid ? s : undefined;
+      }, 10_000);
+      assert.equal(w.state, 'idle');
+      const item = api.watches.view.getChildren().find((i) => i.label === 'leased') as vscode.TreeItem;
+      assert.match(String(item.description), new RegExp(`^running in another window \\(pid ${other.pid}\\)`));
+    } finally {
+      clearInterval(heart);
+      other.kill('SIGKILL');
+    }
+    // Its process is gone: this window takes over within a few seconds.
+    await eventually('the watch to run here again', async () => (await find('leased'))?.state === 'watching', 10_000);
+    assert.equal(lease.isOwner, true);
+    assert.equal((await find('leased'))?.runningInPid, undefined);
+    await vscode.commands.executeCommand('chefConsul.watches.remove', { name: 'leased' });
   });
 
   it('shows a broken entry of the setting as a warning item saying what is wrong', async () => {
