@@ -269,6 +269,36 @@ describe('RuleEngine', () => {
     assert.deepEqual(e.matches(), [], 'a cleared match does not come back');
     e.dispose();
   });
+
+  it('report files: their runs are listed, not notified, when restored with the window; notifications name the file; they never feed node-missing-runs', async () => {
+    const delivered: Notification[] = [];
+    const notifier = new Notifier();
+    notifier.addChannel({ kind: 'vscode', deliver: async (n) => void delivered.push(n) });
+    const now = { t: T0 };
+    const { e, tick } = engine(now, notifier);
+    e.setRules([
+      { name: 'failures', kind: 'run-failed' },
+      { name: 'silent', kind: 'node-missing-runs', hours: 1 },
+    ]);
+    const text = fs.readFileSync(path.join(FIXTURES, 'rules', 'reporting-failure.json'), 'utf8');
+    const restored = observationsOfReportFile(text, 'restored.json', T0, '/tmp/restored.json');
+    assert.equal(restored[0].file, 'restored.json');
+    e.observe(restored, { notify: false });
+    assert.deepEqual(e.matches('failures').map((m) => [m.node, m.file]), [['restored.json', 'restored.json']], 'listed');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(delivered.length, 0, 'not notified');
+    e.observe(observationsOfReportFile(text, 'opened.json', T0, '/tmp/opened.json'));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(delivered.map((n) => n.title), ['Rule "failures" matched on opened.json (report file opened.json)']);
+    // A file of web-1, later a run of web-1 itself: the node's last run is its own, not the file's.
+    e.observe({ ...observationsOfReportFile(text, 'web.json', T0 + 3 * HOUR, '/tmp/web.json')[0], node: 'web-1' });
+    e.observe(obs('web-1', 'output-success.json', {}, T0 + 2 * HOUR));
+    now.t = T0 + 10 * HOUR;
+    tick();
+    assert.deepEqual(e.matches('silent').map((m) => [m.node, m.source]), [['web-1', 'reporting']], 'file-only nodes (restored.json, opened.json) are not missing runs');
+    assert.match(e.matches('silent')[0].summary, /last run 2026-11-30T10:00:00\.000Z$/, 'the last run of its own, not the file');
+    e.dispose();
+  });
 });
 
 describe('Rule sources', () => {

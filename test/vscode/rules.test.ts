@@ -140,8 +140,11 @@ describe('Rules on Chef runs in VS Code', function () {
     assert.deepEqual(api.rules.view.getChildren(), []);
   });
 
-  it('a report file opened in the report editor is evaluated', async () => {
-    await setRules([{ name: 'downloads', kind: 'resource-failed', resourceType: 'remote_file', notify: [] }]);
+  it('a report file opened in the report editor is evaluated; its notifications name the file', async () => {
+    await setRules([
+      { name: 'downloads', kind: 'resource-failed', resourceType: 'remote_file', notify: [] },
+      { name: 'file failures', kind: 'run-failed', notify: ['vscode'] },
+    ]);
     // A copy with a run ID of its own: other tests open the fixture itself, and a run is evaluated once.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-rules-'));
     const file = path.join(dir, 'chef-run-report-20261130220141.json');
@@ -158,6 +161,9 @@ describe('Rules on Chef runs in VS Code', function () {
     assert.deepEqual(match.jump, { command: 'chefConsul.openChefReportFile', args: { uri: vscode.Uri.file(file).toString() } });
     fs.rmSync(dir, { recursive: true, force: true });
     assert.equal(api.notifications.vscodeChannel.recent.some((t) => t.text.startsWith('Rule "downloads"')), false, 'notify: [] only lists');
+    await eventually('the notification naming the file', () =>
+      api.notifications.vscodeChannel.recent.some((t) => t.text.startsWith('Rule "file failures" matched on web-1 (report file chef-run-report-20261130220141.json)')),
+    );
   });
 
   it('a failed run in the Chef server\'s Reporting history matches after the baseline, with a jump to the Reporting run; a new connection to the same server takes no new baseline', async () => {

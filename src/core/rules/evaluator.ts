@@ -27,6 +27,8 @@ export interface ChefRunObservation {
   report: ChefReport;
   /** Where a match on this run jumps: the run's report. */
   jump?: NotificationJump;
+  /** For runs read from a report file: the file's name (said in notifications). */
+  file?: string;
 }
 
 export interface RuleMatch {
@@ -44,6 +46,8 @@ export interface RuleMatch {
   /** One line saying why it matched. Built from report text: untrusted, plain text. */
   summary: string;
   jump?: NotificationJump;
+  /** The report file's name when the run was read from one. */
+  file?: string;
 }
 
 interface HistoryEntry {
@@ -121,14 +125,19 @@ export class RuleEvaluator {
     return matches;
   }
 
-  /** node-missing-runs: each known node whose last run is older than the rule's hours, once per last run. */
+  /**
+   * node-missing-runs: each known node whose last run is older than the
+   * rule's hours, once per last run. Runs read from report files do not
+   * count: a file opened is no sign of a node that runs Chef.
+   */
   checkMissing(now: number): RuleMatch[] {
     const matches: RuleMatch[] = [];
     for (const rule of this.rules) {
       if (rule.kind !== 'node-missing-runs') continue;
       for (const [node, runs] of this.history) {
         if (rule.node && !rule.node.test(node)) continue;
-        const last = runs[runs.length - 1];
+        const last = [...runs].reverse().find((r) => r.source !== 'file');
+        if (!last) continue;
         const silentMs = now - last.time;
         if (silentMs <= rule.hours * 3_600_000) continue;
         const summary = `no Chef run for ${formatHours(silentMs)} (more than ${rule.hours} h); last run ${new Date(last.time).toISOString()}`;
@@ -139,13 +148,14 @@ export class RuleEvaluator {
     return matches;
   }
 
-  private match(rule: Rule, o: Pick<ChefRunObservation, 'node' | 'runId' | 'phase' | 'source' | 'jump'>, key: string, summary: string, time: number): RuleMatch | undefined {
+  private match(rule: Rule, o: Pick<ChefRunObservation, 'node' | 'runId' | 'phase' | 'source' | 'jump' | 'file'>, key: string, summary: string, time: number): RuleMatch | undefined {
     if (this.matched.has(key)) return undefined;
     this.matched.add(key);
     if (this.matched.size > this.rememberMatches) this.matched.delete(this.matched.values().next().value as string);
     const m: RuleMatch = { key, rule: rule.name, kind: rule.kind, node: o.node, runId: o.runId, source: o.source, time, summary };
     if (o.phase !== undefined) m.phase = o.phase;
     if (o.jump) m.jump = o.jump;
+    if (o.file !== undefined) m.file = o.file;
     return m;
   }
 }

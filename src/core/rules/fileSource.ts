@@ -41,11 +41,12 @@ export function observationsOfReportFile(text: string, name: string, fallbackTim
       source: 'file' as const,
       time: reportTime(report) ?? fallbackTime + i,
       report,
+      file: name,
       ...(jump ? { jump } : {}),
     }));
   }
   const file = parseReportFile(text, name);
-  return [{ node: file.node ?? name, runId: file.runId ?? id, source: 'file', time: reportTime(file.report) ?? fallbackTime, report: file.report, ...(jump ? { jump } : {}) }];
+  return [{ node: file.node ?? name, runId: file.runId ?? id, source: 'file', time: reportTime(file.report) ?? fallbackTime, report: file.report, file: name, ...(jump ? { jump } : {}) }];
 }
 
 /** A ChefReport carries no node; a saved one may have been given one beside its fields. */

@@ -65,9 +65,13 @@ export class RuleEngine implements Disposable {
     return this.parsed;
   }
 
-  /** Evaluates runs from any source; returns (and lists, and notifies) the new matches. A baseline only enters history. */
-  observe(observations: ChefRunObservation | readonly ChefRunObservation[], options: { baseline?: boolean } = {}): RuleMatch[] {
-    return this.accept(this.evaluator.observe(observations, options));
+  /**
+   * Evaluates runs from any source; returns (and lists, and notifies) the
+   * new matches. A baseline only enters history; `notify: false` lists
+   * without notifying (report files restored with the window).
+   */
+  observe(observations: ChefRunObservation | readonly ChefRunObservation[], options: { baseline?: boolean; notify?: boolean } = {}): RuleMatch[] {
+    return this.accept(this.evaluator.observe(observations, options), options.notify !== false);
   }
 
   checkMissing(now = this.clock()): RuleMatch[] {
@@ -85,13 +89,13 @@ export class RuleEngine implements Disposable {
     this.changed.fire([]);
   }
 
-  private accept(matches: RuleMatch[]): RuleMatch[] {
+  private accept(matches: RuleMatch[], notify = true): RuleMatch[] {
     if (!matches.length) return matches;
     this.matchList = [...matches].reverse().concat(this.matchList).sort((a, b) => b.time - a.time).slice(0, this.maxMatches);
     const byName = new Map(this.parsed.rules.map((r) => [r.name, r]));
     for (const m of matches) {
       const rule = byName.get(m.rule);
-      if (rule && rule.notify.length) this.options.notifier?.notify(ruleNotification(m, rule), rule.notify);
+      if (notify && rule && rule.notify.length) this.options.notifier?.notify(ruleNotification(m, rule), rule.notify);
     }
     this.changed.fire(matches);
     return matches;
@@ -116,10 +120,10 @@ export function ruleNotification(m: RuleMatch, rule: Pick<Rule, 'kind' | 'name'>
     key: `rule:${m.key}`,
     source: 'rule',
     severity: SEVERITY[rule.kind],
-    title: `Rule "${m.rule}" matched on ${m.node}`,
+    title: `Rule "${m.rule}" matched on ${m.node}${m.file !== undefined ? ` (report file ${m.file})` : ''}`,
     message: m.summary,
     node: m.node,
-    data: { rule: m.rule, kind: m.kind, node: m.node, runId: m.runId, phase: m.phase, source: m.source, time: m.time, summary: m.summary },
+    data: { rule: m.rule, kind: m.kind, node: m.node, runId: m.runId, phase: m.phase, source: m.source, time: m.time, summary: m.summary, ...(m.file !== undefined ? { file: m.file } : {}) },
   };
   if (m.jump) n.jump = m.jump;
   return n;

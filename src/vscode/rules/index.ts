@@ -133,7 +133,8 @@ export function registerRules(log: vscode.LogOutputChannel, deps: RuleDeps): { f
 
   // Report files opened in the report editor.
   const seenTabs = new Set<string>();
-  const observeTabs = (tabs: readonly vscode.Tab[]) => {
+  /** `notify: false` for the tabs restored with the window: their matches are listed, not notified again at every reload. */
+  const observeTabs = (tabs: readonly vscode.Tab[], notify: boolean) => {
     for (const tab of tabs) {
       const input = tab.input;
       if (!(input instanceof vscode.TabInputCustom) || !REPORT_FILE_VIEW_TYPES.includes(input.viewType) || input.uri.scheme !== 'file') continue;
@@ -141,12 +142,12 @@ export function registerRules(log: vscode.LogOutputChannel, deps: RuleDeps): { f
       if (seenTabs.has(key)) continue;
       seenTabs.add(key);
       void readReportFile(input.uri.fsPath)
-        .then((o) => engine.observe(o))
+        .then((o) => engine.observe(o, { notify }))
         .catch((e: unknown) => log.info(`rules: ${input.uri.fsPath} is not evaluated: ${message(e)}`));
     }
   };
-  observeTabs(vscode.window.tabGroups.all.flatMap((g) => g.tabs));
-  disposables.push(vscode.window.tabGroups.onDidChangeTabs((e) => observeTabs(e.opened)));
+  observeTabs(vscode.window.tabGroups.all.flatMap((g) => g.tabs), false);
+  disposables.push(vscode.window.tabGroups.onDidChangeTabs((e) => observeTabs(e.opened, true)));
 
   disposables.push(
     registerCommand<object, { rules: Array<{ name: string; kind: string; notify: string[]; definition: Record<string, unknown> }>; problems: RuleProblem[] }>(
