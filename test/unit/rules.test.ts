@@ -80,6 +80,17 @@ describe('Rule patterns', () => {
     // A backtracking engine takes longer than the age of the universe on these.
     assert.ok(performance.now() - started < 2000, `took ${performance.now() - started} ms`);
   });
+
+  it('refuses groups nested deeper than 100 as a pattern error, without overflowing the stack', () => {
+    const deep = '^' + '('.repeat(20000) + 'a' + ')'.repeat(20000) + '$';
+    assert.throws(() => compilePattern(deep), (e: Error) => e.name !== 'RangeError' && /groups nest more than 100 deep/.test(e.message));
+    assert.match(patternProblem(deep) ?? '', /groups nest more than 100 deep/);
+    const parsed = parseRules([{ name: 'deep', kind: 'run-failed', node: deep }, { name: 'fine', kind: 'run-failed', node: '^' + '('.repeat(100) + 'a' + ')'.repeat(100) + '$' }]);
+    assert.deepEqual(parsed.rules.map((r) => r.name), ['fine'], 'the others apply');
+    assert.equal(parsed.problems.length, 1);
+    assert.match(parsed.problems[0].message, /^rule 1 \("deep"\): "node": .*groups nest more than 100 deep/);
+    assert.ok(parsed.rules[0].node!.test('a'));
+  });
 });
 
 describe('Rule validation', () => {

@@ -65,7 +65,14 @@ export function parseRules(raw: unknown): ParsedRules {
   const names = new Map<string, number>();
   raw.forEach((item, index) => {
     const found: RuleProblem[] = [];
-    const rule = parseRule(item, index, found);
+    let rule: Rule | undefined;
+    try {
+      rule = parseRule(item, index, found);
+    } catch (e) {
+      // Whatever the reader did not foresee leaves this rule out, said, and the others apply.
+      found.push({ index, message: `rule ${index + 1} cannot be read: ${e instanceof Error ? e.message : String(e)}` });
+      rule = undefined;
+    }
     if (rule) {
       const earlier = names.get(rule.name);
       if (earlier !== undefined) found.push({ index, rule: rule.name, param: 'name', message: `rule ${index + 1}: the name "${rule.name}" is already used by rule ${earlier + 1}; names must be unique.` });

@@ -37,6 +37,8 @@ type State = { t: 'char'; test: (c: string) => boolean; out: number } | { t: 'sp
 /** Larger patterns are refused: a rule pattern is a name pattern, and the automaton's size bounds the time per name. */
 const MAX_STATES = 4000;
 const MAX_REPEAT = 100;
+/** Groups nest this deep at most (the reader and the automaton's builder recurse per level). */
+export const MAX_NESTING = 100;
 
 type Node =
   | { n: 'char'; test: (c: string) => boolean }
@@ -111,6 +113,7 @@ const CONTROL_ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', f: 
 class RegexParser {
   private pos = 1; // after the leading ^
   private readonly end: number;
+  private depth = 0;
 
   constructor(private readonly src: string) {
     const backslashes = /\\*(?=\$$)/.exec(src)?.[0].length ?? 0;
@@ -185,9 +188,11 @@ class RegexParser {
           throw this.fail('lookarounds, named groups and flags "(?…)" are not supported; "(?:…)" and "(…)" are', open);
         this.pos += 2;
       }
+      if (++this.depth > MAX_NESTING) throw this.fail(`groups nest more than ${MAX_NESTING} deep`, open);
       const inner = this.alternation();
       if (this.src[this.pos] !== ')' || this.pos >= this.end) throw this.fail('a "(" group is not closed with ")"', open);
       this.pos++;
+      this.depth--;
       return inner;
     }
     if (c === '[') return this.charClass();

@@ -64,7 +64,14 @@ export function registerRules(log: vscode.LogOutputChannel, deps: RuleDeps): { f
 
   let reported = '';
   const applySetting = () => {
-    const parsed = engine.setRules(vscode.workspace.getConfiguration().get<unknown>(SETTING, []));
+    let parsed: ParsedRules;
+    try {
+      parsed = engine.setRules(vscode.workspace.getConfiguration().get<unknown>(SETTING, []));
+    } catch (e) {
+      // A setting the reader did not foresee never breaks activation: no rules apply, and it is said.
+      engine.setRules([]);
+      parsed = { rules: [], problems: [{ index: 0, message: vscode.l10n.t('The setting cannot be read: {0}', message(e)) }] };
+    }
     const text = parsed.problems.map((p) => p.message).join('\n');
     // Say what is wrong once per change of the setting, not on every read.
     if (text && text !== reported) {
