@@ -100,11 +100,6 @@ export class ChefObjectDocuments implements vscode.TextDocumentContentProvider, 
     });
   }
 
-  /** How many documents' line maps are kept (tests). */
-  get lineMapCount(): number {
-    return this.lineMaps.size;
-  }
-
   /** The 0-based line of a JSON path (segments) in the document last served for `uri`. */
   lineOf(uri: vscode.Uri, segments: ReadonlyArray<string | number>): number | undefined {
     return this.lineMaps.get(uri.toString())?.get(JSON.stringify(segments));
