@@ -64,7 +64,7 @@ describe('Rule patterns', () => {
     assert.match(patternProblem('^a{1000}$')!, /repeat counts go up to 100/);
     assert.match(patternProblem('^\\bweb$')!, /word boundaries/);
     assert.match(patternProblem('^\\q$')!, /not a supported escape/);
-    assert.match(patternProblem('db-[0-9')!, /not closed with "\]"/);
+    assert.equal(patternProblem('db-[0-9'), undefined, 'an unclosed "[" is the character (as fnmatch reads it)');
     assert.match(patternProblem('')!, /non-empty/);
     assert.match(patternProblem('^(a{100}){100}$')!, /too large/);
   });
@@ -79,6 +79,18 @@ describe('Rule patterns', () => {
     assert.equal(evil.test('a'.repeat(20_000)), true);
     // A backtracking engine takes longer than the age of the universe on these.
     assert.ok(performance.now() - started < 2000, `took ${performance.now() - started} ms`);
+  });
+
+  it('reads glob classes as fnmatch does: "]" first is a member, a backslash escapes in a class, an unclosed "[" is the character', () => {
+    const g = (p: string) => compilePattern(p);
+    assert.ok(g('[]a]').test(']') && g('[]a]').test('a') && !g('[]a]').test('b'), '"]" first is a member');
+    assert.ok(g('[!]a]').test('b') && !g('[!]a]').test(']') && !g('[!]a]').test('a'), 'after "!" too');
+    assert.ok(g('[!]').test('[!]') && !g('[!]').test('x'), '"[!]" is not a class: the three characters');
+    assert.ok(g('[\\]]').test(']') && !g('[\\]]').test('\\'), '"[\\]]" is the class of "]"');
+    assert.ok(g('[a\\-z]').test('-') && !g('[a\\-z]').test('b'), 'an escaped "-" is no range');
+    assert.ok(g('a[').test('a[') && !g('a[').test('a'), 'an unclosed "[" is the character');
+    assert.ok(g('web-[').test('web-[') && g('[][]').test('[') && g('[][]').test(']'));
+    assert.match(patternProblem('[z-a]')!, /backwards/);
   });
 
   it('refuses groups nested deeper than 100 as a pattern error, without overflowing the stack', () => {

@@ -80,23 +80,37 @@ function parseGlob(source: string): Node {
       if (i + 1 >= chars.length) throw new PatternError(source, 'a "\\" at the end escapes nothing', source.length - 1);
       items.push({ n: 'char', test: exactly(chars[++i]) });
     } else if (c === '[') {
-      const end = chars.indexOf(']', i + 2);
-      if (end < 0) throw new PatternError(source, 'a "[" class is not closed with "]"', i);
-      let body = chars.slice(i + 1, end);
-      const negated = body[0] === '!' || body[0] === '^';
-      if (negated) body = body.slice(1);
+      // As fnmatch reads it: after "!" or "^", a "]" first is a member; a backslash escapes the next character; a "[" never closed is the character.
+      let k = i + 1;
+      const negated = chars[k] === '!' || chars[k] === '^';
+      if (negated) k++;
+      const members: Array<{ c: string; escaped: boolean }> = [];
+      let close = -1;
+      for (; k < chars.length; k++) {
+        if (chars[k] === ']' && members.length) {
+          close = k;
+          break;
+        }
+        if (chars[k] === '\\' && k + 1 < chars.length) members.push({ c: chars[++k], escaped: true });
+        else members.push({ c: chars[k], escaped: false });
+      }
+      if (close < 0) {
+        items.push({ n: 'char', test: exactly('[') });
+        continue;
+      }
       const tests: Array<(c: string) => boolean> = [];
-      for (let k = 0; k < body.length; k++) {
-        if (body[k + 1] === '-' && k + 2 < body.length) {
-          const lo = body[k];
-          const hi = body[k + 2];
+      for (let m = 0; m < members.length; m++) {
+        const dash = members[m + 1];
+        if (dash && dash.c === '-' && !dash.escaped && m + 2 < members.length) {
+          const lo = members[m].c;
+          const hi = members[m + 2].c;
           if (lo > hi) throw new PatternError(source, `the range "${lo}-${hi}" is backwards`, i);
           tests.push((x) => x >= lo && x <= hi);
-          k += 2;
-        } else tests.push(exactly(body[k]));
+          m += 2;
+        } else tests.push(exactly(members[m].c));
       }
       items.push({ n: 'char', test: (x) => tests.some((t) => t(x)) !== negated });
-      i = end;
+      i = close;
     } else items.push({ n: 'char', test: exactly(c) });
   }
   return { n: 'seq', items };
