@@ -169,6 +169,42 @@ describe('Watches in VS Code', function () {
     await vscode.commands.executeCommand('chefConsul.watches.remove', { name: 'leased' });
   });
 
+  it('never delivers its own follow-up events to its event watches, and fires at most one follow-up event per watch per 10 s', async () => {
+    const outcomes: { watch: string; action: string; ok: boolean; detail: string }[] = [];
+    const sub = api.watches.manager.onDidAct((o) => outcomes.push(o));
+    const acked: string[][] = [];
+    const fires = api.watches.manager.onDidFire((f) => f.watch.name === 'acks' && acked.push(f.summary.details));
+    const ack = `loop-ack-${run}`;
+    try {
+      await vscode.commands.executeCommand('chefConsul.watches.add', { name: 'acks', type: 'event', eventName: ack, debounceMs: 100 });
+      await vscode.commands.executeCommand('chefConsul.watches.add', { name: 'pinger', type: 'key', key: `${key}-loop`, debounceMs: 100, actions: [{ type: 'event', name: ack }] });
+      await eventually('both watches to run', async () => (await list()).filter((w) => ['acks', 'pinger'].includes(w.name) && w.state === 'watching').length === 2, 10_000);
+      await consulJson(server.httpAddr, `/v1/kv/${key}-loop`, { method: 'PUT', body: '1' });
+      const first = await eventually('the follow-up event', () => outcomes.find((o) => o.watch === 'pinger'), 10_000);
+      assert.match(first.detail, new RegExp(`^fired event ${ack} `));
+      // Well past the event watch's debounce: our own event did not fire it.
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(acked.length, 0, 'the event watch got our own follow-up event');
+      await consulJson(server.httpAddr, `/v1/kv/${key}-loop`, { method: 'PUT', body: '2' });
+      const second = await eventually('the second firing', () => outcomes.filter((o) => o.watch === 'pinger')[1], 10_000);
+      assert.match(second.detail, new RegExp(`^Watch "pinger": follow-up event "${ack}" dropped: a watch fires at most one follow-up event every 10 s`));
+      // Another sender's event of that name is delivered; ours never was.
+      await consulJson(server.httpAddr, `/v1/event/fire/${ack}`, { method: 'PUT', body: 'theirs' });
+      const acks = await eventually('the foreign event to fire the watch', async () => {
+        const w = await find('acks');
+        return w?.lastFired ? w : undefined;
+      }, 10_000);
+      assert.equal(acks.why, `event ${ack} fired`);
+      assert.equal(acked.length, 1);
+      assert.equal(acked[0][0], 'payload: theirs');
+      assert.equal(acked[0].filter((d) => d.startsWith(ack)).length, 1, 'our own follow-up event came along');
+    } finally {
+      sub.dispose();
+      fires.dispose();
+      for (const name of ['acks', 'pinger']) await vscode.commands.executeCommand('chefConsul.watches.remove', { name }).then(undefined, () => undefined);
+    }
+  });
+
   it('shows a broken entry of the setting as a warning item saying what is wrong', async () => {
     const config = vscode.workspace.getConfiguration('chefConsul');
     const before = config.inspect<unknown[]>('watches')?.globalValue ?? [];
