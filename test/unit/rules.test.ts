@@ -518,6 +518,32 @@ describe('Rule sources', () => {
     assert.deepEqual(resumed.observations.map((o) => o.runId).sort(), ['c', 'd']);
   });
 
+  it('malformed reports: refused at the file with the field named; a run the rules trip over is skipped without stopping the others or half-updating history', () => {
+    const good = report('reporting-failure.json');
+    const file = (change: Record<string, unknown>) => JSON.stringify({ ...good, ...change });
+    assert.throws(() => observationsOfReportFile(file({ resources: [null] }), 'r.json', 0), /^ReportFileError: r\.json is not a valid Chef report: resources\[0\] must be an object, got null\.$/);
+    assert.throws(() => observationsOfReportFile(file({ failure: { ...good.failure, message: 42 } }), 'r.json', 0), /failure\.message must be a string, got number/);
+    assert.throws(() => observationsOfReportFile(file({ runList: ['recipe[a]', 7] }), 'r.json', 0), /runList\[1\] must be a string, got number/);
+    assert.throws(() => observationsOfReportFile(JSON.stringify([good, { ...good, resources: [{ type: 'file' }] }]), 'two.json', 0), /two\.json \(report 2\) is not a valid Chef report: resources\[0\]\.name must be a string, got undefined/);
+
+    const errors: string[] = [];
+    const parsed = parseRules([
+      { name: 'failed', kind: 'run-failed' },
+      { name: 'resources', kind: 'resource-failed', resourceType: '*' },
+    ]);
+    const ev = new RuleEvaluator(parsed.rules, { onError: (o, e) => errors.push(`${o.runId}: ${(e as Error).message}`) });
+    const bad = obs('bad-1', 'reporting-failure.json', { resources: [null as never] });
+    const batch = [obs('ok-1', 'reporting-failure.json'), bad, obs('ok-2', 'reporting-failure.json')];
+    const matches = ev.observe(batch);
+    assert.deepEqual([...new Set(matches.map((m) => m.node))], ['ok-1', 'ok-2'], 'the others are evaluated');
+    assert.equal(errors.length, 1);
+    assert.match(errors[0], new RegExp(`^${bad.runId}: `));
+    assert.deepEqual(ev.knownNodes().map((n) => n.node).sort(), ['ok-1', 'ok-2'], 'the bad run left no history');
+    // Its run-failed match (found before resource-failed tripped) was not kept either: the run, read again whole, matches.
+    const again = ev.observe({ ...bad, report: { ...bad.report, resources: [] } });
+    assert.deepEqual(again.map((m) => m.rule).sort(), ['failed', 'resources']);
+  });
+
   it('report files: ChefReport JSON (one or an array), json_file handler reports and data collector files', () => {
     const jump = { command: 'chefConsul.openChefReportFile', args: { uri: 'file:///x' } };
     const one = observationsOfReportFile(fs.readFileSync(path.join(FIXTURES, 'rules', 'reporting-failure.json'), 'utf8'), 'saved.json', 5, '/tmp/saved.json', jump);

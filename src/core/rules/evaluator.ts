@@ -66,6 +66,8 @@ export interface RuleEvaluatorOptions {
   historyPerNode?: number;
   /** Matched keys remembered for de-duplication before the oldest are forgotten. */
   rememberMatches?: number;
+  /** A run the rules could not be evaluated on (it is skipped; the others are not). */
+  onError?: (o: ChefRunObservation, error: unknown) => void;
 }
 
 const runKey = (o: { source: string; runId: string; phase?: number; attempt?: number }) =>
@@ -77,8 +79,10 @@ export class RuleEvaluator {
   private readonly matched = new Set<string>();
   private readonly historyPerNode: number;
   private readonly rememberMatches: number;
+  private readonly onError: RuleEvaluatorOptions['onError'];
 
   constructor(rules: readonly Rule[] = [], options: RuleEvaluatorOptions = {}) {
+    this.onError = options.onError;
     this.rules = [...rules];
     this.historyPerNode = Math.max(2, options.historyPerNode ?? 50);
     this.rememberMatches = Math.max(100, options.rememberMatches ?? 10_000);
@@ -104,24 +108,36 @@ export class RuleEvaluator {
     const list = (Array.isArray(observations) ? [...observations] : [observations as ChefRunObservation]).sort((a, b) => a.time - b.time);
     const matches: RuleMatch[] = [];
     for (const o of list) {
-      if (!o.report.chef || (o.report.status !== 'success' && o.report.status !== 'failure')) continue;
-      const runs = this.history.get(o.node) ?? [];
-      const id = runKey(o);
-      if (runs.some((r) => r.id === id)) continue;
-      const previous = runs.filter((r) => r.time <= o.time);
-      const entry: HistoryEntry = { id, runId: o.runId, phase: o.phase, source: o.source, time: o.time, durationSeconds: o.report.durationSeconds, versions: cookbookVersions(o.report), jump: o.jump };
-      for (const rule of options.baseline ? [] : this.rules) {
-        if (rule.kind === 'node-missing-runs' || (rule.node && !rule.node.test(o.node))) continue;
-        const summary = evaluate(rule, o, previous);
-        if (summary === undefined) continue;
-        const m = this.match(rule, o, `${rule.name}\u0000${o.node}\u0000${id}`, summary, o.time);
-        if (m) matches.push(m);
+      // One run the rules trip over (a report of an unforeseen shape) skips that run, not the others;
+      // its history and matches are committed only once it was evaluated whole.
+      try {
+        matches.push(...this.observeOne(o, options.baseline === true));
+      } catch (e) {
+        this.onError?.(o, e);
       }
-      runs.push(entry);
-      runs.sort((a, b) => a.time - b.time);
-      if (runs.length > this.historyPerNode) runs.splice(0, runs.length - this.historyPerNode);
-      this.history.set(o.node, runs);
     }
+    return matches;
+  }
+
+  private observeOne(o: ChefRunObservation, baseline: boolean): RuleMatch[] {
+    const matches: RuleMatch[] = [];
+    if (!o.report.chef || (o.report.status !== 'success' && o.report.status !== 'failure')) return matches;
+    const runs = this.history.get(o.node) ?? [];
+    const id = runKey(o);
+    if (runs.some((r) => r.id === id)) return matches;
+    const previous = runs.filter((r) => r.time <= o.time);
+    const entry: HistoryEntry = { id, runId: o.runId, phase: o.phase, source: o.source, time: o.time, durationSeconds: o.report.durationSeconds, versions: cookbookVersions(o.report), jump: o.jump };
+    for (const rule of baseline ? [] : this.rules) {
+      if (rule.kind === 'node-missing-runs' || (rule.node && !rule.node.test(o.node))) continue;
+      const summary = evaluate(rule, o, previous);
+      if (summary === undefined) continue;
+      const m = this.match(rule, o, `${rule.name}\u0000${o.node}\u0000${id}`, summary, o.time, false);
+      if (m) matches.push(m);
+    }
+    for (const m of matches) this.remember(m.key);
+    const updated = [...runs, entry].sort((a, b) => a.time - b.time);
+    if (updated.length > this.historyPerNode) updated.splice(0, updated.length - this.historyPerNode);
+    this.history.set(o.node, updated);
     return matches;
   }
 
@@ -148,10 +164,15 @@ export class RuleEvaluator {
     return matches;
   }
 
-  private match(rule: Rule, o: Pick<ChefRunObservation, 'node' | 'runId' | 'phase' | 'source' | 'jump' | 'file'>, key: string, summary: string, time: number): RuleMatch | undefined {
-    if (this.matched.has(key)) return undefined;
+  private remember(key: string): void {
     this.matched.add(key);
     if (this.matched.size > this.rememberMatches) this.matched.delete(this.matched.values().next().value as string);
+  }
+
+  /** A match unless `key` matched before; remembered now unless `commit` is false (the caller does once the run is evaluated whole). */
+  private match(rule: Rule, o: Pick<ChefRunObservation, 'node' | 'runId' | 'phase' | 'source' | 'jump' | 'file'>, key: string, summary: string, time: number, commit = true): RuleMatch | undefined {
+    if (this.matched.has(key)) return undefined;
+    if (commit) this.remember(key);
     const m: RuleMatch = { key, rule: rule.name, kind: rule.kind, node: o.node, runId: o.runId, source: o.source, time, summary };
     if (o.phase !== undefined) m.phase = o.phase;
     if (o.jump) m.jump = o.jump;

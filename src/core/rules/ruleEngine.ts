@@ -23,6 +23,8 @@ export interface RuleEngineOptions {
   every?: (ms: number, fn: () => void) => Disposable;
   checkEveryMs?: number;
   maxMatches?: number;
+  /** Where a run the rules could not be evaluated on is said. */
+  log?: (message: string) => void;
 }
 
 const realTimer = (ms: number, fn: () => void): Disposable => {
@@ -32,7 +34,7 @@ const realTimer = (ms: number, fn: () => void): Disposable => {
 };
 
 export class RuleEngine implements Disposable {
-  private readonly evaluator = new RuleEvaluator();
+  private readonly evaluator: RuleEvaluator;
   private parsed: ParsedRules = { rules: [], problems: [] };
   private matchList: RuleMatch[] = [];
   private readonly changed = new Emitter<RuleMatch[]>();
@@ -48,6 +50,9 @@ export class RuleEngine implements Disposable {
   checkMissingOnTimer = true;
 
   constructor(private readonly options: RuleEngineOptions = {}) {
+    this.evaluator = new RuleEvaluator([], {
+      onError: (o, e) => options.log?.(`rules: the run ${o.runId} of ${o.node} (${o.source}) is not evaluated: ${e instanceof Error ? e.message : String(e)}`),
+    });
     this.clock = options.clock ?? Date.now;
     this.maxMatches = options.maxMatches ?? MAX_MATCHES;
     this.timer = (options.every ?? realTimer)(options.checkEveryMs ?? MISSING_CHECK_MS, () => this.checkMissingOnTimer && this.checkMissing());

@@ -13,7 +13,7 @@ import { MAX_REPORT_FILE_BYTES } from '../../core/chef/reportFiles';
 import type { Notifier } from '../../core/notify/notifier';
 import type { ChefRunObservation, RuleMatch } from '../../core/rules/evaluator';
 import { RuleEvaluator } from '../../core/rules/evaluator';
-import { isChefReport, observationsOfReportFile, reportTime } from '../../core/rules/fileSource';
+import { chefReportProblem, isChefReport, observationsOfReportFile, reportTime } from '../../core/rules/fileSource';
 import type { ParsedRules, RuleProblem } from '../../core/rules/model';
 import { parseRules } from '../../core/rules/model';
 import { RuleEngine } from '../../core/rules/ruleEngine';
@@ -59,7 +59,7 @@ export interface RuleDeps {
 }
 
 export function registerRules(log: vscode.LogOutputChannel, deps: RuleDeps): { features: RuleFeatures; disposables: vscode.Disposable[] } {
-  const engine = new RuleEngine({ notifier: deps.notifier });
+  const engine = new RuleEngine({ notifier: deps.notifier, log: (m) => log.warn(m) });
   const disposables: vscode.Disposable[] = [{ dispose: () => engine.dispose() }];
 
   let reported = '';
@@ -218,6 +218,8 @@ async function evaluationInput(raw: unknown): Promise<ChefRunObservation[]> {
     const wrapped = !!x && typeof x === 'object' && 'report' in x;
     const report = wrapped ? x.report : item;
     if (!isChefReport(report)) throw new CommandInputError(vscode.l10n.t('reports[{0}] is not a Chef report: it needs "status", "chef" and "resources" as in the reports chefConsul.openChefReport returns.', i));
+    const problem = chefReportProblem(report);
+    if (problem) throw new CommandInputError(vscode.l10n.t('reports[{0}] is not a valid Chef report: {1}.', i, problem));
     if (wrapped && x.node !== undefined && (typeof x.node !== 'string' || !x.node)) throw new CommandInputError(vscode.l10n.t('reports[{0}].node must be a node name.', i));
     if (wrapped && x.time !== undefined && (typeof x.time !== 'number' || !Number.isFinite(x.time))) throw new CommandInputError(vscode.l10n.t('reports[{0}].time must be epoch milliseconds.', i));
     const node = wrapped && typeof x.node === 'string' ? x.node : vscode.l10n.t('report {0}', i + 1);
