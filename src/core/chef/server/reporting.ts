@@ -58,6 +58,8 @@ export interface ListRunsOptions {
 
 /** The widest window Chef Infra Server's Reporting answers (it refuses more than 3 months). */
 export const MAX_REPORTING_WINDOW_MS = 90 * 86_400_000;
+/** How far ahead of our clock a run's start may be when no `to` is given. */
+const CLOCK_SLACK_MS = 15 * 60_000;
 /** The window listed when no `from` is given. */
 export const DEFAULT_REPORTING_WINDOW_MS = 86_400_000;
 
@@ -141,12 +143,14 @@ export async function listRuns(client: ChefServerClient, opts: ListRunsOptions =
   // goiardi's rows selects by run_id, not by time: ask it for everything and trim ourselves.
   const serverRows = opts.rows !== undefined && goiardiServers.get(client) === false ? opts.rows : ALL_ROWS;
   // Chef Infra Server's Reporting wants both ends (as knife-reporting sends them) and at most 3 months between them.
-  const to = opts.to ?? Date.now();
-  const from = opts.from ?? +to - DEFAULT_REPORTING_WINDOW_MS;
-  const span = +to - +from;
+  // Without `to`: up to now plus 15 minutes, so a node whose clock is ahead of ours (Chef servers accept 15 minutes) is not missed.
+  const now = Date.now();
+  const from = opts.from ?? +(opts.to ?? now) - DEFAULT_REPORTING_WINDOW_MS;
+  const span = +(opts.to ?? now) - +from;
   if (span > MAX_REPORTING_WINDOW_MS) {
-    throw new RangeError(`Chef Reporting lists at most 90 days at a time (the server refuses a longer window); asked for ${Math.ceil(span / 86_400_000)} days, ${new Date(from).toISOString()} to ${new Date(to).toISOString()}: narrow "from" or "to"`);
+    throw new RangeError(`Chef Reporting lists at most 90 days at a time (the server refuses a longer window); asked for ${Math.ceil(span / 86_400_000)} days, ${new Date(from).toISOString()} to ${new Date(opts.to ?? now).toISOString()}: narrow "from" or "to"`);
   }
+  const to = opts.to ?? Math.min(now + CLOCK_SLACK_MS, +from + MAX_REPORTING_WINDOW_MS);
   const query: ChefRequestOptions['query'] = { rows: serverRows, status };
   // goiardi leaves out runs that start in the very second of `from` or `until`: ask one second wider, filter exactly below.
   query.from = seconds(from) - 1;
