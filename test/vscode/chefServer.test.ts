@@ -252,8 +252,10 @@ describe('Chef server in VS Code', function () {
       const client = new ChefServerClient({ serverUrl: env.url, clientName: env.client, clientKeyPath: env.key });
       const runId = crypto.randomUUID();
       const now = Date.now();
-      await postRunStart(client, 'db-1', { runId, startTime: now - 20_000 });
-      await postRunEnd(client, 'db-1', {
+      // A node of this test's own: the seeded nodes' run history is what other tests and the UI screenshots read.
+      const node = `chefserver-vtest-${process.pid}-db`;
+      await postRunStart(client, node, { runId, startTime: now - 20_000 });
+      await postRunEnd(client, node, {
         runId,
         startTime: now - 20_000,
         endTime: now,
@@ -264,7 +266,7 @@ describe('Chef server in VS Code', function () {
         exception: { class: 'Mixlib::ShellOut::ShellCommandFailed', message: 'Expected process to exit with [0], but received 1', backtrace: ['a.rb:1'], description: { title: "Error executing action `restart` on resource 'service[postgresql]'", sections: [] } },
       });
       const poller = api.chefServer.poller;
-      const key = `chef-run:db-1:${runId}`;
+      const key = `chef-run:${node}:${runId}`;
       await eventually('the failed run to be notified', async () => {
         await poller.pollNow();
         return seen.some((n) => n.key === key) || undefined;
@@ -272,7 +274,7 @@ describe('Chef server in VS Code', function () {
       const n = seen.find((x) => x.key === key)!;
       assert.equal(n.source, 'chef-run');
       assert.equal(n.resource, 'service[postgresql]');
-      assert.deepEqual(n.jump, { command: 'chefConsul.chef.openRun', args: { node: 'db-1', runId } });
+      assert.deepEqual(n.jump, { command: 'chefConsul.chef.openRun', args: { node, runId } });
       await poller.pollNow();
       assert.equal(seen.filter((x) => x.key === key).length, 1, 'once per node and run');
       const seeded = seen.filter((x) => x.source === 'chef-run' && x.key !== key && (x.jump?.command === 'chefConsul.chef.openRun'));
