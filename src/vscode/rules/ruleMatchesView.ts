@@ -93,16 +93,18 @@ export class RuleMatchesView implements vscode.TreeDataProvider<Item>, vscode.Di
 
   /**
    * Another window of this machine follows the Chef server's Reporting
-   * (pid, 0 when unknown) — its runs' matches list and notify there — or
-   * undefined: this one does.
+   * (pid, 0 when unknown) — its runs' matches list and notify there; this
+   * one lists the matches of its own runs and report files — or undefined:
+   * this one does.
    */
   setReportingElsewhere(pid: number | undefined): void {
-    this.treeView.message =
+    // Beside the title, not the view's message: a message would hide the welcome content.
+    this.treeView.description =
       pid === undefined
         ? undefined
         : pid
-          ? vscode.l10n.t("Chef server Reporting is followed in another window (pid {0}): its runs' matches show and notify there; this window lists the matches of its own runs and report files.", pid)
-          : vscode.l10n.t("Chef server Reporting is followed in another window: its runs' matches show and notify there; this window lists the matches of its own runs and report files.");
+          ? vscode.l10n.t('Reporting followed in another window (pid {0})', pid)
+          : vscode.l10n.t('Reporting followed in another window');
   }
 
   refresh(): void {
