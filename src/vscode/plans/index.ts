@@ -33,7 +33,12 @@ export function registerPlanFeatures(context: vscode.ExtensionContext, connectio
     });
   };
   follow(connections.state);
+  // The walkthrough's "Open a task.yml" step completes on this key (resourceFilename is an editor's key, not the window's).
+  const markTaskYml = (editor: vscode.TextEditor | undefined) =>
+    void vscode.commands.executeCommand('setContext', 'chefConsul.taskYmlOpen', !!editor && vscode.languages.match(TASK_YML, editor.document) > 0);
+  markTaskYml(vscode.window.activeTextEditor);
   context.subscriptions.push(
+    vscode.window.onDidChangeActiveTextEditor(markTaskYml),
     workspace,
     diagnostics,
     phasesView,
