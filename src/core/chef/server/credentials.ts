@@ -132,8 +132,11 @@ function plainValue(raw: string): string | undefined {
   return undefined;
 }
 
-/** Strips a trailing `# comment` outside quotes. */
-function stripComment(line: string): string {
+/**
+ * Reads a line's quotes: where a `# comment` outside quotes starts, and which
+ * quote the line leaves open (none when it is closed or a comment starts).
+ */
+function scanQuotes(line: string): { commentAt?: number; open?: string } {
   let quote: string | undefined;
   for (let i = 0; i < line.length; i++) {
     const c = line[i];
@@ -141,9 +144,15 @@ function stripComment(line: string): string {
       if (c === '\\') i++;
       else if (c === quote) quote = undefined;
     } else if (c === '"' || c === "'") quote = c;
-    else if (c === '#') return line.slice(0, i);
+    else if (c === '#') return { commentAt: i };
   }
-  return line;
+  return { open: quote };
+}
+
+/** Strips a trailing `# comment` outside quotes. */
+function stripComment(line: string): string {
+  const { commentAt } = scanQuotes(line);
+  return commentAt === undefined ? line : line.slice(0, commentAt);
 }
 
 /**
@@ -160,15 +169,7 @@ function closingQuote(line: string, quote: string): number {
 
 /** The quote of a string `line` leaves open (after comments are stripped), if any. */
 function openQuote(line: string): string | undefined {
-  let quote: string | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (quote) {
-      if (c === '\\') i++;
-      else if (c === quote) quote = undefined;
-    } else if (c === '"' || c === "'") quote = c;
-  }
-  return quote;
+  return scanQuotes(line).open;
 }
 
 /** Chef's starter kit: `current_dir = File.dirname(__FILE__)`, then `"#{current_dir}/admin.pem"`. */
