@@ -35,20 +35,11 @@ export function mergeAttributes(node: Pick<ChefNode, PrecedenceLevel>): Json {
   return merged as Json;
 }
 
-/** The JSON `chefConsul.chef.getNode` returns and the node document shows. */
-export interface ChefNodeDocument {
-  name: string;
-  chef_environment: string;
-  run_list: string[];
+/** The JSON `chefConsul.chef.getNode` returns and the node document shows: the node, less its class markers, plus the merged attributes. */
+export type ChefNodeDocument = Omit<ChefNode, 'json_class' | 'chef_type'> & {
   /** The merged attributes. */
   attributes: Json;
-  default: Json;
-  normal: Json;
-  override: Json;
-  automatic: Json;
-  policy_name?: string | null;
-  policy_group?: string | null;
-}
+};
 
 export function nodeDocument(node: ChefNode): ChefNodeDocument {
   const doc: ChefNodeDocument = {
