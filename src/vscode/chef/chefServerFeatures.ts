@@ -38,7 +38,7 @@ export function registerChefServer(opts: {
   const connection = new ChefServerConnection(connections, log);
   const documents = new ChefObjectDocuments(connection, (node, runId) => shelvedServerReport(reports.shelf, node, runId));
   const view = new ChefServerView(connection);
-  const join = new NodesChefJoin(connection, () => nodesView.refresh());
+  const join = new NodesChefJoin(connection, () => nodesView.redraw());
   nodesView.chefJoin = join;
   const reporting = new ReportingFeed(connection, log);
   const poller = new ChefRunPoller(connection, reporting, opts.notifier);

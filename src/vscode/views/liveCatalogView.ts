@@ -75,6 +75,11 @@ export abstract class LiveCatalogView implements vscode.TreeDataProvider<Catalog
   refresh(): void {
     const state = this.connections.state;
     if (state?.kind === 'connected') state.catalog.refresh();
+    this.redraw();
+  }
+
+  /** Rebuilds the items from the data held (e.g. what decorates them changed), without asking Consul again. */
+  redraw(): void {
     this.changed.fire(undefined);
   }
 
