@@ -23,6 +23,16 @@ import { persistRunOutputs, RunOutputFiles } from './core/runs/outputStore';
 import { KvFeatures, registerKvFeatures } from './vscode/kv';
 import { RunMonitor } from './vscode/monitor/runMonitor';
 import { registerWatches, WatchFeatures } from './vscode/watches';
+import type { CodeCacheStatus } from './core/util/codeCache';
+
+/** What the entry point (src/bootstrap.ts) says of loading this bundle. */
+export interface BootInfo {
+  codeCache: CodeCacheStatus;
+  /** Reading, compiling and running the bundle (ms). */
+  loadMs: number;
+  /** The code cache file of this bundle, in the extension's global storage (there, or written a few seconds after activation). */
+  cacheFile: string | undefined;
+}
 
 /** What other extensions get from an installed copy. */
 export interface PublicApi {
@@ -54,12 +64,14 @@ export interface ChefConsulApi {
   /** Watches (consul watch in the editor): the manager running them and the Watches view. */
   watches: WatchFeatures;
   activationMs: number;
+  /** How the bundle was loaded (undefined when loaded without the entry point). */
+  boot: BootInfo | undefined;
 }
 
 /** Set while active: ends running runs cleanly when the window closes or the extension stops. */
 let endRuns: (() => Promise<void>) | undefined;
 
-export function activate(context: vscode.ExtensionContext): ChefConsulApi | PublicApi {
+export function activate(context: vscode.ExtensionContext, boot?: BootInfo): ChefConsulApi | PublicApi {
   const started = performance.now();
   const log = vscode.window.createOutputChannel('Chef + Consul', { log: true });
   const connections = new ConnectionManager(context, log);
@@ -120,8 +132,8 @@ export function activate(context: vscode.ExtensionContext): ChefConsulApi | Publ
   // and status bar show "connecting" until the connection is there.
   void connections.reconnect();
   const activationMs = performance.now() - started;
-  log.info(`Activated in ${activationMs.toFixed(1)} ms`);
-  const api: ChefConsulApi = { connections, nodesView, servicesView, eventsView, plans, runs, runsView, statusBar, kv, chef: chef.features, notifier: notifications.features.notifier, notifications: notifications.features, reportFiles, chefServer: chefServer.features, rules: rules.features, watches: watches.features, activationMs };
+  log.info(`Activated in ${activationMs.toFixed(1)} ms` + (boot ? ` (bundle loaded in ${boot.loadMs.toFixed(1)} ms, code cache ${boot.codeCache})` : ''));
+  const api: ChefConsulApi = { connections, nodesView, servicesView, eventsView, plans, runs, runsView, statusBar, kv, chef: chef.features, notifier: notifications.features.notifier, notifications: notifications.features, reportFiles, chefServer: chefServer.features, rules: rules.features, watches: watches.features, activationMs, boot };
   // The full API holds the connection (and so the token) and runs without any of the commands' checks:
   // only tests and development get it; other extensions see the activation time only.
   return context.extensionMode === vscode.ExtensionMode.Production ? { activationMs } : api;

@@ -45,6 +45,8 @@ export interface RunExtensionTestsOptions {
   workspaceFolder: string;
   env?: NodeJS.ProcessEnv;
   settings?: Record<string, unknown>;
+  /** VS Code's user data (settings, global storage); default a fresh temp dir, removed afterwards. A given one is kept: a second run starts VS Code again on it. */
+  userDataDir?: string;
   /** See StartCodeServerOptions.workspaceTrust. */
   workspaceTrust?: boolean;
   /** Default 5 minutes; on timeout a screenshot is taken and EXIT_TIMEOUT returned. */
@@ -567,7 +569,7 @@ export async function runExtensionTests(opts: RunExtensionTestsOptions): Promise
   let server: CodeServerHandle | undefined;
   let browser: Browser | undefined;
   try {
-    server = await startCodeServer({ env: opts.env, settings: opts.settings, workspaceTrust: opts.workspaceTrust });
+    server = await startCodeServer({ env: opts.env, settings: opts.settings, workspaceTrust: opts.workspaceTrust, userDataDir: opts.userDataDir });
     browser = await launchBrowser();
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const exit = exitSignal();
