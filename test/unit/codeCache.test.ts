@@ -8,6 +8,7 @@ import { requireWithCodeCache } from '../../src/core/util/codeCache';
 
 interface Loaded {
   answer(): string;
+  text: string;
   dep: string;
 }
 
@@ -17,7 +18,7 @@ describe('requireWithCodeCache', () => {
   let file: string;
   const runs = () => (globalThis as { __ccoCodeCacheRuns?: number }).__ccoCodeCacheRuns ?? 0;
   const write = (answer: string) =>
-    fs.writeFileSync(file, `globalThis.__ccoCodeCacheRuns = (globalThis.__ccoCodeCacheRuns ?? 0) + 1;\nexports.dep = require('./dep.js');\nexports.answer = () => ${JSON.stringify(answer)} + __filename.slice(-8);\n`);
+    fs.writeFileSync(file, `globalThis.__ccoCodeCacheRuns = (globalThis.__ccoCodeCacheRuns ?? 0) + 1;\nexports.dep = require('./dep.js');\nexports.answer = () => ${JSON.stringify(answer)} + __filename.slice(-8);\nexports.text = 'µs — ✓';\n`);
   const load = () => requireWithCodeCache<Loaded>(file, cacheDir, createRequire(file));
   // V8 keeps what it compiled per process and then ignores the cache handed to it:
   // whether it takes or refuses a cache is only seen in a process that has not compiled the file yet.
@@ -44,6 +45,7 @@ describe('requireWithCodeCache', () => {
     assert.equal(a.status, 'created');
     assert.equal(a.exports.answer(), 'first/main.js');
     assert.equal(a.exports.dep, 'dep here', 'its require() resolves next to the file');
+    assert.equal(a.exports.text, 'µs — ✓', 'a file that is not ASCII is read as UTF-8');
     assert.equal(runs(), before + 1, 'the file ran exactly once');
     assert.equal(caches().length, 0, 'nothing is written before save()');
     assert.equal(await a.save(), true);

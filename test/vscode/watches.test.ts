@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ChefConsulApi } from '../../src/extension';
-import type { WatchSummary } from '../../src/vscode/watches/watchManager';
+import { WindowLease } from '../../src/core/util/windowLease';
+import { WatchManager, type WatchSummary } from '../../src/vscode/watches/watchManager';
 import { consulJson, consulRequest } from '../infra/cluster';
 import { clusterFromEnv, eventually, serverAgent } from '../support/env';
 import { activateExtension, removeProfiles } from './support';
@@ -36,6 +37,17 @@ describe('Watches in VS Code', function () {
 
   it('shows the welcome content with Add Watch and Import while there is no watch', async () => {
     assert.deepEqual(api.watches.view.getChildren(), []);
+    // A window without watches takes no part in the watches' window lease (activation touches no lock file).
+    const lease = new WindowLease({ dir: tmp, name: 'watches' });
+    const manager = new WatchManager(api.connections, api.notifier, vscode.window.createOutputChannel('cco-watch-lease-probe', { log: true }), undefined, lease);
+    try {
+      assert.equal(manager.list().length, 0);
+      assert.equal(lease.state.kind, 'stopped');
+      assert.equal(fs.existsSync(lease.lockFile), false);
+    } finally {
+      manager.dispose();
+      lease.dispose();
+    }
     const pkg = JSON.parse(fs.readFileSync(path.join(vscode.extensions.getExtension('chef-consul-ops.chef-consul-ops')!.extensionPath, 'package.json'), 'utf8')) as {
       contributes: { viewsWelcome: { view: string; contents: string }[] };
     };
@@ -142,9 +154,9 @@ describe('Watches in VS Code', function () {
   it('runs the watches in one window per machine: while another live window holds the lease none run here; they resume when it goes', async () => {
     const lease = api.watches.lease;
     assert.ok(lease, 'no window lease');
-    assert.equal(lease.isOwner, true);
     await vscode.commands.executeCommand('chefConsul.watches.add', { name: 'leased', type: 'key', key: `${key}-lease`, debounceMs: 100 });
     await eventually('the watch to run', async () => (await find('leased'))?.state === 'watching', 10_000);
+    assert.equal(lease.isOwner, true, 'the window with watches holds the lease');
     // Another window: a live process whose heartbeat keeps coming.
     const other = spawn('sleep', ['60'], { stdio: 'ignore' });
     const beat = () => fs.writeFileSync(lease.lockFile, JSON.stringify({ pid: other.pid, token: 'another-window', heartbeat: Date.now() }));

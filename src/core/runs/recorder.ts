@@ -31,7 +31,7 @@ export const FULL_LOG_FLUSH_MS = 30_000;
 /** truncateLog of a tail whose first `dropped` bytes the run no longer holds: its marker counts them too. */
 export function truncateTail(tail: string, dropped: number, limit?: number): string {
   const cut = truncateLog(tail, limit);
-  return dropped ? cut.replace(/^\[… (\d+) earlier bytes/, (_, n: string) => `[… ${Number(n) + dropped} earlier bytes`) : cut;
+  return dropped ? cut.replace(/^\[\u2026 (\d+) earlier bytes/, (_, n: string) => `[… ${Number(n) + dropped} earlier bytes`) : cut;
 }
 
 export class RunRecorder {

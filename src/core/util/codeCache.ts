@@ -13,6 +13,7 @@
  * and the cache is written again. Anything that fails on the way (no
  * directory, no permission, a torn file) costs the cache, never the load.
  */
+import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { Module } from 'node:module';
@@ -35,7 +36,7 @@ export interface CodeCachedModule<T> {
 
 const SUFFIX = '.v8cache';
 
-function cacheName(source: string): string {
+function cacheName(source: Buffer): string {
   const hash = createHash('sha256').update(source).digest('hex').slice(0, 32);
   const v8 = process.versions.v8.replace(/[^\w.-]/g, '_');
   return `${hash}-${v8}-${process.arch}${SUFFIX}`;
@@ -61,9 +62,11 @@ export function requireWithCodeCache<T>(file: string, cacheDir: string, requireF
   let cacheFile: string | undefined;
   let status: CodeCacheStatus = 'off';
   try {
-    const source = fs.readFileSync(file, 'utf8');
-    cacheFile = path.join(cacheDir, cacheName(source));
+    const bytes = fs.readFileSync(file);
+    cacheFile = path.join(cacheDir, cacheName(bytes));
     const cachedData = readOrUndefined(cacheFile);
+    // An ASCII file (esbuild's output is) decodes several times faster as latin1, to the same text.
+    const source = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
     script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
     status = !cachedData ? 'created' : script.cachedDataRejected ? 'rejected' : 'used';
   } catch {

@@ -89,10 +89,10 @@ const DURATION_UNITS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μ
 /** Go's time.ParseDuration, in nanoseconds; undefined when it cannot be read. */
 export function parseGoDuration(text: string): number | undefined {
   if (text === '0') return 0;
-  const m = /^([-+]?)((?:\d*\.?\d+(?:ns|us|µs|μs|ms|s|m|h))+)$/.exec(text);
+  const m = /^([-+]?)((?:\d*\.?\d+(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+)$/.exec(text);
   if (!m) return undefined;
   let total = 0;
-  for (const part of m[2].matchAll(/(\d*\.?\d+)(ns|us|µs|μs|ms|s|m|h)/g)) total += Number(part[1]) * DURATION_UNITS[part[2]];
+  for (const part of m[2].matchAll(/(\d*\.?\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/g)) total += Number(part[1]) * DURATION_UNITS[part[2]];
   return m[1] === '-' ? -total : total;
 }
 

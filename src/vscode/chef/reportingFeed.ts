@@ -44,6 +44,7 @@ export class ReportingFeed implements vscode.Disposable {
   /** This window started or stopped following Reporting (the lease moved). */
   readonly onDidChangeFollowing = this.followingChanged.event;
   private lease: WindowLease | undefined;
+  private leaseStarted = false;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -79,12 +80,14 @@ export class ReportingFeed implements vscode.Disposable {
   /**
    * One window per machine polls: the one holding the lease `reporting` in
    * `dir` (the extension's global storage, shared by the windows), or the
-   * lease given (tests). Taken over when its holder closes or hangs.
+   * lease given (tests). Taken over when its holder closes or hangs. The
+   * lease is only taken once there is a Chef server to poll.
    */
   useLease(lease: WindowLease | string): WindowLease {
     this.lease?.dispose();
     const l = typeof lease === 'string' ? new WindowLease({ dir: lease, name: 'reporting' }) : lease;
     this.lease = l;
+    this.leaseStarted = false;
     const sub = l.onDidChange(() => {
       // Taken: poll here (carrying on from where this window was); lost: stop.
       if (this.mine) this.restart();
@@ -92,9 +95,16 @@ export class ReportingFeed implements vscode.Disposable {
       this.followingChanged.fire();
     });
     this.disposables.push({ dispose: () => sub.dispose() }, l);
-    l.start();
-    this.followingChanged.fire();
+    this.startLease();
     return l;
+  }
+
+  /** Takes part in the lease once there is a server to poll (not at activation, nor in windows without a Chef server). */
+  private startLease(): void {
+    if (!this.lease || this.leaseStarted || !this.poller) return;
+    this.leaseStarted = true;
+    this.lease.start();
+    this.followingChanged.fire();
   }
 
   /** `consumer` wants news every `ms` (0: none); the poll follows the shortest. */
@@ -159,6 +169,7 @@ export class ReportingFeed implements vscode.Disposable {
     }
     this.lastError = '';
     this.restarted.fire({ baseline: this.poller?.baselineNext ?? false });
+    this.startLease();
     if (this.poller && this.intervalMs) this.schedule(0);
   }
 

@@ -69,8 +69,8 @@ export function registerWatches(
   /** Where the window lease lives (the extension's global storage): one window per machine runs the watches. */
   leaseDir?: string,
 ): { features: WatchFeatures; disposables: vscode.Disposable[] } {
+  // Started by the manager with the first watch.
   const lease = leaseDir ? new WindowLease({ dir: leaseDir, name: 'watches' }) : undefined;
-  lease?.start();
   const manager = new WatchManager(connections, notifier, log, globalState, lease);
   const view = new WatchesView(manager);
   const documents = new WatchDiffDocuments(manager);

@@ -64,6 +64,7 @@ export class WatchManager implements vscode.Disposable {
   /** Handlers: one run at a time per watch, the latest firing waiting; killed on dispose and profile switch. */
   readonly handlers = new HandlerPool();
   private profileName: string | undefined;
+  private leaseStarted = false;
 
   constructor(
     private readonly connections: ConnectionManager,
@@ -158,6 +159,15 @@ export class WatchManager implements vscode.Disposable {
    */
   restart(reconnect = false): void {
     const { watches, problems } = parseWatchList(WatchManager.storedList());
+    // The lease is taken with the first watch (a window without watches never touches it); its
+    // first state restarts everything through the lease's listener.
+    if (watches.length && this.lease && !this.leaseStarted) {
+      this.leaseStarted = true;
+      const before = this.lease.state;
+      this.lease.start();
+      if (this.lease.state === before) this.restart(true);
+      return;
+    }
     const wanted = new Map(watches.map((w) => [w.name, JSON.stringify(w)]));
     for (const [name, e] of [...this.entries]) {
       if (!reconnect && wanted.get(name) === JSON.stringify(e.definition)) continue;
