@@ -17,25 +17,24 @@
  * A node's log is taken once: from its final record where that holds it, else
  * from /log once /log was written after the final record (metronome writes it
  * second, so a read in between finds the empty /log of the node's start).
+ *
+ * The queries and their latest answers are kept in metronomeWatches.ts, the
+ * checks that say why a run is stuck in metronomeDiagnoser.ts; this class
+ * keeps the run's state and turns each pass's reads into the run model.
  */
 import { listKeys, mapLimited, readIndexed, readValue } from '../consul/kv';
-import { kvKeysMethod } from '../consul/kvMethods';
 import type { ConsulConnection } from '../consul/client';
 import { fireEvent } from '../consul/events';
-import { readCatalog } from '../consul/nodeDump';
 import type { MergedEvent } from '../plans/merge';
-import { phaseTargets, type TargetNode } from '../plans/targeting';
-import type { Disposable } from '../util/emitter';
+import { MetronomeDiagnoser } from './metronomeDiagnoser';
 import {
   cap,
-  DiagnosticSet,
   label,
   list,
   METRONOME_TASK_TIMEOUT_S,
   noNodeSentence,
   orphanSentence,
   queueLoss,
-  RUN_MESSAGE_KINDS,
   stallSentence,
   unknownNodeSentence,
   wipeSentence,
@@ -43,11 +42,12 @@ import {
   type MetronomeDiagnosticKind,
   type PhaseLabel,
 } from './metronomeDiagnosis';
-import { followKv, readValues, sameValue, stillEmpty, valueIn, valueMethod, type Unchanged, type WatchMethod } from './metronomeFollower';
+import { readValues } from './metronomeFollower';
 import { EVENT_QUEUE_KEY, logKey, parseJsonRecord, phaseKey, PROGRESS_QUEUE_KEY, runFromRecord, runKey } from './metronomeLayout';
 import { phasesFromKv, phasesOf, type PhaseInfo } from './metronomePhases';
 import { parseEventQueue, parseProgressQueue, type QueuedEvent, type QueuedPhase } from './metronomeQueues';
 import { metronomeOutcome, nodeStatusOf, phaseStatusOf, resultKeyPart, runStatusOf, type MetronomeOutcome, type ResultKey } from './metronomeResults';
+import { MetronomeWatches } from './metronomeWatches';
 import { FINISHED_PHASE, PhaseStatus, Run, RunSnapshot, RunStatus } from './model';
 import type { RunRegistry } from './registry';
 
@@ -111,34 +111,23 @@ export class MetronomeRun {
   readonly run: Run;
   /** Resolves when the run ended: finished by metronome, stopped (interrupted), or no longer followed (cancelled). */
   readonly done: Promise<RunSnapshot>;
-  private readonly diags = new DiagnosticSet();
-  readonly onDidChangeDiagnostics = this.diags.onDidChange;
+  readonly onDidChangeDiagnostics: MetronomeDiagnoser['onDidChange'];
+  /** The checks that say why the run is stuck, and the diagnostics that still hold. */
+  private readonly diagnoser: MetronomeDiagnoser;
 
   private resolveDone!: (s: RunSnapshot) => void;
   private readonly phases = new Map<number, PhaseInfo>();
-  private readonly progressWatch: Disposable;
-  private eventQueueWatch: Disposable | undefined;
-  private resultsWatch: Disposable | undefined;
-  private readonly coalesceMs: number;
+  /** The blocking queries, and their latest answers. */
+  private readonly watches: MetronomeWatches;
   private readonly headTimeoutMs: number;
   private readonly graceMs: number;
-
-  // Latest answers of the three queries.
-  private keys: string[] | undefined;
-  private progress: QueuedPhase[] | undefined;
-  private eventQueue: QueuedEvent[] | undefined;
 
   private readonly started = new Set<number>();
   private readonly finals = new Map<number, PhaseStatus>();
   private readonly nodeFinals = new Set<string>();
   private readonly seenQueued = new Set<number>();
-  private readonly checkedNodes = new Set<string>();
-  private catalog: TargetNode[] | undefined;
   /** An agent has the event: it is out of the event queue, into the progress queue or results. */
   private pickedUp: boolean;
-  private head: { key: string; no: number; stage: 'queued' | 'phase'; since: number } | undefined;
-  private lostSince: number | undefined;
-  private orphanSince: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private syncing = false;
@@ -204,6 +193,9 @@ export class MetronomeRun {
       startedAt: init.startedAt,
       phases: init.phases.map(({ no, task, pattern, service, tag }) => ({ no, task, pattern, service, tag })),
     });
+    const { phases, seenQueued, started, finals, headTimeoutMs, graceMs } = this;
+    this.diagnoser = new MetronomeDiagnoser({ connection, run: this.run, phases, seenQueued, started, finals, headTimeoutMs, graceMs, wakeAt: (at) => this.wakeAt(at) });
+    this.onDidChangeDiagnostics = this.diagnoser.onDidChange;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     // The connection stays usable until the run ends, even if the editor disposes it meanwhile.
     const release = connection.retain();
@@ -212,55 +204,20 @@ export class MetronomeRun {
     registry.track(this.run.id, this.done);
     signal.addEventListener('abort', () => this.cancel(), { once: true });
 
-    this.coalesceMs = options.coalesceMs ?? 20;
     this.pickedUp = init.pickedUp;
-    this.progressWatch = this.follow(`/v1/kv/${PROGRESS_QUEUE_KEY}?recurse`, valueMethod(PROGRESS_QUEUE_KEY, true), (body) => {
-      const { phases, problem } = parseProgressQueue(valueIn(body, PROGRESS_QUEUE_KEY));
-      this.progress = phases;
-      this.malformed(PROGRESS_QUEUE_KEY, problem);
-    });
-    if (this.pickedUp) this.followResults();
-    else {
-      this.eventQueueWatch = this.follow(`/v1/kv/${EVENT_QUEUE_KEY}`, valueMethod(EVENT_QUEUE_KEY, false), (body) => {
-        const { events, problem } = parseEventQueue(valueIn(body, EVENT_QUEUE_KEY));
-        this.eventQueue = events;
-        this.malformed(EVENT_QUEUE_KEY, problem);
-      });
-    }
-    // Waiting for an agent counts from now: the fire, or the attach.
-    this.head = { key: 'queued', no: init.phases[0]?.no ?? 0, stage: 'queued', since: Date.now() };
-    this.wakeAt(this.head.since + this.headTimeoutMs);
-  }
-
-  /** One blocking query; a pass runs on each answer that brings something new. */
-  private follow(path: string, method: WatchMethod, take: (body: unknown) => void, unchanged: Unchanged = sameValue): Disposable {
-    return followKv(this.connection, { path, method, coalesceMs: this.coalesceMs, unchanged }, {
-      answered: () => this.forget('follow-error', path),
-      changed: (body) => {
-        take(body);
-        this.requestSync();
-      },
-      failed: (error) => this.diagnose({ kind: 'follow-error', severity: 'warning', key: path, message: `Following metronome paused: ${error.message} It resumes by itself.` }),
-    });
-  }
-
-  /** Only once the event is taken: before, its results prefix is empty, and an empty prefix wakes at every KV write. */
-  private followResults(): void {
-    this.keys = undefined;
-    this.resultsWatch = this.follow(`/v1/kv/${runKey(this.run.id)}?keys`, kvKeysMethod(runKey(this.run.id)), (body) => {
-      this.keys = Array.isArray(body) ? body.filter((k): k is string => typeof k === 'string') : [];
-    }, stillEmpty);
+    this.watches = new MetronomeWatches(connection, { runId: this.run.id, coalesceMs: options.coalesceMs ?? 20, pickedUp: this.pickedUp }, this.diagnoser, () => this.requestSync());
+    this.diagnoser.startWaiting(init.phases[0]?.no ?? 0);
   }
 
   /** The problems found so far that still hold, oldest first. */
   get diagnostics(): MetronomeDiagnostic[] {
-    return this.diags.all;
+    return this.diagnoser.all;
   }
 
   // --- the sync pass --------------------------------------------------------
 
   private requestSync(): void {
-    if (this.finished || this.progress === undefined || (this.resultsWatch && this.keys === undefined) || (this.eventQueueWatch && this.eventQueue === undefined)) return;
+    if (this.finished || !this.watches.answered) return;
     if (this.syncing) {
       this.dirty = true;
       return;
@@ -271,9 +228,9 @@ export class MetronomeRun {
         this.dirty = false;
         try {
           await this.sync();
-          this.forget('follow-error', 'read');
+          this.diagnoser.forget('follow-error', 'read');
         } catch (e) {
-          this.diagnose({ kind: 'follow-error', severity: 'warning', key: 'read', message: `Reading metronome's results failed: ${(e as Error).message} Retrying.` });
+          this.diagnoser.diagnose({ kind: 'follow-error', severity: 'warning', key: 'read', message: `Reading metronome's results failed: ${(e as Error).message} Retrying.` });
           this.wakeAt(Date.now() + 2000);
         }
       } while (this.dirty && !this.finished);
@@ -283,12 +240,12 @@ export class MetronomeRun {
 
   private async sync(freshKeys = false): Promise<void> {
     const id = this.run.id;
-    const first = !this.catalog;
-    if (first) await this.refreshCatalog();
-    const parts = (this.keys ?? []).map((k) => resultKeyPart(k, id)).filter((p): p is ResultKey => !!p);
+    const first = !this.diagnoser.hasCatalog;
+    if (first) await this.diagnoser.refreshCatalog();
+    const parts = (this.watches.keys ?? []).map((k) => resultKeyPart(k, id)).filter((p): p is ResultKey => !!p);
     // Before the results are followed, their first record is looked for on each change of the queues.
-    const hasEvent = !this.resultsWatch || parts.some((p) => p.kind === 'event');
-    const ours = (this.progress ?? []).filter((p) => p.id === id);
+    const hasEvent = !this.watches.followingResults || parts.some((p) => p.kind === 'event');
+    const ours = (this.watches.progress ?? []).filter((p) => p.id === id);
     const queued = new Set(ours.map((p) => p.no));
     for (const p of ours) this.noteQueued(p);
 
@@ -313,7 +270,7 @@ export class MetronomeRun {
       return outcome !== undefined && outcome !== 'inprogress';
     });
     if (phaseEnded && !freshKeys) {
-      this.keys = await listKeys(this.connection, runKey(id));
+      this.watches.keys = await listKeys(this.connection, runKey(id));
       if (this.finished) return;
       return this.sync(true);
     }
@@ -326,11 +283,11 @@ export class MetronomeRun {
       if (!rec || !this.knownPhase(no, key)) continue;
       const outcome = metronomeOutcome(rec.Status);
       if (!outcome) {
-        this.malformed(key, `${key} has status ${JSON.stringify(rec.Status)}, which metronome does not write; the node is shown as it was.`);
+        this.diagnoser.malformed(key, `${key} has status ${JSON.stringify(rec.Status)}, which metronome does not write; the node is shown as it was.`);
         continue;
       }
       this.startPhase(no);
-      await this.checkNode(no, node);
+      await this.diagnoser.checkNode(no, node);
       if (this.finished) return;
       if (outcome === 'inprogress') this.run.nodeStarted(no, node);
       else ended.push({ no, node, outcome, ...(typeof rec.Log === 'string' ? { log: rec.Log } : {}) });
@@ -360,7 +317,7 @@ export class MetronomeRun {
       const rec = this.record(key, values.get(key));
       if (!rec || !this.knownPhase(no, key)) continue;
       const outcome = metronomeOutcome(rec.Status);
-      if (!outcome) this.malformed(key, `${key} has status ${JSON.stringify(rec.Status)}, which metronome does not write; the phase is shown as it was.`);
+      if (!outcome) this.diagnoser.malformed(key, `${key} has status ${JSON.stringify(rec.Status)}, which metronome does not write; the phase is shown as it was.`);
       else if (outcome === 'inprogress') this.startPhase(no);
       else this.endPhase(no, outcome);
     }
@@ -368,12 +325,14 @@ export class MetronomeRun {
     this.checkQueueLoss(queued);
     const eventRec = this.record(runKey(id), values.get(runKey(id)));
     const eventOutcome = eventRec ? metronomeOutcome(eventRec.Status) : undefined;
-    if (eventRec && !eventOutcome) this.malformed(runKey(id), `${runKey(id)} has status ${JSON.stringify(eventRec.Status)}, which metronome does not write; the run is followed on.`);
+    if (eventRec && !eventOutcome) this.diagnoser.malformed(runKey(id), `${runKey(id)} has status ${JSON.stringify(eventRec.Status)}, which metronome does not write; the run is followed on.`);
     if (eventOutcome && eventOutcome !== 'inprogress') return this.finish(eventOutcome);
-    if (this.checkOrphan(eventOutcome ?? 'missing', queued.size, phaseNos.size > 0 || this.started.size > 0)) return;
+    // Ends the run when metronome can no longer finish it.
+    const orphaned = this.diagnoser.orphaned(eventOutcome ?? 'missing', queued.size, phaseNos.size > 0 || this.started.size > 0);
+    if (orphaned) return this.end('interrupted', this.diagnoser.runMessage(orphaned));
     // Every phase not started is judged once against the catalog; heads again as they come.
-    if (first) for (const p of this.phases.values()) this.checkReach(p);
-    await this.checkHead(queued);
+    if (first) for (const p of this.phases.values()) this.diagnoser.checkReach(p);
+    await this.diagnoser.checkHead(queued, { pickedUp: this.pickedUp, progress: this.watches.progress, eventQueue: this.watches.eventQueue });
   }
 
   // --- what a pass decides --------------------------------------------------
@@ -381,11 +340,9 @@ export class MetronomeRun {
   private pickUp(): void {
     if (!this.pickedUp) {
       this.pickedUp = true;
-      // Once an agent has the event, the event queue says nothing more about it.
-      this.eventQueueWatch?.dispose();
-      this.eventQueueWatch = undefined;
+      this.watches.dropEventQueue();
     }
-    if (!this.resultsWatch) this.followResults();
+    this.watches.followResults();
     if (this.run.status === 'pending') this.run.start();
   }
 
@@ -393,37 +350,32 @@ export class MetronomeRun {
     this.seenQueued.add(p.no);
     const known = this.phases.get(p.no);
     if (!known) {
-      this.diagnose({ kind: 'plan-mismatch', severity: 'warning', phase: p.no, message: `metronome queued phase ${p.no + 1} (${p.task}) of pattern "${p.pattern}", which the plan here does not have: the agents run their own copy of the patterns, and this phase's results are not shown.` });
+      this.diagnoser.diagnose({ kind: 'plan-mismatch', severity: 'warning', phase: p.no, message: `metronome queued phase ${p.no + 1} (${p.task}) of pattern "${p.pattern}", which the plan here does not have: the agents run their own copy of the patterns, and this phase's results are not shown.` });
     } else if (known.task !== p.task) {
       // Pattern names are folder names, which differ between checkouts harmlessly; a task does not.
-      this.diagnose({ kind: 'plan-mismatch', severity: 'warning', phase: p.no, message: `metronome queued ${label({ no: p.no, task: p.task })} of pattern "${p.pattern}" where the plan here has task "${known.task}": the agents run their own copy of the patterns.` });
+      this.diagnoser.diagnose({ kind: 'plan-mismatch', severity: 'warning', phase: p.no, message: `metronome queued ${label({ no: p.no, task: p.task })} of pattern "${p.pattern}" where the plan here has task "${known.task}": the agents run their own copy of the patterns.` });
     } else {
       // The agents' copy decides the nodes, and the dispatching agent's -skippable flag the skipping.
       const agents = { service: p.service || undefined, tag: p.tag || undefined, skippable: p.skippable ?? known.skippable };
       if (agents.service === known.service && agents.tag === known.tag && agents.skippable === known.skippable) return;
       Object.assign(known, agents);
-      this.checkReach(known);
+      this.diagnoser.checkReach(known);
     }
   }
 
   private knownPhase(no: number, key: string): boolean {
     if (this.phases.has(no)) return true;
-    this.diagnose({ kind: 'plan-mismatch', severity: 'warning', phase: no, key, message: `metronome has results for phase ${no + 1}, which the plan here does not have; they are not shown.` });
+    this.diagnoser.diagnose({ kind: 'plan-mismatch', severity: 'warning', phase: no, key, message: `metronome has results for phase ${no + 1}, which the plan here does not have; they are not shown.` });
     return false;
-  }
-
-  private targets(no: number): string[] {
-    const p = this.phases.get(no);
-    return p && this.catalog ? phaseTargets(p, this.catalog) : [];
   }
 
   private startPhase(no: number): void {
     if (this.started.has(no) || this.finals.has(no)) return;
     this.started.add(no);
     this.pickUp();
-    this.forget('head-not-started');
-    this.forget('no-node', undefined, no);
-    this.run.startPhase(no, this.targets(no));
+    this.diagnoser.forget('head-not-started');
+    this.diagnoser.forget('no-node', undefined, no);
+    this.run.startPhase(no, this.diagnoser.targets(no));
   }
 
   private endPhase(no: number, outcome: Exclude<MetronomeOutcome, 'inprogress'>): void {
@@ -432,104 +384,19 @@ export class MetronomeRun {
       if (n.status === 'running') this.run.nodeEnded(no, n.node, outcome === 'timeout' ? 'timeout' : 'lost', undefined, outcome === 'timeout' ? `Still in progress when metronome's ${METRONOME_TASK_TIMEOUT_S} s task timeout ended the phase.` : 'metronome ended the phase before this node reported a result.');
       else if (n.status === 'pending') this.run.nodeEnded(no, n.node, 'lost', undefined, 'metronome ended the phase without a result under this node name.');
     }
-    const notes = this.diagnostics.filter((d) => d.phase === no && (d.kind === 'no-node' || d.kind === 'unknown-node' || d.kind === 'head-not-started')).map((d) => d.message);
+    const notes = this.diagnoser.phaseNotes(no);
     this.finals.set(no, status);
-    this.forget('head-not-started', undefined, no);
-    this.run.endPhase(no, status, notes.length ? notes.join(' ') : undefined);
+    this.diagnoser.forget('head-not-started', undefined, no);
+    this.run.endPhase(no, status, notes);
   }
 
   private checkQueueLoss(queued: ReadonlySet<number>): void {
-    const { lost, failed } = queueLoss({ seen: this.seenQueued, queued, finals: this.finals });
-    if (!lost.length) {
-      this.lostSince = undefined;
-      return;
-    }
-    const now = Date.now();
-    if (!failed) {
-      this.lostSince ??= now;
-      if (now - this.lostSince < this.graceMs) return this.wakeAt(this.lostSince + this.graceMs);
-    }
-    const labels = lost.map((no) => this.labelOf(no));
-    const message = failed
-      ? wipeSentence({ ...this.labelOf(failed.no), status: failed.status }, labels)
-      : `${lost.length === 1 ? cap(label(labels[0])) : `Phases ${lost.map((no) => no + 1).join(', ')}`} left metronome's progress queue without running (someone cleared ${PROGRESS_QUEUE_KEY}?).`;
-    this.diagnose({ kind: 'queue-wiped', severity: 'error', message });
-    for (const no of lost) {
+    const loss = this.diagnoser.lostPhases(queued);
+    if (!loss) return;
+    for (const no of loss.lost) {
       this.finals.set(no, 'cancelled');
-      this.run.endPhase(no, 'cancelled', failed ? `Never ran: metronome cleared its progress queue after ${label(this.labelOf(failed.no))} ended ${failed.status}.` : 'Never ran: it left metronome\'s progress queue unrun.');
+      this.run.endPhase(no, 'cancelled', loss.note);
     }
-  }
-
-  /** Ends the run when metronome can no longer finish it; true when it did. */
-  private checkOrphan(eventResult: MetronomeOutcome | 'missing', queuedPhases: number, anyPhaseResult: boolean): boolean {
-    const reason = orphanSentence({ eventResult, queuedPhases, anyPhaseResult, everQueued: this.seenQueued.size > 0 });
-    if (!reason) {
-      this.orphanSince = undefined;
-      return false;
-    }
-    const now = Date.now();
-    this.orphanSince ??= now;
-    if (now - this.orphanSince < this.graceMs) {
-      this.wakeAt(this.orphanSince + this.graceMs);
-      return false;
-    }
-    this.diagnose({ kind: 'orphaned', severity: 'error', message: reason });
-    this.end('interrupted', this.runMessage(reason));
-    return true;
-  }
-
-  private async checkHead(queued: ReadonlySet<number>): Promise<void> {
-    let next: { key: string; no: number; stage: 'queued' | 'phase' } | undefined;
-    if (!this.pickedUp) next = { key: 'queued', no: this.head?.no ?? 0, stage: 'queued' };
-    else {
-      const no = Math.min(...queued);
-      if (Number.isFinite(no) && !this.started.has(no) && !this.finals.has(no)) next = { key: `phase:${no}`, no, stage: 'phase' };
-    }
-    const now = Date.now();
-    if (next?.key !== this.head?.key) {
-      this.forget('head-not-started');
-      this.head = next && { ...next, since: now };
-      if (!next) return;
-      // Nodes come and go: judge the new head against the catalog of now.
-      await this.refreshCatalog();
-      const info = this.phases.get(next.no);
-      if (info) this.checkReach(info);
-      this.wakeAt(now + this.headTimeoutMs);
-      return;
-    }
-    const head = this.head;
-    if (!head) return;
-    if (now - head.since < this.headTimeoutMs) return this.wakeAt(head.since + this.headTimeoutMs);
-    // A phase with no node already has its own, more precise diagnostic.
-    if (head.stage === 'phase' && this.diags.has('no-node', undefined, head.no)) return;
-    const blocker = (this.progress ?? []).find((p) => p.id !== this.run.id);
-    const position = (this.eventQueue ?? []).findIndex((e) => e.id === this.run.id);
-    const message = stallSentence({
-      timeoutMs: this.headTimeoutMs,
-      stage: head.stage,
-      ...(position >= 0 ? { eventQueued: { position, length: this.eventQueue?.length ?? 0 } } : {}),
-      ...(blocker ? { blockedBy: { id: blocker.id, no: blocker.no, task: blocker.task } } : {}),
-      ...(head.stage === 'phase' ? { phase: { ...this.labelOf(head.no), targets: this.targets(head.no) } } : {}),
-    });
-    this.diagnose({ kind: 'head-not-started', severity: blocker && head.stage === 'queued' ? 'info' : 'warning', phase: head.no, message }, 'head-not-started');
-  }
-
-  /** (b): judged only for phases that have not started. */
-  private checkReach(p: PhaseInfo): void {
-    if (!this.catalog || this.started.has(p.no) || this.finals.has(p.no)) return;
-    if (phaseTargets(p, this.catalog).length) this.forget('no-node', undefined, p.no);
-    else this.diagnose({ kind: 'no-node', severity: p.skippable ? 'info' : 'warning', phase: p.no, message: noNodeSentence(p, !!p.skippable) });
-  }
-
-  /** (d): a result under a name the catalog does not know, after one fresh look at the catalog. */
-  private async checkNode(no: number, node: string): Promise<void> {
-    if (!this.catalog || this.catalog.some((n) => n.name === node) || this.checkedNodes.has(node)) return;
-    this.checkedNodes.add(node);
-    await this.refreshCatalog();
-    if (this.catalog.some((n) => n.name === node)) return;
-    const names = new Set(this.catalog.map((n) => n.name));
-    const waiting = this.run.phase(no).nodes.filter((n) => n.status === 'pending' && names.has(n.node)).map((n) => n.node);
-    this.diagnose({ kind: 'unknown-node', severity: 'warning', phase: no, node, message: unknownNodeSentence(this.labelOf(no), node, waiting) });
   }
 
   private finish(outcome: Exclude<MetronomeOutcome, 'inprogress'>): void {
@@ -538,8 +405,8 @@ export class MetronomeRun {
     const after = open.filter((p) => failed && p.no > failed.no);
     if (failed && after.length) {
       // Attached after the wipe, or the queue was gone before we saw it: the same story.
-      if (!this.diags.has('queue-wiped')) this.diagnose({ kind: 'queue-wiped', severity: 'error', message: wipeSentence({ ...this.labelOf(failed.no), status: failed.status }, after.map((p) => this.labelOf(p.no))) });
-      for (const p of after) this.run.endPhase(p.no, 'cancelled', `Never ran: metronome cleared its progress queue after ${label(this.labelOf(failed.no))} ended ${failed.status}.`);
+      const note = this.diagnoser.wipeSeenLate(failed, after.map((p) => p.no));
+      for (const p of after) this.run.endPhase(p.no, 'cancelled', note);
     }
     for (const p of open.filter((p) => !after.includes(p) && p.status === 'pending')) {
       this.run.endPhase(p.no, 'cancelled', this.seenQueued.has(p.no) ? 'metronome finished the event without running this phase.' : 'metronome never queued this phase: the task.yml on its agents does not have it.');
@@ -548,21 +415,14 @@ export class MetronomeRun {
     let message: string | undefined;
     if (status !== 'success') {
       const bad = failed && this.run.phase(failed.no).nodes.filter((n) => n.status === 'error' || n.status === 'timeout').map((n) => n.node);
-      message = failed ? `${cap(label(this.labelOf(failed.no)))} ended ${failed.status}${bad?.length ? ` on ${list(bad)}` : ''}.` : `metronome ended the event ${outcome}.`;
+      message = failed ? `${cap(label(this.diagnoser.labelOf(failed.no)))} ended ${failed.status}${bad?.length ? ` on ${list(bad)}` : ''}.` : `metronome ended the event ${outcome}.`;
     }
-    this.end(status, this.runMessage(message));
+    this.end(status, this.diagnoser.runMessage(message));
   }
 
   private cancel(): void {
     if (this.finished) return;
-    this.end('cancelled', this.runMessage(`Stopped following: metronome's agents were not stopped and keep running this event; its results still arrive in ${runKey(this.run.id)}.`));
-  }
-
-  /** The run's message: the sentence, then why it stopped or stalls. */
-  private runMessage(first: string | undefined): string | undefined {
-    const rest = this.diagnostics.filter((d) => RUN_MESSAGE_KINDS.includes(d.kind) && d.message !== first).map((d) => d.message);
-    const all = [first, ...rest].filter((s): s is string => !!s);
-    return all.length ? all.join(' ') : undefined;
+    this.end('cancelled', this.diagnoser.runMessage(`Stopped following: metronome's agents were not stopped and keep running this event; its results still arrive in ${runKey(this.run.id)}.`));
   }
 
   private end(status: RunStatus, message: string | undefined): void {
@@ -573,18 +433,12 @@ export class MetronomeRun {
   }
 
   private stop(): void {
-    for (const w of [this.progressWatch, this.eventQueueWatch, this.resultsWatch]) w?.dispose();
-    this.eventQueueWatch = this.resultsWatch = undefined;
+    this.watches.dispose();
     clearTimeout(this.timer);
     this.timer = undefined;
   }
 
   // --- small helpers ----------------------------------------------------------
-
-  private labelOf(no: number): PhaseLabel {
-    const p = this.phases.get(no);
-    return { no, task: p?.task ?? '', service: p?.service, tag: p?.tag };
-  }
 
   /** One timer for every deadline: the earliest wins, and each wake runs a pass that sets the next. */
   private wakeAt(at: number): void {
@@ -598,31 +452,10 @@ export class MetronomeRun {
     }, Math.max(0, at - Date.now()) + 5);
   }
 
-  private async refreshCatalog(): Promise<void> {
-    try {
-      this.catalog = (await readCatalog(this.connection)).nodes;
-    } catch {
-      // Diagnosis only: keep the last catalog rather than report a node as unknown.
-    }
-  }
-
   private record(key: string, value: string | undefined): Record<string, unknown> | undefined {
     if (value === undefined) return undefined;
     const rec = parseJsonRecord(value);
-    this.malformed(key, rec ? undefined : `${key} is not the JSON object metronome writes; it is ignored.`);
+    this.diagnoser.malformed(key, rec ? undefined : `${key} is not the JSON object metronome writes; it is ignored.`);
     return rec;
-  }
-
-  private malformed(key: string, problem: string | undefined): void {
-    if (problem) this.diagnose({ kind: 'malformed', severity: 'warning', key, message: problem });
-    else this.forget('malformed', key);
-  }
-
-  private diagnose(d: Omit<MetronomeDiagnostic, 'since'>, id?: string): void {
-    this.diags.set(d, id);
-  }
-
-  private forget(kind: MetronomeDiagnosticKind, key?: string, phase?: number): void {
-    this.diags.forget(kind, key, phase);
   }
 }
