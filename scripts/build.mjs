@@ -30,14 +30,18 @@ const vendor = {
 
 // `import * as vscode from 'vscode'` in each of ~60 modules would be ~60 copies of the whole
 // API object (esbuild's CommonJS interop, __toESM, per importing module): ~15 ms of activation.
-// Every import of vscode or a Node built-in goes through one module per name instead, which
-// re-exports it once; the importers share that module's namespace.
+// Every import statement of vscode or a Node built-in goes through one module per name instead,
+// which re-exports it once (a built-in's default export too); the importers share that module's
+// namespace. require() calls stay plain requires.
 const sharedExternals = {
   name: 'shared-externals',
   setup(build) {
     build.onResolve({ filter: /^(vscode|node:[a-z/_]+)$/ }, (args) =>
-      args.namespace === 'shared-external' ? { path: args.path, external: true } : { path: args.path, namespace: 'shared-external' });
-    build.onLoad({ filter: /.*/, namespace: 'shared-external' }, (args) => ({ contents: `export * from ${JSON.stringify(args.path)};`, loader: 'js' }));
+      args.namespace === 'shared-external' || args.kind !== 'import-statement' ? { path: args.path, external: true } : { path: args.path, namespace: 'shared-external' });
+    build.onLoad({ filter: /.*/, namespace: 'shared-external' }, (args) => {
+      const name = JSON.stringify(args.path);
+      return { contents: `export * from ${name};${args.path === 'vscode' ? '' : ` export { default } from ${name};`}`, loader: 'js' };
+    });
   },
 };
 
@@ -52,6 +56,9 @@ const options = {
   format: 'cjs',
   external: ['vscode'],
   plugins: [lazyVendor, sharedExternals],
+  // dist/main.js runs through vm.Script (the code cache), where a native import() has no loader:
+  // esbuild turns any into a require.
+  supported: { 'dynamic-import': false },
   sourcemap: !production,
   minify: production,
   logLevel: 'info',

@@ -15,14 +15,19 @@ type Main = typeof import('./extension');
 const SAVE_AFTER_MS = 3000;
 
 let main: Main | undefined;
+let saveTimer: NodeJS.Timeout | undefined;
 
 export function activate(context: vscode.ExtensionContext): ReturnType<Main['activate']> {
   const loaded = requireWithCodeCache<Main>(path.join(__dirname, 'main.js'), path.join(context.globalStorageUri.fsPath, 'code-cache'), require);
   main = loaded.exports;
-  if (loaded.status === 'created' || loaded.status === 'rejected') setTimeout(() => void loaded.save(), SAVE_AFTER_MS).unref?.();
+  if (loaded.status === 'created' || loaded.status === 'rejected') {
+    saveTimer = setTimeout(() => void loaded.save(), SAVE_AFTER_MS);
+    saveTimer.unref?.();
+  }
   return main.activate(context, { codeCache: loaded.status, loadMs: loaded.loadMs, cacheFile: loaded.cacheFile });
 }
 
 export function deactivate(): Promise<void> | undefined {
+  clearTimeout(saveTimer);
   return main?.deactivate();
 }

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
@@ -78,6 +78,53 @@ describe('requireWithCodeCache', () => {
 
     fs.writeFileSync(a.cacheFile!, Buffer.from('not a code cache at all'));
     assert.deepEqual(loadFresh(), { status: 'rejected', answer: 'first/main.js', saved: false });
+  });
+
+  it('a cache with a byte flipped (same length: V8 would run it) is refused before V8 sees it, and written again', async () => {
+    const a = load();
+    assert.equal(await a.save(), true);
+    const data = fs.readFileSync(a.cacheFile!);
+    for (const at of [Math.floor(data.length / 2), data.length - 1]) {
+      const flipped = Buffer.from(data);
+      flipped[at] ^= 0x55;
+      fs.writeFileSync(a.cacheFile!, flipped);
+      assert.deepEqual(loadFresh(true), { status: 'rejected', answer: 'first/main.js', saved: true }, `byte ${at} flipped`);
+      assert.deepEqual(loadFresh(), { status: 'used', answer: 'first/main.js', saved: false });
+    }
+    // Zeroed past its head, as a crash before the data reached the disk leaves it.
+    fs.writeFileSync(a.cacheFile!, Buffer.concat([data.subarray(0, 100), Buffer.alloc(data.length - 100)]));
+    assert.deepEqual(loadFresh(), { status: 'rejected', answer: 'first/main.js', saved: false });
+  });
+
+  it('a file that throws while running from its cache loses the cache; what a crashed save left half written goes with the next save', async () => {
+    fs.writeFileSync(file, 'if (process.env.CCO_CODE_CACHE_THROW) throw new Error("thrown at load");\nexports.answer = () => "ok";\n');
+    const a = load();
+    fs.mkdirSync(cacheDir, { recursive: true });
+    fs.writeFileSync(`${a.cacheFile}.999999.tmp`, 'half');
+    assert.equal(await a.save(), true);
+    assert.deepEqual(caches(), [path.basename(a.cacheFile!)]);
+    assert.deepEqual(fs.readdirSync(cacheDir), [path.basename(a.cacheFile!)], 'the stale .tmp is gone');
+    const script = `require(${JSON.stringify(require.resolve('../../src/core/util/codeCache'))}).requireWithCodeCache(${JSON.stringify(file)}, ${JSON.stringify(cacheDir)}, require)`;
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, CCO_CODE_CACHE_THROW: '1' } });
+    assert.match(child.stderr, /thrown at load/);
+    assert.deepEqual(caches(), [], 'the cache it ran from is deleted');
+  });
+
+  it('stack traces point at the same line and column as require() would', () => {
+    fs.writeFileSync(file, 'exports.answer = () => { throw new Error("where"); };\nexports.text = "";\n');
+    const frame = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return (e as Error).stack!.split('\n')[1];
+      }
+      return '';
+    };
+    const viaCache = frame(() => load().exports.answer());
+    delete require.cache[file];
+    const viaRequire = frame(() => (createRequire(file)(file) as Loaded).answer());
+    assert.match(viaCache, /main\.js:1:\d+\)$/);
+    assert.equal(viaCache, viaRequire);
   });
 
   it('loads when the cache directory cannot be written (save says false)', async () => {

@@ -90,8 +90,12 @@ export class ReportingFeed implements vscode.Disposable {
     this.leaseStarted = false;
     const sub = l.onDidChange(() => {
       // Taken: poll here (carrying on from where this window was); lost: stop.
-      if (this.mine) this.restart();
-      else this.cancel();
+      try {
+        if (this.mine) this.restart();
+        else this.cancel();
+      } catch (e) {
+        this.log.error(`Chef Reporting: ${e instanceof Error ? e.message : String(e)}`);
+      }
       this.followingChanged.fire();
     });
     this.disposables.push({ dispose: () => sub.dispose() }, l);
@@ -103,8 +107,8 @@ export class ReportingFeed implements vscode.Disposable {
   private startLease(): void {
     if (!this.lease || this.leaseStarted || !this.poller) return;
     this.leaseStarted = true;
+    // Its first state reaches the listener above (restart, onDidChangeFollowing).
     this.lease.start();
-    this.followingChanged.fire();
   }
 
   /** `consumer` wants news every `ms` (0: none); the poll follows the shortest. */

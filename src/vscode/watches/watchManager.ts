@@ -94,7 +94,14 @@ export class WatchManager implements vscode.Disposable {
       vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration(`${SECTION}.${WATCHES_SETTING}`) && this.restart()),
     );
     if (lease) {
-      const sub = lease.onDidChange(() => this.restart(true));
+      // The lease's emitter swallows what a listener throws: said here instead.
+      const sub = lease.onDidChange(() => {
+        try {
+          this.restart(true);
+        } catch (e) {
+          this.log.error(`Watches: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      });
       this.disposables.push({ dispose: () => sub.dispose() });
     }
     const s = connections.state;
@@ -159,8 +166,8 @@ export class WatchManager implements vscode.Disposable {
    */
   restart(reconnect = false): void {
     const { watches, problems } = parseWatchList(WatchManager.storedList());
-    // The lease is taken with the first watch (a window without watches never touches it); its
-    // first state restarts everything through the lease's listener.
+    // The lease is taken with the first watch (until then the window never touches it; it is
+    // kept afterwards); its first state restarts everything through the lease's listener.
     if (watches.length && this.lease && !this.leaseStarted) {
       this.leaseStarted = true;
       const before = this.lease.state;
