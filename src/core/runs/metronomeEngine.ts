@@ -238,9 +238,10 @@ export class MetronomeRun {
     })();
   }
 
-  private async sync(freshKeys = false): Promise<void> {
+  /** `firstPass`: carried into the pass started again after a fresh key list, so the first pass's one-time checks still run. */
+  private async sync(freshKeys = false, firstPass?: boolean): Promise<void> {
     const id = this.run.id;
-    const first = !this.diagnoser.hasCatalog;
+    const first = firstPass ?? !this.diagnoser.hasCatalog;
     if (first) await this.diagnoser.refreshCatalog();
     const parts = (this.watches.keys ?? []).map((k) => resultKeyPart(k, id)).filter((p): p is ResultKey => !!p);
     // Before the results are followed, their first record is looked for on each change of the queues.
@@ -272,7 +273,7 @@ export class MetronomeRun {
     if (phaseEnded && !freshKeys) {
       this.watches.keys = await listKeys(this.connection, runKey(id));
       if (this.finished) return;
-      return this.sync(true);
+      return this.sync(true, first);
     }
     if (values.get(runKey(id)) !== undefined || ours.length || nodes.length || openPhases.length) this.pickUp();
 
