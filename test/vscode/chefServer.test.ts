@@ -208,6 +208,8 @@ describe('Chef server in VS Code', function () {
     const text = (await vscode.commands.executeCommand('chefConsul.openChefFailure', ref)) as vscode.TextEditor;
     assert.match(text.document.getText(), /Backtrace:/);
     assert.match((await rejection(vscode.commands.executeCommand('chefConsul.chef.openRun', { node: 'web-1' }))).message, /"runId" is required/);
+    // Another node's run is not shown under this node's name.
+    assert.equal((await rejection(vscode.commands.executeCommand('chefConsul.chef.openRun', { node: 'db-1', runId: failed.runId }))).message, `Run ${failed.runId} is a run of node "web-1", not of "db-1".`);
   });
 
   it('joins the Nodes view: a failed node shows its failed resource, the Chef-only node is marked; the mapping is a setting', async () => {

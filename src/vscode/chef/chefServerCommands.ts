@@ -18,7 +18,9 @@ import { resourceId } from '../../core/chef/report';
 import type { ChefReportShelf } from '../../core/chef/reportShelf';
 import { ChefServerError } from '../../core/chef/server/chefServerClient';
 import type { ChefRunSummary, ReportingStatusFilter } from '../../core/chef/server/reporting';
-import { getRun, listRuns } from '../../core/chef/server/reporting';
+import { getRunDetail, listRuns } from '../../core/chef/server/reporting';
+import type { ReportingRunDetail } from '../../core/chef/server/reportingReport';
+import { reportingToChefReport } from '../../core/chef/server/reportingReport';
 import { CommandInputError, registerCommand, registerItemCommand } from '../commands/register';
 import { CHEF_SECTION, ChefServerConnection, serverVersionOf } from './chefServer';
 import { chefObjectUri, ChefObjectDocuments } from './chefObjectDocuments';
@@ -102,12 +104,16 @@ export function registerChefServerCommands(d: ChefServerCommandDeps): vscode.Dis
 
   const openRun = async (node: string, runId: string): Promise<ChefReport> => {
     const { client } = chef.ready();
-    let report: ChefReport;
+    let detail: ReportingRunDetail;
     try {
-      report = await getRun(client, runId);
+      detail = await getRunDetail(client, runId);
     } catch (e) {
       throw serverError(e);
     }
+    // A run is shown under its own node only: another node's run named here would be labelled as this one's.
+    const owner = detail.run_detail?.node_name;
+    if (owner !== undefined && owner !== node) throw new CommandInputError(vscode.l10n.t('Run {0} is a run of node "{1}", not of "{2}".', runId, owner, node));
+    const report = reportingToChefReport(detail);
     const ref = serverRunRef(node, runId);
     // Reporting runs opened one after another: the last 50 stay (a report is re-read when opened again).
     shelf.putBounded(ref, report, 'chef-server-runs', MAX_OPENED_RUNS);
