@@ -58,6 +58,39 @@ describe('WindowLease', () => {
     assert.deepEqual(a.check(), { kind: 'other', pid: process.pid });
   });
 
+  it('carries the owner\'s news to the other windows at their next check, once, and never back to the owner', async () => {
+    const a = lease();
+    const b = lease();
+    a.start();
+    b.start();
+    let heardB = 0;
+    let heardA = 0;
+    b.onDidHearNews(() => heardB++);
+    a.onDidHearNews(() => heardA++);
+    b.check();
+    assert.equal(heardB, 0, 'no news without an announcement');
+    b.announce(); // not the owner: says nothing
+    b.check();
+    assert.equal(heardB, 0);
+    a.announce();
+    b.check();
+    assert.equal(heardB, 1);
+    b.check();
+    assert.equal(heardB, 1, 'heard once');
+    await new Promise((r) => setTimeout(r, 10));
+    a.announce();
+    b.check();
+    assert.equal(heardB, 2);
+    assert.equal(heardA, 0, 'the owner does not hear itself');
+    // News from before a window listens is not news to it.
+    const c = lease();
+    let heardC = 0;
+    c.onDidHearNews(() => heardC++);
+    c.start();
+    c.check();
+    assert.equal(heardC, 0);
+  });
+
   it('treats a garbled lock file as stale', () => {
     fs.writeFileSync(path.join(dir, 'watches.lock'), 'not json');
     assert.deepEqual(lease().start(), { kind: 'owner' });

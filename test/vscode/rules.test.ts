@@ -257,6 +257,17 @@ describe('Rules on Chef runs in VS Code', function () {
       assert.equal(await api.chefServer.poller.pollNow(), 0, 'another window notifies failures');
       assert.equal(api.rules.view.treeView.description, `Reporting followed in another window (pid ${process.pid})`);
       assert.equal(api.rules.engine.checkMissingOnTimer, false);
+      // The window that follows Reporting saw runs end: this one reloads its Chef inventory, so its views show the new last runs.
+      const inventory = await api.chefServer.connection.loadInventory();
+      assert.equal(inventory.kind, 'ready');
+      const loadedBefore = inventory.kind === 'ready' ? inventory.loadedAt : 0;
+      await new Promise((r) => setTimeout(r, 5));
+      other.announce();
+      mine.check();
+      await eventually('the inventory reloaded on the other window\'s news', () => {
+        const s = api.chefServer.connection.inventory;
+        return s.kind === 'ready' && s.loadedAt > loadedBefore;
+      });
       // That window closes: this one takes over at its next check.
       other.dispose();
       assert.equal(mine.check().kind, 'owner');

@@ -4,8 +4,9 @@
  * (the extension's global storage, shared by every window of the profile).
  * The owner rewrites the heartbeat every interval; a lock whose PID is dead
  * or whose heartbeat is older than 3 intervals is stale, and the next window
- * to look takes over. Used by the watches (and meant for the rules engine:
- * one lease per name).
+ * to look takes over. Used by the watches and by Chef Reporting (one lease
+ * per name). The owner can `announce()` news (a `<name>.news` file's write
+ * time): the other windows hear it at their next check (`onDidHearNews`).
  */
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -46,6 +47,12 @@ export function pidAlive(pid: number): boolean {
 export class WindowLease implements Disposable {
   private readonly emitter = new Emitter<LeaseState>();
   readonly onDidChange = this.emitter.event;
+  private readonly newsEmitter = new Emitter<void>();
+  /** The owner announced news (`announce()`): heard by the other windows at their next check. */
+  readonly onDidHearNews = this.newsEmitter.event;
+  private readonly newsFile: string;
+  /** The news file's last write seen (0: none yet); taken when this window starts listening, so older news is not heard. */
+  private newsSeen: number | undefined;
   private stateValue: LeaseState = { kind: 'stopped' };
   private readonly token = randomUUID();
   private readonly file: string;
@@ -56,6 +63,7 @@ export class WindowLease implements Disposable {
   constructor(private readonly options: WindowLeaseOptions) {
     if (!/^[\w.-]+$/.test(options.name)) throw new Error(`A lease name is letters, digits, ".", "_" or "-", not "${options.name}".`);
     this.file = path.join(options.dir, `${options.name}.lock`);
+    this.newsFile = path.join(options.dir, `${options.name}.news`);
     this.intervalMs = options.intervalMs ?? 2000;
     this.pid = options.pid ?? process.pid;
   }
@@ -121,6 +129,7 @@ export class WindowLease implements Disposable {
         this.set({ kind: 'owner' });
       } else if (c && !this.stale(c)) {
         this.set({ kind: 'other', pid: c.pid });
+        this.listen();
       } else {
         this.take(c);
       }
@@ -151,7 +160,37 @@ export class WindowLease implements Disposable {
     else this.set({ kind: 'other', pid: now?.pid ?? 0 });
   }
 
+  /** The owner tells the other windows something changed (they hear it within an interval). */
+  announce(): void {
+    if (!this.isOwner) return;
+    try {
+      fs.writeFileSync(this.newsFile, String(this.now()));
+    } catch {
+      /* no news then */
+    }
+  }
+
+  private newsTime(): number {
+    try {
+      return fs.statSync(this.newsFile).mtimeMs;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** A window that does not own the lease hears the owner's news at each check. */
+  private listen(): void {
+    const t = this.newsTime();
+    if (this.newsSeen === undefined) this.newsSeen = t;
+    else if (t !== this.newsSeen) {
+      this.newsSeen = t;
+      this.newsEmitter.fire();
+    }
+  }
+
   private set(s: LeaseState): void {
+    // Listening starts afresh whenever this window is the other again.
+    if (s.kind !== 'other') this.newsSeen = undefined;
     if (JSON.stringify(s) === JSON.stringify(this.stateValue)) return;
     this.stateValue = s;
     this.emitter.fire(s);
@@ -168,5 +207,6 @@ export class WindowLease implements Disposable {
     }
     this.set({ kind: 'stopped' });
     this.emitter.dispose();
+    this.newsEmitter.dispose();
   }
 }

@@ -35,6 +35,8 @@ export class ChefRunPoller implements vscode.Disposable {
       // A new server's history is its first poll, a baseline (never news); a server seen
       // again carries on where it was: its runs that ended meanwhile are news.
       feed.onDidPoll((p) => this.observe(p)),
+      // Another window follows Reporting and saw runs end: the Chef view and the Nodes view here show the new last runs too.
+      feed.onDidHearNews(() => void this.chef.loadInventory(true)),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration(`${CHEF_SECTION}.pollSeconds`)) this.apply();
       }),

@@ -40,6 +40,9 @@ export class ReportingFeed implements vscode.Disposable {
   private readonly restarted = new vscode.EventEmitter<{ baseline: boolean }>();
   /** Another Chef server connection (or none); `baseline`: the next poll is a baseline (a server seen for the first time). */
   readonly onDidRestart = this.restarted.event;
+  private readonly newsHeard = new vscode.EventEmitter<void>();
+  /** The window that follows Reporting saw runs end (this window does not poll: its views reload what they show). */
+  readonly onDidHearNews = this.newsHeard.event;
   private readonly followingChanged = new vscode.EventEmitter<void>();
   /** This window started or stopped following Reporting (the lease moved). */
   readonly onDidChangeFollowing = this.followingChanged.event;
@@ -98,7 +101,8 @@ export class ReportingFeed implements vscode.Disposable {
       }
       this.followingChanged.fire();
     });
-    this.disposables.push({ dispose: () => sub.dispose() }, l);
+    const news = l.onDidHearNews(() => this.newsHeard.fire());
+    this.disposables.push({ dispose: () => sub.dispose() }, { dispose: () => news.dispose() }, l);
     this.startLease();
     return l;
   }
@@ -204,6 +208,8 @@ export class ReportingFeed implements vscode.Disposable {
         if (poller !== this.poller || !this.mine) return undefined;
         this.lastError = '';
         this.polled.fire(result);
+        // The other windows of this machine do not poll: they hear that runs ended.
+        if (!result.baseline && result.observations.length) this.lease?.announce();
         return result;
       } catch (e) {
         const text = e instanceof Error ? e.message : String(e);
@@ -225,6 +231,7 @@ export class ReportingFeed implements vscode.Disposable {
     this.lease = undefined;
     this.polled.dispose();
     this.restarted.dispose();
+    this.newsHeard.dispose();
     this.followingChanged.dispose();
   }
 }
