@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
-import { requireWithCodeCache } from './core/util/codeCache';
+import { forget, requireWithCodeCache } from './core/util/codeCache';
 
 type Main = typeof import('./extension');
 
@@ -24,7 +24,13 @@ export function activate(context: vscode.ExtensionContext): ReturnType<Main['act
     saveTimer = setTimeout(() => void loaded.save(), SAVE_AFTER_MS);
     saveTimer.unref?.();
   }
-  return main.activate(context, { codeCache: loaded.status, loadMs: loaded.loadMs, cacheFile: loaded.cacheFile });
+  try {
+    return main.activate(context, { codeCache: loaded.status, loadMs: loaded.loadMs, cacheFile: loaded.cacheFile });
+  } catch (e) {
+    // Whatever the cause, the next start compiles from the source.
+    if (loaded.status === 'used' && loaded.cacheFile) forget(loaded.cacheFile);
+    throw e;
+  }
 }
 
 export function deactivate(): Promise<void> | undefined {

@@ -106,7 +106,7 @@ async function benchActivation(): Promise<BenchResults> {
     if (later.at(-1)!.codeCache !== 'used') throw new Error(`the second start did not use the code cache the first wrote: ${later.at(-1)!.codeCache}`);
   }
   const ms = (xs: Activation[]) => median(xs.map((x) => x.totalMs));
-  // Each round's ours against the empty extension's right after it (same minute, same load), then the median of those.
+  // Each round's ours against the empty extension's in the same round (same minute, same load), then the median of those.
   const paired = (xs: Activation[], ys: Activation[]) => median(xs.map((x, i) => x.totalMs / ys[i].totalMs));
   // What ours costs beyond VS Code's own activation of an extension, in ms (median of the rounds' differences).
   const extra = (xs: Activation[], ys: Activation[]) => median(xs.map((x, i) => x.totalMs - ys[i].totalMs));

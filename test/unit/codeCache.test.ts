@@ -100,10 +100,16 @@ describe('requireWithCodeCache', () => {
     fs.writeFileSync(file, 'if (process.env.CCO_CODE_CACHE_THROW) throw new Error("thrown at load");\nexports.answer = () => "ok";\n');
     const a = load();
     fs.mkdirSync(cacheDir, { recursive: true });
-    fs.writeFileSync(`${a.cacheFile}.999999.tmp`, 'half');
+    const stale = `${a.cacheFile}.999999.tmp`;
+    const writing = `${a.cacheFile}.999998.tmp`;
+    fs.writeFileSync(stale, 'half');
+    const twoMinutesAgo = new Date(Date.now() - 120_000);
+    fs.utimesSync(stale, twoMinutesAgo, twoMinutesAgo);
+    fs.writeFileSync(writing, 'another window writing right now');
     assert.equal(await a.save(), true);
     assert.deepEqual(caches(), [path.basename(a.cacheFile!)]);
-    assert.deepEqual(fs.readdirSync(cacheDir), [path.basename(a.cacheFile!)], 'the stale .tmp is gone');
+    assert.deepEqual(fs.readdirSync(cacheDir).sort(), [path.basename(a.cacheFile!), path.basename(writing)].sort(), 'the stale .tmp is gone, the fresh one kept');
+    fs.rmSync(writing);
     const script = `require(${JSON.stringify(require.resolve('../../src/core/util/codeCache'))}).requireWithCodeCache(${JSON.stringify(file)}, ${JSON.stringify(cacheDir)}, require)`;
     const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, CCO_CODE_CACHE_THROW: '1' } });
     assert.match(child.stderr, /thrown at load/);

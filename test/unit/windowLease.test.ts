@@ -58,9 +58,9 @@ describe('WindowLease', () => {
     assert.deepEqual(a.check(), { kind: 'other', pid: process.pid });
   });
 
-  it('carries the owner\'s news to the other windows at their next check, once, and never back to the owner', async () => {
-    const a = lease();
-    const b = lease();
+  it('carries the owner\'s news to the other windows at their next check, once, and never back to the owner', () => {
+    const a = lease({ news: true });
+    const b = lease({ news: true });
     a.start();
     b.start();
     let heardB = 0;
@@ -77,18 +77,31 @@ describe('WindowLease', () => {
     assert.equal(heardB, 1);
     b.check();
     assert.equal(heardB, 1, 'heard once');
-    await new Promise((r) => setTimeout(r, 10));
-    a.announce();
+    a.announce(); // the same millisecond: still news
     b.check();
     assert.equal(heardB, 2);
+    a.announce();
+    b.check();
+    assert.equal(heardB, 3);
     assert.equal(heardA, 0, 'the owner does not hear itself');
     // News from before a window listens is not news to it.
-    const c = lease();
+    const c = lease({ news: true });
     let heardC = 0;
     c.onDidHearNews(() => heardC++);
     c.start();
     c.check();
     assert.equal(heardC, 0);
+    // A lease without news neither announces nor reads the news file.
+    const quiet = lease({ name: 'quiet' });
+    const other = lease({ name: 'quiet' });
+    let heardQuiet = 0;
+    other.onDidHearNews(() => heardQuiet++);
+    quiet.start();
+    other.start();
+    quiet.announce();
+    other.check();
+    assert.equal(heardQuiet, 0);
+    assert.equal(fs.existsSync(path.join(dir, 'quiet.news')), false);
   });
 
   it('treats a garbled lock file as stale', () => {

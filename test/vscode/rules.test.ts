@@ -244,13 +244,13 @@ describe('Rules on Chef runs in VS Code', function () {
     await chef.update('profiles', [{ name: 'rules-lease', serverUrl: url, clientName, clientKey: key }], vscode.ConfigurationTarget.Global);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cco-reporting-lease-'));
     // Another window: the same lease name in the same directory, taken first.
-    const other = new WindowLease({ dir, name: 'reporting', pid: process.pid });
+    const other = new WindowLease({ dir, name: 'reporting', pid: process.pid, news: true });
     try {
       await vscode.commands.executeCommand('chefConsul.chef.selectProfile', { name: 'rules-lease' });
       await eventually('the Chef server', () => api.chefServer.reporting.active);
       assert.equal(other.start().kind, 'owner');
       const feed = api.chefServer.reporting;
-      const mine = feed.useLease(new WindowLease({ dir, name: 'reporting' }));
+      const mine = feed.useLease(new WindowLease({ dir, name: 'reporting', news: true }));
       assert.deepEqual(mine.state, { kind: 'other', pid: process.pid });
       assert.equal(feed.followedElsewhere, process.pid);
       assert.equal(await api.rules.pollReporting(), undefined, 'another window polls');

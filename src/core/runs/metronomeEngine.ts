@@ -131,6 +131,8 @@ export class MetronomeRun {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private syncing = false;
+  /** Whether every phase was judged against the catalog yet. */
+  private reachChecked = false;
   private dirty = false;
   private finished = false;
 
@@ -238,11 +240,9 @@ export class MetronomeRun {
     })();
   }
 
-  /** `firstPass`: carried into the pass started again after a fresh key list, so the first pass's one-time checks still run. */
-  private async sync(freshKeys = false, firstPass?: boolean): Promise<void> {
+  private async sync(freshKeys = false): Promise<void> {
     const id = this.run.id;
-    const first = firstPass ?? !this.diagnoser.hasCatalog;
-    if (first) await this.diagnoser.refreshCatalog();
+    if (!this.diagnoser.hasCatalog) await this.diagnoser.refreshCatalog();
     const parts = (this.watches.keys ?? []).map((k) => resultKeyPart(k, id)).filter((p): p is ResultKey => !!p);
     // Before the results are followed, their first record is looked for on each change of the queues.
     const hasEvent = !this.watches.followingResults || parts.some((p) => p.kind === 'event');
@@ -273,7 +273,7 @@ export class MetronomeRun {
     if (phaseEnded && !freshKeys) {
       this.watches.keys = await listKeys(this.connection, runKey(id));
       if (this.finished) return;
-      return this.sync(true, first);
+      return this.sync(true);
     }
     if (values.get(runKey(id)) !== undefined || ours.length || nodes.length || openPhases.length) this.pickUp();
 
@@ -332,7 +332,11 @@ export class MetronomeRun {
     const orphaned = this.diagnoser.orphaned(eventOutcome ?? 'missing', queued.size, phaseNos.size > 0 || this.started.size > 0);
     if (orphaned) return this.end('interrupted', this.diagnoser.runMessage(orphaned));
     // Every phase not started is judged once against the catalog; heads again as they come.
-    if (first) for (const p of this.phases.values()) this.diagnoser.checkReach(p);
+    // (once, by the first pass that gets this far: not one restarted after a fresh key list, nor one that failed before).
+    if (!this.reachChecked) {
+      this.reachChecked = true;
+      for (const p of this.phases.values()) this.diagnoser.checkReach(p);
+    }
     await this.diagnoser.checkHead(queued, { pickedUp: this.pickedUp, progress: this.watches.progress, eventQueue: this.watches.eventQueue });
   }
 

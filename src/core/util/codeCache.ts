@@ -14,7 +14,8 @@
  * removed when it is written), and it carries a SHA-256 of V8's bytes, checked
  * before V8 sees them: a torn, zeroed or flipped file is `rejected`, the file
  * runs compiled as usual and the cache is written again. A file that throws
- * while running from a cache loses the cache. Anything that fails on the way
+ * while loading from a cache loses the cache (so does an activation that
+ * throws, in src/bootstrap.ts). Anything that fails on the way
  * (no directory, no permission) costs the cache, never the load.
  */
 import { isAscii } from 'node:buffer';
@@ -42,6 +43,8 @@ const SUFFIX = '.v8cache';
 /** Our envelope: this marker, the SHA-256 of V8's bytes, then V8's bytes. */
 const MAGIC = Buffer.from('cco-v8cache-1\n');
 const DIGEST_BYTES = 32;
+/** A half-written cache file this old is what a crash left, not another window's save in progress. */
+const STALE_TMP_MS = 60_000;
 /** How many characters Module.wrap puts before the source on its first line. */
 const WRAPPER_OPENING = Module.wrap('\u0000').indexOf('\u0000');
 
@@ -52,6 +55,15 @@ function sha256(data: Buffer): Buffer {
 function cacheName(source: Buffer): string {
   const v8 = process.versions.v8.replace(/[^\w.-]/g, '_');
   return `${sha256(source).toString('hex').slice(0, 32)}-${v8}-${process.arch}${SUFFIX}`;
+}
+
+/** Removes a cache file (the next start compiles from the source); never throws. */
+export function forget(cacheFile: string): void {
+  try {
+    fs.rmSync(cacheFile, { force: true });
+  } catch {
+    /* the next damaged or refused read replaces it */
+  }
 }
 
 /** V8's bytes out of a cache file, when the file is whole and ours; undefined when there is none, 'damaged' otherwise. */
@@ -105,7 +117,7 @@ export function requireWithCodeCache<T>(file: string, cacheDir: string, requireF
     run.call(mod.exports, mod.exports, requireFn, mod, file, path.dirname(file));
   } catch (e) {
     // Whatever the cause, the next start compiles from the source.
-    if (status === 'used' && cacheFile) fs.rmSync(cacheFile, { force: true });
+    if (status === 'used' && cacheFile) forget(cacheFile);
     throw e;
   }
   const made = script;
@@ -127,10 +139,17 @@ export function requireWithCodeCache<T>(file: string, cacheDir: string, requireF
         await handle.close();
       }
       await fs.promises.rename(tmp, target);
-      // The caches of earlier builds and other VS Code versions, and what a crash left half written.
+      // The caches of earlier builds and other VS Code versions, and what a crash left half written
+      // (a minute old: another window may be writing its own right now).
       for (const name of await fs.promises.readdir(cacheDir)) {
         const other = path.join(cacheDir, name);
-        if (other !== target && (name.endsWith(SUFFIX) || name.endsWith('.tmp'))) await fs.promises.rm(other, { force: true });
+        if (other === target || !(name.endsWith(SUFFIX) || name.endsWith('.tmp'))) continue;
+        try {
+          if (name.endsWith('.tmp') && Date.now() - (await fs.promises.stat(other)).mtimeMs < STALE_TMP_MS) continue;
+          await fs.promises.rm(other, { force: true });
+        } catch {
+          /* in use, or gone: left for the next save */
+        }
       }
       return true;
     } catch {

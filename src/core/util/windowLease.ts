@@ -24,6 +24,8 @@ export interface WindowLeaseOptions {
   intervalMs?: number;
   /** This window's PID (tests). */
   pid?: number;
+  /** Whether the other windows listen for the owner's news (`announce()`); off: they never read the news file. */
+  news?: boolean;
   now?: () => number;
 }
 
@@ -51,8 +53,8 @@ export class WindowLease implements Disposable {
   /** The owner announced news (`announce()`): heard by the other windows at their next check. */
   readonly onDidHearNews = this.newsEmitter.event;
   private readonly newsFile: string;
-  /** The news file's last write seen (0: none yet); taken when this window starts listening, so older news is not heard. */
-  private newsSeen: number | undefined;
+  /** The news last seen ('' none yet); taken when this window becomes one of the others, so older news is not heard. */
+  private newsSeen: string | undefined;
   private stateValue: LeaseState = { kind: 'stopped' };
   private readonly token = randomUUID();
   private readonly file: string;
@@ -160,37 +162,43 @@ export class WindowLease implements Disposable {
     else this.set({ kind: 'other', pid: now?.pid ?? 0 });
   }
 
-  /** The owner tells the other windows something changed (they hear it within an interval). */
+  /**
+   * The owner tells the other windows something changed: they hear it at
+   * their next check (news announced within one interval is heard once).
+   * Each announcement is a new token in the file, whatever the file system's
+   * time stamps are worth.
+   */
   announce(): void {
-    if (!this.isOwner) return;
+    if (!this.isOwner || !this.options.news) return;
     try {
-      fs.writeFileSync(this.newsFile, String(this.now()));
+      fs.writeFileSync(this.newsFile, `${this.token} ${this.now()} ${randomUUID()}`);
     } catch {
       /* no news then */
     }
   }
 
-  private newsTime(): number {
+  private readNews(): string {
     try {
-      return fs.statSync(this.newsFile).mtimeMs;
+      return fs.readFileSync(this.newsFile, 'utf8').slice(0, 200);
     } catch {
-      return 0;
+      return '';
     }
   }
 
   /** A window that does not own the lease hears the owner's news at each check. */
   private listen(): void {
-    const t = this.newsTime();
-    if (this.newsSeen === undefined) this.newsSeen = t;
-    else if (t !== this.newsSeen) {
-      this.newsSeen = t;
+    if (!this.options.news || this.newsSeen === undefined) return;
+    const now = this.readNews();
+    if (now !== this.newsSeen) {
+      this.newsSeen = now;
       this.newsEmitter.fire();
     }
   }
 
   private set(s: LeaseState): void {
-    // Listening starts afresh whenever this window is the other again.
+    // Listening starts afresh whenever this window becomes one of the others: what was announced before is no news.
     if (s.kind !== 'other') this.newsSeen = undefined;
+    else if (this.newsSeen === undefined && this.options.news) this.newsSeen = this.readNews();
     if (JSON.stringify(s) === JSON.stringify(this.stateValue)) return;
     this.stateValue = s;
     this.emitter.fire(s);

@@ -36,7 +36,10 @@ export class ChefRunPoller implements vscode.Disposable {
       // again carries on where it was: its runs that ended meanwhile are news.
       feed.onDidPoll((p) => this.observe(p)),
       // Another window follows Reporting and saw runs end: the Chef view and the Nodes view here show the new last runs too.
-      feed.onDidHearNews(() => void this.chef.loadInventory(true)),
+      feed.onDidHearNews(() => {
+        // Only an inventory something here has loaded (a view showed it), and only with a server to ask.
+        if (this.chef.state.kind === 'ready' && this.chef.inventory.kind !== 'idle') void this.chef.loadInventory(true);
+      }),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration(`${CHEF_SECTION}.pollSeconds`)) this.apply();
       }),

@@ -41,6 +41,7 @@ export class ChefServerConnection implements vscode.Disposable {
   private problemsValue: string[] = [];
   private stateValue: ChefServerState = { kind: 'none', problems: [] };
   private inventoryValue: ChefInventoryState = { kind: 'idle' };
+  private loadSeq = 0;
   private loading: Promise<ChefInventoryState> | undefined;
   private generation = 0;
   private readonly disposables: vscode.Disposable[] = [];
@@ -175,8 +176,10 @@ export class ChefServerConnection implements vscode.Disposable {
         return { kind: 'error', error: e as Error, errorKind: e instanceof ChefServerError ? e.kind : undefined };
       }
     };
+    // Loads may overlap (a forced one while another runs): only the latest started is shown.
+    const seq = ++this.loadSeq;
     const p = run().then((state) => {
-      if (generation === this.generation) {
+      if (generation === this.generation && seq === this.loadSeq) {
         this.loading = undefined;
         this.setInventory(state);
       }

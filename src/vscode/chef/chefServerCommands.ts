@@ -111,8 +111,8 @@ export function registerChefServerCommands(d: ChefServerCommandDeps): vscode.Dis
       throw serverError(e);
     }
     // A run is shown under its own node only: another node's run named here would be labelled as this one's.
-    const owner = detail.run_detail?.node_name;
-    if (owner !== undefined && owner !== node) throw new CommandInputError(vscode.l10n.t('Run {0} is a run of node "{1}", not of "{2}".', runId, owner, node));
+    const owner = ('run_detail' in detail && detail.run_detail ? detail.run_detail : (detail as unknown as { node_name?: unknown })).node_name;
+    if (typeof owner === 'string' && owner !== '' && owner !== node) throw new CommandInputError(vscode.l10n.t('Run {0} is a run of node "{1}", not of "{2}".', runId, owner, node));
     const report = reportingToChefReport(detail);
     const ref = serverRunRef(node, runId);
     // Reporting runs opened one after another: the last 50 stay (a report is re-read when opened again).

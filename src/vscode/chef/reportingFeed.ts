@@ -88,7 +88,7 @@ export class ReportingFeed implements vscode.Disposable {
    */
   useLease(lease: WindowLease | string): WindowLease {
     this.lease?.dispose();
-    const l = typeof lease === 'string' ? new WindowLease({ dir: lease, name: 'reporting' }) : lease;
+    const l = typeof lease === 'string' ? new WindowLease({ dir: lease, name: 'reporting', news: true }) : lease;
     this.lease = l;
     this.leaseStarted = false;
     const sub = l.onDidChange(() => {
