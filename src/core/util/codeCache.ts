@@ -40,8 +40,8 @@ export interface CodeCachedModule<T> {
 }
 
 const SUFFIX = '.v8cache';
-/** Our envelope: this marker, the SHA-256 of V8's bytes, then V8's bytes. */
-const MAGIC = Buffer.from('cco-v8cache-1\n');
+/** Our envelope: this marker, the SHA-256 of V8's bytes, then V8's bytes (at byte 48, 8-aligned as V8 reads them without a copy). */
+const MAGIC = Buffer.from('cco-v8cache-v2\n\n');
 const DIGEST_BYTES = 32;
 /** A half-written cache file this old is what a crash left, not another window's save in progress. */
 const STALE_TMP_MS = 60_000;
