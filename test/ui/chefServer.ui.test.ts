@@ -93,7 +93,7 @@ describe('UI: the Chef server in the browser workbench', function () {
       await chefRow(page, /^Nodes/).click();
       await chefRow(page, 'legacy-app-1').waitFor({ timeout: 30_000 });
       await chefRow(page, /web-1.*production.*Chef ✗/).waitFor({ timeout: 10_000 });
-      await chefRow(page, /legacy-app-1.*centos.*Chef: no run in 24 h/).waitFor({ timeout: 10_000 });
+      await chefRow(page, /legacy-app-1.*centos.*Chef: no run in 24 h · checked in 2 d ago/).waitFor({ timeout: 10_000 });
       await chefRow(page, /^Cookbooks/).waitFor({ timeout: 10_000 });
     });
   });

@@ -80,8 +80,13 @@ describe('Chef server in VS Code', function () {
     const web = nodes.find((n) => label(n) === 'web-1')!;
     assert.match(String(web.description), /^production · debian [\d.]+ · Chef ✗ \S+\[.+\] · (just now|\d+ (min|h) ago)$/);
     const legacy = nodes.find((n) => label(n) === 'legacy-app-1')!;
-    // Its last run is 2 days old: the inventory reads last runs over 24 hours (Reporting's cost grows with the window) and says so.
-    assert.equal(String(legacy.description), 'staging · centos 7.9.2009 · Chef: no run in 24 h');
+    // Its last run is 2 days old: the inventory reads last runs over 24 hours (Reporting's cost grows with the window) and says so,
+    // with when the node last checked in (its ohai_time, as knife status shows it).
+    assert.equal(String(legacy.description), 'staging · centos 7.9.2009 · Chef: no run in 24 h · checked in 2 d ago');
+    // The tooltip's Markdown source, its escapes taken off.
+    const legacyTip = (legacy.tooltip as vscode.MarkdownString).value.replace(/&nbsp;/g, ' ').replace(/\\(.)/g, '$1');
+    assert.match(legacyTip, /Last Chef run: none reported in the last 24 hours/);
+    assert.match(legacyTip, /Last check-in \(ohai_time\): 2 d ago \(/);
     assert.ok((await view.getChildren(groups[1])).map(label).includes('web'));
     assert.deepEqual((await view.getChildren(groups[2])).map(label).filter((e) => e !== '_default'), ['production', 'staging']);
     const cookbooks = await view.getChildren(groups[3]);
@@ -228,7 +233,7 @@ describe('Chef server in VS Code', function () {
     assert.equal(labels(items).at(-1), 'Only in Chef', 'the group closes the list');
     const only = api.nodesView.getChildren(group);
     assert.deepEqual(labels(only), ['legacy-app-1']);
-    assert.equal(String(only[0].description), 'only in Chef · Chef: no run in 24 h', 'its last run is 2 days old');
+    assert.equal(String(only[0].description), 'only in Chef · Chef: no run in 24 h · checked in 2 d ago', 'its last run is 2 days old');
     assert.deepEqual(api.chefServer.join.current?.notInChef, []);
     // A Consul node's context menu opens the Chef node it maps to.
     assert.equal(await vscode.commands.executeCommand('chefConsul.chef.openNode', web), `chef:/${PROFILE}/nodes/web-1.json`);

@@ -43,9 +43,13 @@ export function runStatusIcon(status: ChefRunSummary['status'] | undefined): vsc
   }
 }
 
-/** "Chef ✓ 5 min ago", "Chef ✗ package[nginx] · 2 h ago", "Chef: no run in 24 h" (the inventory's window) — short, for a description. */
-export function lastRunText(run: ChefRunSummary | undefined, now = Date.now()): string {
-  if (!run) return vscode.l10n.t('Chef: no run in 24 h');
+/**
+ * "Chef ✓ 5 min ago", "Chef ✗ package[nginx] · 2 h ago", "Chef: no run in 24 h" (the
+ * inventory's window), "Chef: no run in 24 h · checked in 3 d ago" when the node's
+ * `ohai_time` (its last chef-client start, as `knife status` shows it) says when — short, for a description.
+ */
+export function lastRunText(run: ChefRunSummary | undefined, now = Date.now(), ohaiTime?: number): string {
+  if (!run) return ohaiTime === undefined ? vscode.l10n.t('Chef: no run in 24 h') : vscode.l10n.t('Chef: no run in 24 h · checked in {0}', ageText(ohaiTime, now));
   const t = runTime(run);
   const age = t === undefined ? '' : ageText(t, now);
   switch (run.status) {
@@ -60,9 +64,12 @@ export function lastRunText(run: ChefRunSummary | undefined, now = Date.now()): 
   }
 }
 
-/** The last run's lines for a tooltip (plain text; the caller appends them with appendText). */
-export function lastRunLines(run: ChefRunSummary | undefined, now = Date.now()): string[] {
-  if (!run) return [vscode.l10n.t('Last Chef run: none reported in the last 24 hours')];
+/** The last run's lines for a tooltip (plain text; the caller appends them with appendText); `ohaiTime` as for lastRunText. */
+export function lastRunLines(run: ChefRunSummary | undefined, now = Date.now(), ohaiTime?: number): string[] {
+  if (!run) {
+    const none = vscode.l10n.t('Last Chef run: none reported in the last 24 hours');
+    return ohaiTime === undefined ? [none] : [none, vscode.l10n.t('Last check-in (ohai_time): {0} ({1})', ageText(ohaiTime, now), new Date(ohaiTime).toLocaleString())];
+  }
   const t = runTime(run);
   const lines = [vscode.l10n.t('Last Chef run: {0}{1}', runStatusWord(run.status), t === undefined ? '' : `, ${ageText(t, now)} (${new Date(t).toLocaleString()})`)];
   if (run.failedResource) lines.push(vscode.l10n.t('Failed resource: {0}', run.failedResource));

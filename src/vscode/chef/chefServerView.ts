@@ -49,7 +49,7 @@ export class ChefServerNodeItem extends vscode.TreeItem {
     this.id = `chef-server:node:${node.name}`;
     this.iconPath = lastRun ? runStatusIcon(lastRun.status) : new vscode.ThemeIcon('server');
     const platform = [node.platform, node.platformVersion].filter(Boolean).join(' ');
-    this.description = [node.environment, platform, lastRunText(lastRun, now)].filter(Boolean).join(' · ');
+    this.description = [node.environment, platform, lastRunText(lastRun, now, node.ohaiTime)].filter(Boolean).join(' · ');
     this.tooltip = plainTooltip([
       node.name,
       vscode.l10n.t('Environment: {0}', node.environment ?? '—'),
@@ -57,7 +57,7 @@ export class ChefServerNodeItem extends vscode.TreeItem {
       vscode.l10n.t('Run list: {0}', node.runList.join(', ') || '—'),
       node.fqdn ? vscode.l10n.t('FQDN: {0}', node.fqdn) : '',
       node.ipaddress ? vscode.l10n.t('IP address: {0}', node.ipaddress) : '',
-      ...lastRunLines(lastRun, now),
+      ...lastRunLines(lastRun, now, node.ohaiTime),
     ]);
     this.contextValue = 'chefConsul.chef.node';
     this.command = { command: 'chefConsul.chef.openNode', title: vscode.l10n.t('Open Node'), arguments: [{ name: node.name }] };

@@ -32,9 +32,9 @@ export class ChefOnlyNodeItem extends MessageItem {
     super(side.node.name, 'info', undefined, { command: 'chefConsul.chef.openNode', title: vscode.l10n.t('Open Node'), arguments: [{ name: side.node.name }] });
     const now = Date.now();
     this.id = `chef-only/chef:${side.node.name}`;
-    this.description = `${vscode.l10n.t('only in Chef')} · ${lastRunText(side.lastRun, now)}`;
+    this.description = `${vscode.l10n.t('only in Chef')} · ${lastRunText(side.lastRun, now, side.node.ohaiTime)}`;
     this.iconPath = side.lastRun ? runStatusIcon(side.lastRun.status) : new vscode.ThemeIcon('server');
-    this.tooltip = plainTooltip([side.node.name, vscode.l10n.t('Known to Chef only: no Consul node maps to it.'), side.node.ipaddress ? vscode.l10n.t('IP address: {0}', side.node.ipaddress) : '', ...lastRunLines(side.lastRun, now)]);
+    this.tooltip = plainTooltip([side.node.name, vscode.l10n.t('Known to Chef only: no Consul node maps to it.'), side.node.ipaddress ? vscode.l10n.t('IP address: {0}', side.node.ipaddress) : '', ...lastRunLines(side.lastRun, now, side.node.ohaiTime)]);
     this.contextValue = 'chefConsul.chefOnlyNode';
   }
 }
@@ -85,9 +85,9 @@ export class NodesChefJoin implements vscode.Disposable {
       const side = join.byConsulNode.get(item.node.name);
       const md = item.tooltip instanceof vscode.MarkdownString ? item.tooltip : undefined;
       if (side) {
-        item.description = `${item.node.address} · ${lastRunText(side.lastRun, now)}`;
+        item.description = `${item.node.address} · ${lastRunText(side.lastRun, now, side.node.ohaiTime)}`;
         md?.appendMarkdown('  \n').appendText(vscode.l10n.t('Chef node: {0}', side.node.name));
-        for (const line of lastRunLines(side.lastRun, now)) md?.appendMarkdown('  \n').appendText(line);
+        for (const line of lastRunLines(side.lastRun, now, side.node.ohaiTime)) md?.appendMarkdown('  \n').appendText(line);
       } else {
         item.description = `${item.node.address} · ${vscode.l10n.t('not in Chef')}`;
         md?.appendMarkdown('  \n').appendText(vscode.l10n.t('Not in Chef: no Chef node maps to it (by {0}).', join.mapping));
