@@ -33,7 +33,7 @@ export async function run(): Promise<void> {
   const api = await ext.activate();
   const activeAt = performance.now();
   const totalMs = activeAt - started;
-  fs.writeFileSync(out, JSON.stringify({ totalMs, activateMs: api?.activationMs ?? totalMs, sinceHostStartMs: activeAt, codeCache: api?.boot?.codeCache }));
+  fs.writeFileSync(out, JSON.stringify({ totalMs, activateMs: api?.activationMs ?? totalMs, sinceHostStartMs: activeAt, codeCache: api?.boot?.codeCache, loadMs: api?.boot?.loadMs }));
   const cacheDir = process.env.CCO_BENCH_WAIT_CODE_CACHE;
   if (cacheDir) await waitForCodeCache(cacheDir);
 }
