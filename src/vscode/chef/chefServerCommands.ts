@@ -20,7 +20,7 @@ import { ChefServerError } from '../../core/chef/server/chefServerClient';
 import type { ChefRunSummary, ReportingStatusFilter } from '../../core/chef/server/reporting';
 import { getRunDetail, listRuns } from '../../core/chef/server/reporting';
 import type { ReportingRunDetail } from '../../core/chef/server/reportingReport';
-import { reportingToChefReport } from '../../core/chef/server/reportingReport';
+import { reportingRunOf, reportingToChefReport } from '../../core/chef/server/reportingReport';
 import { CommandInputError, registerCommand, registerItemCommand } from '../commands/register';
 import { CHEF_SECTION, ChefServerConnection, serverVersionOf } from './chefServer';
 import { chefObjectUri, ChefObjectDocuments } from './chefObjectDocuments';
@@ -111,7 +111,7 @@ export function registerChefServerCommands(d: ChefServerCommandDeps): vscode.Dis
       throw serverError(e);
     }
     // A run is shown under its own node only: another node's run named here would be labelled as this one's.
-    const owner = ('run_detail' in detail && detail.run_detail ? detail.run_detail : (detail as unknown as { node_name?: unknown })).node_name;
+    const owner: unknown = reportingRunOf(detail).node_name;
     if (typeof owner === 'string' && owner !== '' && owner !== node) throw new CommandInputError(vscode.l10n.t('Run {0} is a run of node "{1}", not of "{2}".', runId, owner, node));
     const report = reportingToChefReport(detail);
     const ref = serverRunRef(node, runId);

@@ -148,12 +148,17 @@ function toSections(sections: Array<Record<string, string>> | null | undefined):
   return out;
 }
 
+/** The run itself: a listing row as it is, a detail's `run_detail`. */
+export function reportingRunOf(input: ReportingRun | ReportingRunDetail): ReportingRun {
+  return 'run_detail' in input && input.run_detail ? input.run_detail : (input as ReportingRun);
+}
+
 /**
  * A run (a listing row, or a detail `{resources, run_detail}`) as a ChefReport
  * with source 'reporting'. Runs that have not ended yet are 'running'.
  */
 export function reportingToChefReport(input: ReportingRun | ReportingRunDetail): ChefReport {
-  const detail = 'run_detail' in input && input.run_detail ? input.run_detail : (input as ReportingRun);
+  const detail = reportingRunOf(input);
   const rawResources = ('run_detail' in input ? input.resources : undefined) ?? detail.resources ?? [];
   const report = emptyReport('reporting');
   report.chef = true;
