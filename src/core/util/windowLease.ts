@@ -5,8 +5,8 @@
  * The owner rewrites the heartbeat every interval; a lock whose PID is dead
  * or whose heartbeat is older than 3 intervals is stale, and the next window
  * to look takes over. Used by the watches and by Chef Reporting (one lease
- * per name). The owner can `announce()` news (a `<name>.news` file's write
- * time): the other windows hear it at their next check (`onDidHearNews`).
+ * per name). The owner can `announce()` news (a new token in `<name>.news`):
+ * the other windows hear it at their next check (`onDidHearNews`).
  */
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -78,6 +78,11 @@ export class WindowLease implements Disposable {
     return this.stateValue.kind === 'owner';
   }
 
+  /** Whether start() was called (and dispose() not yet). */
+  get started(): boolean {
+    return this.timer !== undefined;
+  }
+
   get lockFile(): string {
     return this.file;
   }
@@ -90,9 +95,10 @@ export class WindowLease implements Disposable {
     } catch {
       /* check() says so */
     }
-    this.check();
+    // Started before the first check: its listeners (which run inside it) already see `started`.
     this.timer = setInterval(() => this.check(), this.intervalMs);
     this.timer.unref?.();
+    this.check();
     return this.stateValue;
   }
 
@@ -171,7 +177,7 @@ export class WindowLease implements Disposable {
   announce(): void {
     if (!this.isOwner || !this.options.news) return;
     try {
-      fs.writeFileSync(this.newsFile, `${this.token} ${this.now()} ${randomUUID()}`);
+      fs.writeFileSync(this.newsFile, randomUUID());
     } catch {
       /* no news then */
     }

@@ -47,7 +47,6 @@ export class ReportingFeed implements vscode.Disposable {
   /** This window started or stopped following Reporting (the lease moved). */
   readonly onDidChangeFollowing = this.followingChanged.event;
   private lease: WindowLease | undefined;
-  private leaseStarted = false;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -90,7 +89,6 @@ export class ReportingFeed implements vscode.Disposable {
     this.lease?.dispose();
     const l = typeof lease === 'string' ? new WindowLease({ dir: lease, name: 'reporting', news: true }) : lease;
     this.lease = l;
-    this.leaseStarted = false;
     const sub = l.onDidChange(() => {
       // Taken: poll here (carrying on from where this window was); lost: stop.
       try {
@@ -109,8 +107,7 @@ export class ReportingFeed implements vscode.Disposable {
 
   /** Takes part in the lease once there is a server to poll (not at activation, nor in windows without a Chef server). */
   private startLease(): void {
-    if (!this.lease || this.leaseStarted || !this.poller) return;
-    this.leaseStarted = true;
+    if (!this.lease || this.lease.started || !this.poller) return;
     // Its first state reaches the listener above (restart, onDidChangeFollowing).
     this.lease.start();
   }

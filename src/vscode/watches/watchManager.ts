@@ -64,7 +64,6 @@ export class WatchManager implements vscode.Disposable {
   /** Handlers: one run at a time per watch, the latest firing waiting; killed on dispose and profile switch. */
   readonly handlers = new HandlerPool();
   private profileName: string | undefined;
-  private leaseStarted = false;
 
   constructor(
     private readonly connections: ConnectionManager,
@@ -168,8 +167,7 @@ export class WatchManager implements vscode.Disposable {
     const { watches, problems } = parseWatchList(WatchManager.storedList());
     // The lease is taken with the first watch (until then the window never touches it; it is
     // kept afterwards); its first state restarts everything through the lease's listener.
-    if (watches.length && this.lease && !this.leaseStarted) {
-      this.leaseStarted = true;
+    if (watches.length && this.lease && !this.lease.started) {
       const before = this.lease.state;
       this.lease.start();
       if (this.lease.state === before) this.restart(true);
