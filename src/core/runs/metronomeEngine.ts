@@ -27,21 +27,7 @@ import type { ConsulConnection } from '../consul/client';
 import { fireEvent } from '../consul/events';
 import type { MergedEvent } from '../plans/merge';
 import { MetronomeDiagnoser } from './metronomeDiagnoser';
-import {
-  cap,
-  label,
-  list,
-  METRONOME_TASK_TIMEOUT_S,
-  noNodeSentence,
-  orphanSentence,
-  queueLoss,
-  stallSentence,
-  unknownNodeSentence,
-  wipeSentence,
-  type MetronomeDiagnostic,
-  type MetronomeDiagnosticKind,
-  type PhaseLabel,
-} from './metronomeDiagnosis';
+import { cap, label, list, METRONOME_TASK_TIMEOUT_S, queueLoss, type MetronomeDiagnostic, type MetronomeDiagnosticKind, type PhaseLabel } from './metronomeDiagnosis';
 import { readValues } from './metronomeFollower';
 import { EVENT_QUEUE_KEY, logKey, parseJsonRecord, phaseKey, PROGRESS_QUEUE_KEY, runFromRecord, runKey } from './metronomeLayout';
 import { phasesFromKv, phasesOf, type PhaseInfo } from './metronomePhases';
@@ -51,20 +37,8 @@ import { MetronomeWatches } from './metronomeWatches';
 import { FINISHED_PHASE, PhaseStatus, Run, RunSnapshot, RunStatus } from './model';
 import type { RunRegistry } from './registry';
 
-export {
-  METRONOME_TASK_TIMEOUT_S,
-  noNodeSentence,
-  orphanSentence,
-  parseEventQueue,
-  parseProgressQueue,
-  queueLoss,
-  metronomeOutcome,
-  resultKeyPart,
-  stallSentence,
-  unknownNodeSentence,
-  wipeSentence,
-};
-export { PICKED_UP_QUESTION, type StallContext } from './metronomeDiagnosis';
+export { METRONOME_TASK_TIMEOUT_S, parseEventQueue, parseProgressQueue, queueLoss, metronomeOutcome, resultKeyPart };
+export { noNodeSentence, orphanSentence, PICKED_UP_QUESTION, stallSentence, unknownNodeSentence, wipeSentence, type StallContext } from './metronomeDiagnosis';
 export type { MetronomeDiagnostic, MetronomeDiagnosticKind, MetronomeOutcome, PhaseLabel, QueuedEvent, QueuedPhase, ResultKey };
 
 export const DEFAULT_HEAD_START_TIMEOUT_MS = 120_000;
