@@ -4,10 +4,16 @@ import type { Locator, Page } from 'playwright-core';
 export async function openChefConsulContainer(page: Page): Promise<void> {
   const tab = page.locator('.activitybar .action-item a[aria-label^="Chef + Consul"], .activitybar .action-item[aria-label^="Chef + Consul"]').first();
   await tab.waitFor({ timeout: 60_000 });
-  // After a reload the container may be open already: a click would close it.
+  // After a reload the container may be open already (a click would close it), and the
+  // workbench may mark it open only after the tab shows: look again until the Nodes pane is there.
   const active = page.locator('.activitybar .action-item.checked').filter({ has: page.locator('[aria-label^="Chef + Consul"]') });
-  if (!(await active.count())) await tab.click();
-  await viewPane(page, 'Nodes').waitFor({ timeout: 30_000 });
+  const nodes = viewPane(page, 'Nodes');
+  const deadline = Date.now() + 30_000;
+  while (!(await nodes.isVisible())) {
+    if (Date.now() > deadline) return nodes.waitFor({ timeout: 1 });
+    if (!(await active.count())) await tab.click();
+    await nodes.waitFor({ timeout: 3_000 }).catch(() => undefined);
+  }
 }
 
 /** The pane of one view in the side bar, by its title. */
