@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { openWorkbench, Workbench } from '../harness/codeServer';
 import { consulRequest } from '../infra/cluster';
 import { clusterFromEnv, eventually, serverAgent } from '../support/env';
-import { collapsePane, expandPane, openChefConsulContainer, viewRow } from './workbench';
+import { collapsePane, expandPane, openChefConsulContainer, runFromPalette, viewRow } from './workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS = path.join(ROOT, 'test-results');
@@ -78,7 +78,7 @@ describe('UI: the Key/Value view, a save conflict and a compare', function () {
     await eventually('the details of db.yml', async () => /flags 5/.test(await viewRow(wb.page, 'Key/Value', 'db.yml').innerText()) || undefined, 10_000);
     // Written elsewhere, shown without a refresh.
     await put(`${root}/staging/app/written-elsewhere`, 'x');
-    await viewRow(wb.page, 'Key/Value', 'written-elsewhere').waitFor({ timeout: 5000 });
+    await viewRow(wb.page, 'Key/Value', 'written-elsewhere').waitFor({ timeout: 20_000 });
     await wb.page.screenshot({ path: path.join(RESULTS, 'kv-view.png') });
   });
 
@@ -99,22 +99,19 @@ describe('UI: the Key/Value view, a save conflict and a compare', function () {
   });
 
   it('compares a folder across profiles, each difference opening the diff editor', async () => {
-    await wb.page.keyboard.press('F1');
+    await runFromPalette(wb.page, 'Consul KV: Compare with Another');
     const input = wb.page.locator('.quick-input-widget input');
-    await input.waitFor({ timeout: 10_000 });
-    await input.fill('>Consul KV: Compare with Another');
-    await wb.page.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: 10_000 });
-    await wb.page.keyboard.press('Enter');
-    const step = async (value: string, row?: string) => {
-      await wb.page.waitForTimeout(300);
+    // Each prompt by its title: a value typed before its prompt shows would go to the one before.
+    const step = async (title: string, value: string, row?: string) => {
+      await wb.page.locator('.quick-input-widget .quick-input-title', { hasText: title }).first().waitFor({ timeout: 15_000 });
       if (row) await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: row }).first().waitFor({ timeout: 10_000 });
       await input.fill(value);
       await wb.page.keyboard.press('Enter');
     };
-    await step(`${root}/staging/app/`);
-    await step('production', 'production');
-    await step('');
-    await step(`${root}/production/app/`);
+    await step('Compare: prefix', `${root}/staging/app/`);
+    await step('with the profile', 'production', 'production');
+    await step('Datacenter of production', '');
+    await step('Prefix on production', `${root}/production/app/`);
     await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'feature-x' }).first().waitFor({ timeout: 15_000 });
     const rows = await wb.page.locator('.quick-input-list .monaco-list-row .label-name').allInnerTexts();
     assert.ok(rows.some((r) => r.includes('db.yml')) && rows.some((r) => r.includes('settings.json')), rows.join(', '));

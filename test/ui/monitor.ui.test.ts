@@ -15,7 +15,7 @@ import { connect } from '../../src/core/consul/client';
 import { listRuns } from '../../src/core/runs/history';
 import { isFinished } from '../../src/core/runs/model';
 import { clusterFromEnv, eventually, serverAgent } from '../support/env';
-import { openFile, runFromPalette as runFromWorkbenchPalette } from './workbench';
+import { openFile, reloadWindow, runFromPalette as runFromWorkbenchPalette } from './workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS = path.join(ROOT, 'test-results');
@@ -26,12 +26,20 @@ const EVIL_NODE = '<img src=x onerror=window.__xss=2>';
 const PAYLOAD =
   `<img src=x onerror="window.__xss=1"> <script>window.__xss=1</script> <a href="javascript:window.__xss=1">js-link</a> ` +
   `\\033]8;;javascript:window.__xss=1\\033\\\\osc8-link\\033]8;;\\033\\\\ \\033[31mred-text\\033[0m`;
-/** About 30 s of output on every node, one payload line in it. */
-const SCRIPT = `for i in $(seq 1 60); do echo "tick $i of the monitor test"; if [ $i = 5 ]; then printf '${PAYLOAD}\\n'; fi; sleep 0.5; done; echo monitor-test-done`;
+/**
+ * The test says when the run ends (the agents are processes on this machine): until then
+ * two lines a second on every node, one payload line among them; at most 5 min.
+ */
+const STOP_FILE = path.join(os.tmpdir(), `cco-ui-monitor-stop-${process.pid}-${Date.now()}`);
+const SCRIPT = `for i in $(seq 1 600); do echo "tick $i of the monitor test"; if [ $i = 5 ]; then printf '${PAYLOAD}\\n'; fi; if [ -e ${STOP_FILE} ]; then break; fi; sleep 0.5; done; echo monitor-test-done`;
 
-/** Runs in every frame (the webview's included) before its own scripts: records CSP violations. */
-const RECORD_VIOLATIONS = `window.__cspViolations = [];
-document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push({ directive: e.violatedDirective, blocked: e.blockedURI, sample: e.sample }));`;
+/**
+ * CSP violations of every frame, the webviews' included, as Chromium logs them ("Refused to …
+ * because it violates the following Content Security Policy directive"). A page listener would
+ * not do: VS Code writes a webview's HTML into its frame with document.open(), which removes
+ * the frame's event listeners. The last test checks that a planted violation is seen.
+ */
+const cspViolations: string[] = [];
 
 describe('UI: run monitor', function () {
   this.timeout(300_000);
@@ -67,12 +75,15 @@ describe('UI: run monitor', function () {
       viewport: { width: 1400, height: 900 },
     });
     page = wb.page;
-    // In every frame, the webview's included, from its first script on: CSP violations and XSS markers.
-    await page.context().addInitScript({ content: RECORD_VIOLATIONS });
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(`${m.location().url}: ${m.text()}`);
+    });
   });
 
   after(async () => {
+    fs.writeFileSync(STOP_FILE, '');
     await wb?.close();
+    fs.rmSync(STOP_FILE, { force: true });
     await consulPut(server.httpAddr, '/v1/catalog/deregister', { Node: EVIL_NODE }).catch(() => undefined);
     for (const d of [folder, userDataDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
   });
@@ -172,6 +183,7 @@ describe('UI: run monitor', function () {
   });
 
   it('after the run, re-attaches to it from KV when the window reloads', async () => {
+    fs.writeFileSync(STOP_FILE, '');
     const connection = await connect({ name: 'ui-monitor', address: server.httpAddr }, undefined);
     try {
       await eventually('the run to end', async () => (await listRuns(connection)).find((r) => r.id === runId && isFinished(r.status)), 60_000, 300);
@@ -185,8 +197,7 @@ describe('UI: run monitor', function () {
     await setTheme(page, 'Light Modern');
     await page.screenshot({ path: path.join(RESULTS, 'monitor-finished-light.png') });
     await setTheme(page, 'Dark Modern');
-    await runFromPalette(page, 'Developer: Reload Window');
-    await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+    await reloadWindow(page, () => runFromPalette(page, 'Developer: Reload Window'));
     frame = await monitorFrame(page, 60_000);
     await frame.locator('h1', { hasText: 'Command' }).waitFor({ timeout: 30_000 });
     await eventually('the recorded output', async () => (await terminalText(frame)).includes('monitor-test-done'), 20_000, 300);
@@ -212,6 +223,9 @@ describe('UI: run monitor', function () {
     const planted = await frame.evaluate<string[]>(`[...document.querySelectorAll('img, script:not([src]):not(#_vscodeApiScript), a[href^="javascript:"]')].map((e) => e.outerHTML)`);
     assert.deepEqual(planted, [], 'no element from a payload in the page (the host\'s own API script aside)');
     await assertNothingRan(page);
+    // The recorder sees a violation in the monitor's frame: an image from elsewhere, which its CSP refuses.
+    await frame.evaluate("(() => { const i = document.createElement('img'); i.src = 'http://127.0.0.9:9/planted.png'; document.body.appendChild(i); })()");
+    await eventually('the planted violation recorded', async () => cspViolations.some((v) => v.includes('planted.png')), 10_000, 200);
   });
 });
 
@@ -222,6 +236,7 @@ async function consulPut(addr: string, urlPath: string, body: unknown): Promise<
 
 async function findMonitorFrame(page: Page): Promise<Frame | undefined> {
   for (const f of page.frames()) {
+    if (f.isDetached()) continue;
     const ok = await f.evaluate<boolean>("!!document.querySelector('main#app') && !!document.body.dataset.runId").catch(() => false);
     if (ok) return f;
   }
@@ -248,11 +263,10 @@ async function chooseOption(frame: Frame, dropdown: string, option: string): Pro
 
 async function assertNothingRan(page: Page): Promise<void> {
   for (const f of page.frames()) {
-    const seen = await f.evaluate<{ xss: unknown; violations: unknown[] }>('({ xss: window.__xss, violations: window.__cspViolations ?? [] })').catch(() => undefined);
-    if (!seen) continue;
-    assert.equal(seen.xss, undefined, `a payload ran in ${f.url()}`);
-    assert.deepEqual(seen.violations, [], `CSP violations in ${f.url()}`);
+    const xss = await f.evaluate<unknown>('window.__xss').catch(() => undefined);
+    assert.equal(xss, undefined, `a payload ran in ${f.url()}`);
   }
+  assert.deepEqual(cspViolations, [], 'CSP violations');
 }
 
 /** Preferences: Color Theme, as a user picks one; the webview gets the new theme's colours. */

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openWorkbench, Workbench } from '../harness/codeServer';
-import { collapsePane, expandPane, openChefConsulContainer, viewPane, viewRow } from './workbench';
+import { collapsePane, expandPane, openChefConsulContainer, openFile, viewPane, viewRow } from './workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS = path.join(ROOT, 'test-results');
@@ -52,13 +52,7 @@ describe('UI: the Rule Matches view and a rule notification', function () {
 
   it('a failed run in an opened report file matches: a notification, and the match under each rule with its reason', async () => {
     // Quick Open, then its tab: the report editor is a webview, not a text editor.
-    await wb.page.keyboard.press('Control+P');
-    const input = wb.page.locator('.quick-input-widget input');
-    await input.waitFor({ timeout: 10_000 });
-    await input.fill(REPORT);
-    await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: REPORT }).first().waitFor({ timeout: 15_000 });
-    await wb.page.keyboard.press('Enter');
-    await wb.page.locator('.tabs-container .tab', { hasText: REPORT }).first().waitFor({ timeout: 15_000 });
+    await openFile(wb.page, REPORT);
     const toast = wb.page.locator('.notifications-toasts .notification-toast').filter({ hasText: 'Rule "failed runs" matched on web-1' }).first();
     await toast.waitFor({ timeout: 30_000 });
     await viewRow(wb.page, 'Rule Matches', 'failed runs').waitFor({ timeout: 15_000 });

@@ -12,7 +12,7 @@ import { AdhocRun } from '../../src/core/runs/adhocEngine';
 import { RunRegistry } from '../../src/core/runs/registry';
 import { consulJson } from '../infra/cluster';
 import { clusterFromEnv, serverAgent } from '../support/env';
-import { collapsePane, expandPane, openChefConsulContainer, rowLabels, viewPane, viewRow, runFromPalette } from './workbench';
+import { collapsePane, expandPane, openChefConsulContainer, reloadWindow, rowLabels, viewPane, viewRow, runFromPalette } from './workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS = path.join(ROOT, 'test-results');
@@ -61,9 +61,9 @@ describe('UI: Chef + Consul views in the browser workbench', function () {
 
   it('shows a node\'s services and checks when expanded', async () => {
     await viewRow(wb.page, 'Nodes', 'db-1').click();
-    await viewRow(wb.page, 'Nodes', 'cache').waitFor({ timeout: 10_000 });
+    await viewRow(wb.page, 'Nodes', 'cache').waitFor({ timeout: 20_000 });
     await viewRow(wb.page, 'Nodes', 'cache').click();
-    await viewRow(wb.page, 'Nodes', 'cache health').waitFor({ timeout: 10_000 });
+    await viewRow(wb.page, 'Nodes', 'cache health').waitFor({ timeout: 20_000 });
     await wb.page.screenshot({ path: path.join(RESULTS, 'nodes-view-expanded.png') });
   });
 
@@ -73,12 +73,12 @@ describe('UI: Chef + Consul views in the browser workbench', function () {
     const id = `ui-${Date.now()}`;
     await consulJson(server.httpAddr, '/v1/agent/service/register', { method: 'PUT', body: { ID: id, Name: id, Port: 7200, Tags: ['ui'] } });
     try {
-      await viewRow(wb.page, 'Services', id).waitFor({ timeout: 10_000 });
+      await viewRow(wb.page, 'Services', id).waitFor({ timeout: 20_000 });
       await wb.page.screenshot({ path: path.join(RESULTS, 'services-view.png') });
     } finally {
       await consulJson(server.httpAddr, `/v1/agent/service/deregister/${id}`, { method: 'PUT' });
     }
-    await viewRow(wb.page, 'Services', id).waitFor({ state: 'detached', timeout: 10_000 });
+    await viewRow(wb.page, 'Services', id).waitFor({ state: 'detached', timeout: 20_000 });
   });
 
   it('shows the connection in the status bar', async () => {
@@ -115,7 +115,7 @@ describe('UI: Chef + Consul views in the browser workbench', function () {
     await collapsePane(wb.page, 'Phases');
     await expandPane(wb.page, 'Events');
     await consulJson(server.httpAddr, '/v1/event/fire/ui-deploy', { method: 'PUT', body: 'release 7' });
-    await viewRow(wb.page, 'Events', 'ui-deploy').waitFor({ timeout: 10_000 });
+    await viewRow(wb.page, 'Events', 'ui-deploy').waitFor({ timeout: 20_000 });
     await wb.page.screenshot({ path: path.join(RESULTS, 'events-view.png') });
   });
 
@@ -146,9 +146,7 @@ describe('UI: Chef + Consul views in the browser workbench', function () {
     await runFromPalette(wb.page, 'Consul: Run Event', 'ui-slow');
     await expandPane(wb.page, 'Runs');
     await viewRow(wb.page, 'Runs', 'ui-slow').waitFor({ timeout: 20_000 });
-    await runFromPalette(wb.page, 'Developer: Reload Window');
-    await wb.page.waitForTimeout(2000);
-    await wb.page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+    await reloadWindow(wb.page, () => runFromPalette(wb.page, 'Developer: Reload Window'));
     await openChefConsulContainer(wb.page);
     await expandPane(wb.page, 'Runs');
     const row = viewPane(wb.page, 'Runs').locator('.monaco-list-row').filter({ hasText: 'ui-slow' }).filter({ hasText: 'interrupted' }).first();

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { openWorkbench, Workbench } from '../harness/codeServer';
 import { clusterFromEnv, serverAgent } from '../support/env';
-import { collapsePane, expandPane, openChefConsulContainer, runFromPalette, viewPane, viewRow } from './workbench';
+import { collapsePane, expandPane, openChefConsulContainer, runFromPalette, settleWalkthroughFocus, viewPane, viewRow } from './workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS = path.join(ROOT, 'test-results');
@@ -65,11 +65,9 @@ async function openStep(page: Page, title: string) {
   const step = page.locator('.getting-started-step', { hasText: title }).first();
   await step.locator('h3, .step-title').first().click();
   await page.locator('.getting-started-step.expanded', { hasText: title }).first().waitFor({ timeout: 10_000 });
-  // The page focuses a step it selects 250 ms later, on a timer (VS Code's gettingStarted.ts,
-  // selectStep): a quick pick opened from the step before then loses focus to the step and
-  // closes. The page also selects a step itself when its tab comes back. A person reads the step
-  // first; the test waits on the page's own timers, so the page's pending focus runs before it.
-  await page.evaluate('new Promise((resolve) => setTimeout(resolve, 400))');
+  // The page focuses a step it selects 250 ms later (and selects one itself when its tab comes
+  // back): a quick pick opened from the step before then would close. A person reads the step first.
+  await settleWalkthroughFocus(page);
   return step;
 }
 

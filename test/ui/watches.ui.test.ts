@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { openWorkbench, Workbench } from '../harness/codeServer';
 import { consulJson, consulRequest } from '../infra/cluster';
 import { clusterFromEnv, serverAgent } from '../support/env';
-import { collapsePane, expandPane, openChefConsulContainer, runFromPalette, viewPane, viewRow } from './workbench';
+import { clickNotificationButton, collapsePane, expandPane, openChefConsulContainer, runFromPalette, viewPane, viewRow } from './workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS = path.join(ROOT, 'test-results');
@@ -84,9 +84,8 @@ describe('UI: the Watches view and a fired watch', function () {
   });
 
   it('opens the diff of the old and new value from the notification', async () => {
-    const toast = wb.page.locator('.notifications-toasts .notification-toast').filter({ hasText: `Watch "app config"` }).first();
-    await toast.hover();
-    await toast.locator('a.monaco-button, .monaco-button', { hasText: 'Show' }).first().click();
+    // On its toast, or in the notification center once the toast has hidden (after 15 s, or pushed out by newer ones).
+    await clickNotificationButton(wb.page, `Watch "app config": key ${key} changed`, 'Show');
     await wb.page.locator('.editor-instance .monaco-diff-editor').first().waitFor({ timeout: 15_000 });
     await wb.page.locator('.monaco-diff-editor .view-lines', { hasText: 'replicas = 3' }).first().waitFor({ timeout: 10_000 });
     await wb.page.locator('.monaco-diff-editor .view-lines', { hasText: 'replicas = 2' }).first().waitFor({ timeout: 10_000 });

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import type { Locator } from 'playwright-core';
 import { openWorkbench, Workbench } from '../harness/codeServer';
 import { clusterFromEnv, serverAgent } from '../support/env';
-import { expandPane, collapsePane, openChefConsulContainer, runFromPalette, viewPane } from './workbench';
+import { expandPane, collapsePane, openChefConsulContainer, runFromPalette, settleWalkthroughFocus, viewPane } from './workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS = path.join(ROOT, 'test-results');
@@ -201,6 +201,8 @@ describe('UI: welcome states and the walkthrough', function () {
       const w = wb!;
       await runFromPalette(w.page, 'Welcome: Open Walkthrough', 'Get started with Chef + Consul Ops');
       await w.page.locator('.getting-started-step', { hasText: 'Connect to Consul' }).first().waitFor({ timeout: 30_000 });
+      // The page focuses the step it opened on 250 ms later: that would close the quick pick below.
+      await settleWalkthroughFocus(w.page);
       // The welcome's own link: "select another profile".
       await viewPane(w.page, 'Nodes').locator('.welcome-view-content a', { hasText: 'select another profile' }).first().click();
       await w.page.locator('.quick-input-list .monaco-list-row', { hasText: 'ui-main' }).first().click();

@@ -54,13 +54,72 @@ export async function runFromPalette(page: Page, command: string, pick?: string)
   await page.keyboard.press('Enter');
 }
 
-/** Opens a workspace file by name through Quick Open (Ctrl+P) and waits for its editor. */
+/**
+ * Opens a workspace file by name through Quick Open (Ctrl+P) and waits for its tab to be the
+ * active one. A Quick Open opened while the workbench still restores may lose its focus (and
+ * close): then it is opened again.
+ */
 export async function openFile(page: Page, name: string): Promise<void> {
-  await page.keyboard.press('Control+P');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(name);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 15_000 });
-  await page.keyboard.press('Enter');
-  await page.locator('.monaco-editor .view-lines').first().waitFor({ timeout: 15_000 });
+  const activeTab = page.locator('.tabs-container .tab.active', { hasText: name.split('/').pop() ?? name }).first();
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    await page.keyboard.press('Control+P');
+    try {
+      await input.waitFor({ timeout: 10_000 });
+      await page.waitForFunction("!!document.activeElement && !!document.activeElement.closest('.quick-input-widget')", undefined, { timeout: 5_000 });
+      await input.fill(name);
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 15_000 });
+      await page.keyboard.press('Enter');
+      await activeTab.waitFor({ timeout: 15_000 });
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await page.keyboard.press('Escape');
+    }
+  }
+}
+
+/**
+ * Runs `action`, which reloads the window (Developer: Reload Window), and waits for the new
+ * page: the old one stays until the workbench has flushed its state, so waiting for
+ * `.monaco-workbench` alone can match the page being unloaded.
+ */
+export async function reloadWindow(page: Page, action: () => Promise<void>): Promise<void> {
+  const navigated = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame(), timeout: 60_000 });
+  await action();
+  await navigated;
+  await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+}
+
+/**
+ * Waits until the walkthrough page has run its pending focus: it focuses a step it selects
+ * 250 ms later, on a timer (VS Code's gettingStarted.ts), and a quick pick opened from the
+ * page before then loses focus to the step and closes. A timer set after the page's runs
+ * after it.
+ */
+export async function settleWalkthroughFocus(page: Page): Promise<void> {
+  await page.evaluate('new Promise((resolve) => setTimeout(resolve, 400))');
+}
+
+/**
+ * Clicks a button of a notification: on its toast while it shows, else in the notification
+ * center (information toasts with buttons hide after a while, and at most three show).
+ */
+export async function clickNotificationButton(page: Page, text: string, button: string): Promise<void> {
+  const toast = page.locator('.notifications-toasts .notification-toast').filter({ hasText: text }).first();
+  if (await toast.isVisible()) {
+    try {
+      await toast.hover({ timeout: 5_000 });
+      await toast.locator('a.monaco-button, .monaco-button', { hasText: button }).first().click({ timeout: 5_000 });
+      return;
+    } catch {
+      // Hidden meanwhile: the notification center has it.
+    }
+  }
+  await runFromPalette(page, 'Notifications: Show Notifications');
+  const item = page.locator('.notifications-center .monaco-list-row').filter({ hasText: text }).first();
+  await item.waitFor({ timeout: 10_000 });
+  await item.hover();
+  await item.locator('a.monaco-button, .monaco-button', { hasText: button }).first().click({ timeout: 10_000 });
 }
