@@ -180,7 +180,10 @@ describe('Watches against the real cluster', function () {
   it('event: fires for new events of its name only, handing over just the new ones', async () => {
     const name = `wev-${run}`;
     const fire = (n: string, payload: string) => consulJson<{ ID: string }>(server.httpAddr, `/v1/event/fire/${n}`, { method: 'PUT', body: payload });
-    await fire(name, 'old');
+    const old = await fire(name, 'old');
+    // The agent that fired it receives it through gossip like any other: in its event list before the
+    // watch starts, or the watch would rightly see it arrive (seen once on a loaded machine).
+    await eventually('the old event in the agent\'s list', async () => (await consulJson<{ ID: string }[]>(server.httpAddr, `/v1/event/list?name=${name}`)).some((e) => e.ID === old.ID), 10_000);
     const { fired } = await start({ name: 'event', type: 'event', eventName: name });
     await fire(`other-${run}`, 'x');
     await sleep(DEBOUNCE * 3);

@@ -76,7 +76,8 @@ describe('UI: the Key/Value view, a save conflict and a compare', function () {
     await viewRow(wb.page, 'Key/Value', 'app').click();
     await viewRow(wb.page, 'Key/Value', 'db.yml').waitFor({ timeout: 10_000 });
     await eventually('the details of db.yml', async () => /flags 5/.test(await viewRow(wb.page, 'Key/Value', 'db.yml').innerText()) || undefined, 10_000);
-    // Written elsewhere, shown without a refresh.
+    // Written elsewhere, shown without a refresh: within the blocking query's 30 s wait (liveQuery.ts),
+    // so only the query's answer to the write can show it in time.
     await put(`${root}/staging/app/written-elsewhere`, 'x');
     await viewRow(wb.page, 'Key/Value', 'written-elsewhere').waitFor({ timeout: 20_000 });
     await wb.page.screenshot({ path: path.join(RESULTS, 'kv-view.png') });

@@ -81,8 +81,17 @@ describe('UI: run monitor', function () {
   });
 
   after(async () => {
+    // A run still going (a test failed before its end) stops: its nodes would stay busy for other suites.
     fs.writeFileSync(STOP_FILE, '');
     await wb?.close();
+    if (runId) {
+      const connection = await connect({ name: 'ui-monitor', address: server.httpAddr }, undefined);
+      try {
+        await eventually('the run to end', async () => (await listRuns(connection)).find((r) => r.id === runId && isFinished(r.status)), 30_000, 300).catch(() => undefined);
+      } finally {
+        connection.dispose();
+      }
+    }
     fs.rmSync(STOP_FILE, { force: true });
     await consulPut(server.httpAddr, '/v1/catalog/deregister', { Node: EVIL_NODE }).catch(() => undefined);
     for (const d of [folder, userDataDir]) if (d) fs.rmSync(d, { recursive: true, force: true });

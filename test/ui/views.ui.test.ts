@@ -73,6 +73,7 @@ describe('UI: Chef + Consul views in the browser workbench', function () {
     const id = `ui-${Date.now()}`;
     await consulJson(server.httpAddr, '/v1/agent/service/register', { method: 'PUT', body: { ID: id, Name: id, Port: 7200, Tags: ['ui'] } });
     try {
+      // Within the blocking query's 30 s wait (liveQuery.ts): only its answer to the change shows it in time.
       await viewRow(wb.page, 'Services', id).waitFor({ timeout: 20_000 });
       await wb.page.screenshot({ path: path.join(RESULTS, 'services-view.png') });
     } finally {

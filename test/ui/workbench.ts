@@ -86,19 +86,21 @@ export async function openFile(page: Page, name: string): Promise<void> {
  * `.monaco-workbench` alone can match the page being unloaded.
  */
 export async function reloadWindow(page: Page, action: () => Promise<void>): Promise<void> {
-  const navigated = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame(), timeout: 60_000 });
-  await action();
-  await navigated;
+  await Promise.all([page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame(), timeout: 60_000 }), action()]);
   await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
 }
 
 /**
- * Waits until the walkthrough page has run its pending focus: it focuses a step it selects
- * 250 ms later, on a timer (VS Code's gettingStarted.ts), and a quick pick opened from the
- * page before then loses focus to the step and closes. A timer set after the page's runs
- * after it.
+ * Lets the walkthrough page run its pending focus: it focuses a step it selects 250 ms later,
+ * on a timer (VS Code's gettingStarted.ts, selectStep), and a quick pick opened from the page
+ * before then loses focus to the step and closes. Waits until the focus is in the open step
+ * (for a step the page selected itself), then 400 ms on the page's own timers (a timer set
+ * after the page's runs after it).
  */
 export async function settleWalkthroughFocus(page: Page): Promise<void> {
+  await page
+    .waitForFunction("!!document.activeElement && !!document.activeElement.closest('.getting-started-step.expanded')", undefined, { timeout: 5_000 })
+    .catch(() => undefined);
   await page.evaluate('new Promise((resolve) => setTimeout(resolve, 400))');
 }
 
@@ -122,4 +124,5 @@ export async function clickNotificationButton(page: Page, text: string, button: 
   await item.waitFor({ timeout: 10_000 });
   await item.hover();
   await item.locator('a.monaco-button, .monaco-button', { hasText: button }).first().click({ timeout: 10_000 });
+  await runFromPalette(page, 'Notifications: Hide Notifications');
 }
