@@ -333,13 +333,14 @@ export class FakeMetronome {
 
   /** The event as the agent's `consul watch -type=event` handler gets it (from the agent's event buffer). */
   async consulEvent(id: string): Promise<UserEvent> {
-    // Delivery to the agent's buffer takes a few ms after the fire: wait for it, up to 3 s.
-    for (let attempt = 0; attempt < 60; attempt++) {
+    // Delivery to the agent's buffer (by gossip) takes a few ms after the fire: wait for it, up to
+    // 15 s (a loaded machine).
+    for (let attempt = 0; attempt < 300; attempt++) {
       const e = (await consulJson<UserEvent[]>(this.addr, '/v1/event/list')).find((x) => x.ID === id);
       if (e) return e;
       await sleep(50);
     }
-    throw new Error(`event ${id} did not reach the agent's event buffer in 3 s`);
+    throw new Error(`event ${id} did not reach the agent's event buffer in 15 s`);
   }
 
   /** `metronome push`: each event enqueued once; returns the IDs it enqueued. */

@@ -110,7 +110,8 @@ describe('events against the real cluster', function () {
       const seen = await eventually('the event in the list', () => {
         const s = query.current;
         return s.kind === 'ready' && s.data[0]?.id === fired.id ? s.data[0] : undefined;
-      }, 3000);
+        // The agent gets its own event by gossip, as every other.
+      }, 15_000);
       assert.equal(seen.payload, 'héllo wörld');
       assert.equal(seen.nodeFilter, server.name);
       // The index is a hash, not a counter: the watch must settle into one blocking request, not spin.

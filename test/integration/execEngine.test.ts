@@ -9,7 +9,7 @@ import { listRuns, readNodeLog, readRun } from '../../src/core/runs/history';
 import { DEFAULT_OPERATION_SETTINGS } from '../../src/core/runs/phaseRunner';
 import { RunRegistry } from '../../src/core/runs/registry';
 import { consulJson, consulRequest } from '../infra/cluster';
-import { clusterFromEnv, serverAgent } from '../support/env';
+import { clusterFromEnv, eventually, serverAgent } from '../support/env';
 import { dbScriptYaml, planIn } from '../support/plans';
 import { limit } from '../support/timing';
 
@@ -41,6 +41,11 @@ describe('exec engine: ordered phases over remote exec', function () {
   function start(yaml: string, event: string, extra: Partial<ConstructorParameters<typeof ExecRun>[2]> = {}) {
     const { plans, merged } = planIn(yaml, { event });
     return new ExecRun(connection, registry, { event, merged, plans, startedBy: 'test', settings: DEFAULT_OPERATION_SETTINGS, ackGraceMs: 3000, ...extra });
+  }
+
+  /** Waits until a run has the cluster lock: its first phase starts only then (not a fixed pause: a loaded machine may take longer). */
+  async function holdsLock(run: ExecRun): Promise<void> {
+    await eventually('the run to hold the cluster lock', () => run.run.view().phases.some((p) => p.status !== 'pending') || undefined, 15_000);
   }
 
   it('runs phases in order: no phase starts before every node of the previous one finished', async () => {
@@ -173,7 +178,7 @@ tasks:
   it('lets one ordered run hold the cluster at a time', async () => {
     const yaml = dbScriptYaml('sleep 2');
     const first = start(yaml, 'deploy');
-    await new Promise((r) => setTimeout(r, 500));
+    await holdsLock(first);
     const refused = await start(yaml, 'deploy', { lockWaitMs: 0 }).done;
     assert.equal(refused.status, 'error');
     assert.match(refused.message ?? '', /Another run holds the cluster: "deploy" \(run [0-9a-f-]+\) started by test/);
@@ -187,7 +192,7 @@ tasks:
   it('cancels a run that waits for the lock at once, and runs nothing', async () => {
     const marker = path.join(out, `waited-${Date.now()}`);
     const holder = start(dbScriptYaml('sleep 3'), 'deploy');
-    await new Promise((r) => setTimeout(r, 500));
+    await holdsLock(holder);
     const waiting = start(dbScriptYaml(`touch ${marker}`), 'deploy', { lockWaitMs: 60_000 });
     await new Promise((r) => setTimeout(r, 300));
     const asked = Date.now();

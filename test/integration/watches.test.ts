@@ -90,6 +90,10 @@ describe('Watches against the real cluster', function () {
   const kvPut = (key: string, value: string) => consulJson(server.httpAddr, `/v1/kv/${key}`, { method: 'PUT', body: value });
   const kvDelete = (key: string, recurse = false) => consulRequest(server.httpAddr, `/v1/kv/${key}${recurse ? '?recurse' : ''}`, { method: 'DELETE' });
 
+  /** Waits until the catalog has the service (web-1's agent syncs it there), as the watches read it. */
+  const inCatalog = (id: string) =>
+    eventually(`${id} in the catalog`, async () => (await consulJson<unknown[]>(server.httpAddr, `/v1/health/service/${id}`)).length > 0 || undefined, 15_000);
+
   async function registerTtlService(id: string, tags: string[] = ['watched']): Promise<void> {
     await consulJson(web.httpAddr, '/v1/agent/service/register', { method: 'PUT', body: { ID: id, Name: id, Tags: tags, Port: 9100, Check: { CheckID: `${id}-ttl`, Name: `${id} ttl`, TTL: '10m', Status: 'passing' } } });
     cleanups.push(() => consulRequest(web.httpAddr, `/v1/agent/service/deregister/${id}`, { method: 'PUT' }));
@@ -255,14 +259,14 @@ describe('Watches against the real cluster', function () {
     it('service (byte-identical)', async () => {
       const id = `wcmp-${run}`;
       await registerTtlService(id);
-      await sleep(500);
+      await inCatalog(id);
       await compare({ type: 'service', service: id }, () => failCheck(id, 'down'), (j) => JSON.stringify(j).includes('"Status":"critical"'), true);
     });
 
     it('checks by service (byte-identical)', async () => {
       const id = `wcmpc-${run}`;
       await registerTtlService(id);
-      await sleep(500);
+      await inCatalog(id);
       await compare({ type: 'checks', service: id }, () => failCheck(id, 'down'), (j) => JSON.stringify(j).includes('"Status":"critical"'), true);
     });
 

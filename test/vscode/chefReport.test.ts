@@ -65,7 +65,7 @@ describe('Chef reports in VS Code', function () {
     const tab = await eventually('the diff editor', async () => {
       const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
       return input instanceof vscode.TabInputTextDiff ? input : undefined;
-    });
+    }, 15_000);
     const before = await vscode.workspace.openTextDocument(tab.original);
     const after = await vscode.workspace.openTextDocument(tab.modified);
     assert.equal(before.uri.scheme, 'chefconsul-chef');

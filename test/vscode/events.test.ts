@@ -19,7 +19,7 @@ describe('Events in VS Code', function () {
   it('fires an event from arguments, returns its ID, and lists it live', async () => {
     const id = (await vscode.commands.executeCommand('chefConsul.fireEvent', { name: 'ext-deploy', payload: 'release 42' })) as string;
     assert.match(id, /^[0-9a-f-]{36}$/);
-    const event = await eventually('the event in the Events view', () => api.eventsView.events.find((e) => e.id === id), 5000);
+    const event = await eventually('the event in the Events view', () => api.eventsView.events.find((e) => e.id === id), 15_000);
     assert.equal(event.payload, 'release 42');
     const items = api.eventsView.getChildren();
     assert.equal(labels(items as never)[0], 'ext-deploy');

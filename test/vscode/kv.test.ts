@@ -50,8 +50,9 @@ describe('Key/Value in VS Code', function () {
     await eventually('the root folder in the view', () => view.shown('').names.includes(root.slice(0, -1)) || undefined, 10_000);
     assert.ok(view.treeView.visible);
     await view.reveal(`${root}app/`);
-    await eventually('app listed', () => view.shown(`${root}app/`).names.join() === 'deep,config.json' || undefined, 5000);
-    await eventually('details of config.json', () => view.shown(`${root}app/`).entries.get(`${root}app/config.json`), 5000);
+    // Listed once the workbench has expanded the folder and asked for its children.
+    await eventually('app listed', () => view.shown(`${root}app/`).names.join() === 'deep,config.json' || undefined, 15_000);
+    await eventually('details of config.json', () => view.shown(`${root}app/`).entries.get(`${root}app/config.json`), 15_000);
     const t0 = Date.now();
     await put(`${root}app/new-key`, 'hello');
     await eventually('the new key in the view', () => view.shown(`${root}app/`).names.includes('new-key') || undefined, 2000);

@@ -101,12 +101,12 @@ describe('task.yml plans in VS Code', function () {
 
     await consulJson(web1.httpAddr, '/v1/agent/service/register', { method: 'PUT', body: { ID: 'tomcat', Name: 'tomcat', Port: 8081, Tags: ['blue'] } });
     try {
-      await eventually('the tomcat phase to reach web-1', () => (/→ web-1/.test(String(phaseOf().description)) ? true : undefined), 5000);
+      await eventually('the tomcat phase to reach web-1', () => (/→ web-1/.test(String(phaseOf().description)) ? true : undefined), 15_000);
       const ops = view.getChildren(phaseOf() as never) as Item[];
       assert.ok(ops.length > 0 && ops.every((o) => o.kind === 'operation'));
     } finally {
       await consulJson(web1.httpAddr, '/v1/agent/service/deregister/tomcat', { method: 'PUT' });
     }
-    await eventually('the tomcat phase to reach no node again', () => (/→ no node/.test(String(phaseOf().description)) ? true : undefined), 5000);
+    await eventually('the tomcat phase to reach no node again', () => (/→ no node/.test(String(phaseOf().description)) ? true : undefined), 15_000);
   });
 });

@@ -71,7 +71,7 @@ describe('Chef report files', function () {
     fs.writeFileSync(file, JSON.stringify(data));
     const uri = vscode.Uri.file(file);
     await vscode.commands.executeCommand('vscode.open', uri);
-    await eventually('the custom editor', () => activeCustomViewType() === 'chefConsul.chefReportFile' && api.reportFiles.htmlOf(uri));
+    await eventually('the custom editor', () => activeCustomViewType() === 'chefConsul.chefReportFile' && api.reportFiles.htmlOf(uri), 15_000);
     const html = api.reportFiles.htmlOf(uri)!;
     assert.ok(html.includes('&lt;img src=x onerror=&quot;alert(1)&quot;&gt;'));
     assert.ok(!html.includes('<img'), 'no markup from the file');

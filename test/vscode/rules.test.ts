@@ -204,11 +204,11 @@ describe('Rules on Chef runs in VS Code', function () {
     try {
       await vscode.commands.executeCommand('chefConsul.chef.selectProfile', { name: 'rules-chef' });
       // The first poll after the profile is the baseline: the history so far is not news.
-      await eventually('the Reporting baseline', async () => (await api.rules.pollReporting()) !== undefined);
+      await eventually('the Reporting baseline', async () => (await api.rules.pollReporting()) !== undefined, 20_000, 300);
       assert.deepEqual(api.rules.engine.matches('reporting failures'), []);
 
       const runId = await fail('Expected process to exit with [0], but received 1');
-      const match = await eventually('the Reporting run to match', async () => (await api.rules.pollReporting())?.find((m) => m.runId === runId));
+      const match = await eventually('the Reporting run to match', async () => (await api.rules.pollReporting())?.find((m) => m.runId === runId), 20_000, 300);
       assert.deepEqual([match.rule, match.node, match.source], ['reporting failures', node, 'reporting']);
       assert.equal(match.summary, 'Chef run failed: service[nginx] — Expected process to exit with [0], but received 1');
       assert.deepEqual(match.jump, { command: 'chefConsul.chef.openRun', args: { node, runId } });
@@ -221,13 +221,13 @@ describe('Rules on Chef runs in VS Code', function () {
       const sub = api.chefServer.reporting.onDidRestart((r) => restarts.push(r.baseline));
       const meanwhile = await fail('received 2');
       await vscode.commands.executeCommand('chefConsul.chef.selectProfile', { name: 'rules-chef-again' });
-      await eventually('the new connection', () => restarts.length > 0);
+      await eventually('the new connection', () => restarts.length > 0, 20_000);
       sub.dispose();
       assert.deepEqual(restarts, [false], 'no new baseline for a server seen before');
       const again = await eventually('the run that ended meanwhile to match', async () => {
         await api.rules.pollReporting();
         return api.rules.engine.matches('reporting failures').find((m) => m.runId === meanwhile);
-      });
+      }, 20_000, 300);
       assert.equal(again.summary, 'Chef run failed: service[nginx] — received 2');
     } finally {
       for (const k of ['profiles', 'activeProfile', 'readKnifeConfig']) await chef.update(k, undefined, vscode.ConfigurationTarget.Global);
@@ -267,7 +267,7 @@ describe('Rules on Chef runs in VS Code', function () {
       await eventually('the inventory reloaded on the other window\'s news', () => {
         const s = api.chefServer.connection.inventory;
         return s.kind === 'ready' && s.loadedAt > loadedBefore;
-      });
+      }, 20_000);
       // That window closes: this one takes over at its next check.
       other.dispose();
       assert.equal(mine.check().kind, 'owner');

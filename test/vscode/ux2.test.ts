@@ -24,7 +24,7 @@ describe('Multi-step inputs (Fire Event, Add Profile): step counts, Back, valida
     const box = () => ui.boxes[ui.boxes.length - 1];
     /** Waits for the n-th box the flow shows (1-based) and checks its step. */
     const shown = async (n: number, step: number, value: string) => {
-      const b = await eventually(`box ${n} (step ${step})`, () => (ui.boxes.length === n ? ui.boxes[n - 1] : undefined), 5_000);
+      const b = await eventually(`box ${n} (step ${step})`, () => (ui.boxes.length === n ? ui.boxes[n - 1] : undefined), 15_000);
       assert.equal(b.step, step, `box ${n} is step ${step}`);
       assert.equal(b.totalSteps, 5);
       assert.equal(b.title, 'Fire Consul Event');
@@ -116,13 +116,13 @@ describe('Multi-step inputs (Fire Event, Add Profile): step counts, Back, valida
     const ui = recording();
     const { type, enter, back } = driver(ui);
     const box = async (n: number, step: number, value: string) => {
-      const b = await eventually(`box ${n}`, () => (ui.boxes.length === n ? ui.boxes[n - 1] : undefined), 5_000);
+      const b = await eventually(`box ${n}`, () => (ui.boxes.length === n ? ui.boxes[n - 1] : undefined), 15_000);
       assert.deepEqual([b.title, b.step, b.totalSteps, b.value], ['Add Consul Profile', step, 4, value]);
       await pause(200);
       return b;
     };
     const pick = async (n: number) => {
-      const p = await eventually(`pick ${n}`, () => (ui.picks.length === n ? ui.picks[n - 1] : undefined), 5_000);
+      const p = await eventually(`pick ${n}`, () => (ui.picks.length === n ? ui.picks[n - 1] : undefined), 15_000);
       assert.deepEqual([p.title, p.step, p.totalSteps], ['Add Consul Profile', 4, 4]);
       assert.ok(p.buttons.includes(vscode.QuickInputButtons.Back));
       await pause(200);

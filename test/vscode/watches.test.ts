@@ -98,7 +98,7 @@ describe('Watches in VS Code', function () {
     const tab = await eventually('the diff editor', () => {
       const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
       return input instanceof vscode.TabInputTextDiff ? input : undefined;
-    }, 5000);
+    }, 15_000);
     assert.equal((await vscode.workspace.openTextDocument(tab.original)).getText(), 'one');
     assert.equal((await vscode.workspace.openTextDocument(tab.modified)).getText(), 'two');
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
@@ -310,7 +310,7 @@ describe('Watches in VS Code', function () {
         const fired = await eventually('the follow-up event in the buffer', async () => {
           const list = await consulJson<{ Payload: string }[]>(server.httpAddr, `/v1/event/list?name=ack-${run}`);
           return list.length ? list : undefined;
-        }, 5000);
+        }, 15_000);
         assert.equal(Buffer.from(fired[0].Payload, 'base64').toString(), 'from a watch');
       } finally {
         sub.dispose();
