@@ -376,8 +376,31 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
         item = new NodeRunItem(run, phase, node);
       }
     }
-    await this.treeView.reveal(item, { select: true, focus: true });
+    // A refresh the view still has pending (the extension host sends them debounced) can reach the
+    // workbench after the reveal and leave the item unselected: seen right after a run ended in a view
+    // shown before. Revealed again until the selection comes back, three times at most.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await this.treeView.reveal(item, { select: true, focus: true });
+      if (await this.selectionHolds(item.id ?? '', 1000)) break;
+    }
     return item.id ?? '';
+  }
+
+  /** Whether the item with this ID is (or, within `ms`, becomes) the view's selection as the workbench reports it. */
+  private selectionHolds(id: string, ms: number): Promise<boolean> {
+    const selected = () => this.treeView.selection.some((s) => s.id === id);
+    if (selected()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        sub.dispose();
+        resolve(value);
+      };
+      const timer = setTimeout(() => done(selected()), ms);
+      const sub = this.treeView.onDidChangeSelection(() => {
+        if (selected()) done(true);
+      });
+    });
   }
 
   /** Chef summaries on node items, from the one report model; redrawn at most every 500 ms as reports grow. */
