@@ -45,7 +45,7 @@ describe('exec engine: ordered phases over remote exec', function () {
 
   /** Waits until a run has the cluster lock: its first phase starts only then (not a fixed pause: a loaded machine may take longer). */
   async function holdsLock(run: ExecRun): Promise<void> {
-    await eventually('the run to hold the cluster lock', () => run.run.view().phases.some((p) => p.status !== 'pending') || undefined, 15_000);
+    await eventually('the run to hold the cluster lock', () => run.run.view().phases.some((p) => p.status === 'running') || undefined, 15_000);
   }
 
   it('runs phases in order: no phase starts before every node of the previous one finished', async () => {

@@ -145,8 +145,8 @@ describe('robustness: runs against the real cluster', function () {
   });
   afterEach(async () => {
     registry.dispose();
-    // Commands left sleeping on nodes by a stopped run may still be finishing: give their jobs' cleanup a moment
-    // (a cleanup request that gave up after 1.5 s leaves the rest to the session's TTL).
+    // Commands left sleeping on nodes by a stopped run may still be finishing: their jobs' cleanup gets 20 s
+    // (a session left to its TTL, 15 s that Consul may stretch to 30 s, would fail this).
     await eventually('no session of ours left', async () => (await ours()).length === 0 || undefined, 20_000).catch(async () => assert.deepEqual(await ours(), [], 'sessions left behind'));
     const leftovers = await consulRequest(server.httpAddr, '/v1/kv/_rexec?keys');
     assert.equal(leftovers.status, 404, `_rexec keys left behind: ${leftovers.text}`);

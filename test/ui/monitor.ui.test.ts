@@ -85,11 +85,11 @@ describe('UI: run monitor', function () {
     fs.writeFileSync(STOP_FILE, '');
     await wb?.close();
     if (runId) {
-      const connection = await connect({ name: 'ui-monitor', address: server.httpAddr }, undefined);
+      const connection = await connect({ name: 'ui-monitor', address: server.httpAddr }, undefined).catch(() => undefined);
       try {
-        await eventually('the run to end', async () => (await listRuns(connection)).find((r) => r.id === runId && isFinished(r.status)), 30_000, 300).catch(() => undefined);
+        if (connection) await eventually('the run to end', async () => (await listRuns(connection)).find((r) => r.id === runId && isFinished(r.status)), 30_000, 300).catch(() => undefined);
       } finally {
-        connection.dispose();
+        connection?.dispose();
       }
     }
     fs.rmSync(STOP_FILE, { force: true });

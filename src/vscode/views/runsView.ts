@@ -175,6 +175,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
   /** Ends the view's progress bar once no run is running. */
   private endProgress: (() => void) | undefined;
   private runningCount = 0;
+  private disposed = false;
 
   constructor(
     private readonly connections: ConnectionManager,
@@ -378,27 +379,38 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
     }
     // A refresh the view still has pending (the extension host sends them debounced) can reach the
     // workbench after the reveal and leave the item unselected: seen right after a run ended in a view
-    // shown before. Revealed again until the selection comes back, three times at most.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      await this.treeView.reveal(item, { select: true, focus: true });
-      if (await this.selectionHolds(item.id ?? '', 1000)) break;
+    // shown before. Revealed again (without taking the focus again) until the workbench reports the
+    // selection, three times at most, waiting up to 1 s each; a selection of another item meanwhile
+    // (the person clicked elsewhere) ends it.
+    const before = selectionKey(this.treeView.selection);
+    for (let attempt = 0; attempt < 3 && !this.disposed; attempt++) {
+      await this.treeView.reveal(item, { select: true, focus: attempt === 0 });
+      const outcome = await this.selectionOutcome(item.id ?? '', before, 1000);
+      if (outcome !== 'none') break;
     }
     return item.id ?? '';
   }
 
-  /** Whether the item with this ID is (or, within `ms`, becomes) the view's selection as the workbench reports it. */
-  private selectionHolds(id: string, ms: number): Promise<boolean> {
-    const selected = () => this.treeView.selection.some((s) => s.id === id);
-    if (selected()) return Promise.resolve(true);
+  /**
+   * What the view's selection, as the workbench reports it, is or becomes within `ms`: the item with
+   * this ID, another one than `before` (the selection before the reveal), or neither.
+   */
+  private selectionOutcome(id: string, before: string, ms: number): Promise<'item' | 'other' | 'none'> {
+    const outcome = (): 'item' | 'other' | 'none' => {
+      const selection = this.treeView.selection;
+      if (selection.some((s) => s.id === id)) return 'item';
+      return selection.length && selectionKey(selection) !== before ? 'other' : 'none';
+    };
+    if (outcome() === 'item') return Promise.resolve('item');
     return new Promise((resolve) => {
-      const done = (value: boolean) => {
+      const done = () => {
         clearTimeout(timer);
         sub.dispose();
-        resolve(value);
+        resolve(outcome());
       };
-      const timer = setTimeout(() => done(selected()), ms);
+      const timer = setTimeout(done, ms);
       const sub = this.treeView.onDidChangeSelection(() => {
-        if (selected()) done(true);
+        if (outcome() !== 'none') done();
       });
     });
   }
@@ -429,6 +441,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
   }
 
   dispose(): void {
+    this.disposed = true;
     this.endProgress?.();
     this.follower.dispose();
     this.lockFollower.dispose();
@@ -437,4 +450,9 @@ export class RunsView implements vscode.TreeDataProvider<RunsViewItem>, vscode.D
     this.changed.dispose();
     this.disposables.forEach((d) => d.dispose());
   }
+}
+
+/** A selection's item IDs, to tell one selection from another. */
+function selectionKey(selection: readonly RunsViewItem[]): string {
+  return selection.map((s) => s.id ?? '').join('\n');
 }
