@@ -28,6 +28,8 @@ export class ReportFileDocument implements vscode.CustomDocument {
   file: ReportFile | undefined;
   error: string | undefined;
   ref: ChefReportRef | undefined;
+  /** The file's modification time and size when it was last read. */
+  stamp: string | undefined;
   private readonly changed = new vscode.EventEmitter<void>();
   /** The file changed on disk and was read again (a data collector file grows during a run). */
   readonly onDidChange = this.changed.event;
@@ -167,7 +169,18 @@ export class ChefReportFileEditor implements vscode.CustomReadonlyEditorProvider
         clearTimeout(timer);
         timer = setTimeout(() => void this.load(doc), 300);
       };
-      subs.push(watcher, watcher.onDidChange(reload), watcher.onDidCreate(reload), { dispose: () => clearTimeout(timer) });
+      // The watcher starts in the workbench a moment after this: a change in between (the file read
+      // above) would go unseen until the next one. Looked at again once it runs (seen in a test that
+      // appends right after opening, on a loaded machine).
+      const catchUp = setTimeout(() => {
+        void vscode.workspace.fs.stat(uri).then(
+          (stat) => {
+            if (`${stat.mtime}:${stat.size}` !== doc.stamp) reload();
+          },
+          () => undefined,
+        );
+      }, 2_000);
+      subs.push(watcher, watcher.onDidChange(reload), watcher.onDidCreate(reload), { dispose: () => (clearTimeout(timer), clearTimeout(catchUp)) });
     }
     this.documents.set(key, doc);
     return doc;
@@ -181,6 +194,7 @@ export class ChefReportFileEditor implements vscode.CustomReadonlyEditorProvider
     let error: string | undefined;
     try {
       const stat = await vscode.workspace.fs.stat(uri);
+      doc.stamp = `${stat.mtime}:${stat.size}`;
       if (stat.size > MAX_REPORT_FILE_BYTES)
         throw new ReportFileError(vscode.l10n.t('{0} is {1} MiB, larger than {2} MiB: too large to show as a Chef report. Open it with the text editor instead.', name, (stat.size / 1024 / 1024).toFixed(1), MAX_REPORT_FILE_BYTES / 1024 / 1024));
       const bytes = await vscode.workspace.fs.readFile(uri);
